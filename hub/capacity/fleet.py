@@ -1,0 +1,118 @@
+"""Every cluster's index side by side, in flat arrays, so one VM can be tested against every
+node of the fleet in a few vectorized passes instead of a Python loop over 350,000 nodes.
+
+Nothing here decides a verdict: it only answers necessary conditions (no node anywhere in a
+cluster could hold this VM; the cluster lacks the batch's total) and upper bounds of scores,
+so the exact per-cluster check runs only where it can matter.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hub.capacity import rules
+from hub.capacity.index import BoolArray, ClusterIndex, IntArray
+from hub.models.policy import LabelSelector
+from hub.models.report import KubeVirtSettings
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def sizing_key(settings: KubeVirtSettings) -> tuple[object, ...]:
+    """The KubeVirt settings that change a pod's size; clusters sharing them share sizing."""
+    return (
+        settings.cpu_allocation_ratio,
+        settings.memory_overcommit_percent,
+        settings.additional_guest_memory_overhead_ratio,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FleetIndex:
+    clusters: tuple[ClusterIndex, ...]
+    position: Mapping[str, int]
+    sizings: tuple[KubeVirtSettings, ...]
+    sizing_of: npt.NDArray[np.int32]
+    installed: BoolArray
+    received_at: FloatArray
+    cpu_allocatable: IntArray
+    memory_allocatable: IntArray
+    cpu_used: IntArray
+    memory_used: IntArray
+    cpu_free_positive: IntArray
+    memory_free_positive: IntArray
+    largest_cpu: IntArray
+    largest_memory: IntArray
+    node_cluster: npt.NDArray[np.int32]
+    node_cpu_free: IntArray
+    node_memory_free: IntArray
+    node_usable: BoolArray
+    node_plain: BoolArray
+    _eligible: dict[str, BoolArray] = field(default_factory=dict)
+
+    def get(self, name: str) -> ClusterIndex | None:
+        at = self.position.get(name)
+        return None if at is None else self.clusters[at]
+
+    def eligible(self, selector: LabelSelector) -> BoolArray:
+        """Clusters the policy's selector admits, memoized per selector for this fleet."""
+        key = selector.model_dump_json()
+        mask = self._eligible.get(key)
+        if mask is None:
+            mask = np.array(
+                [rules.selects(selector, c.labels) for c in self.clusters], dtype=np.bool_
+            )
+            if len(self._eligible) < 16:
+                self._eligible[key] = mask
+        return mask
+
+    def ages(self, now: datetime) -> FloatArray:
+        return np.maximum(now.timestamp() - self.received_at, 0.0)
+
+
+def build(clusters: Iterable[ClusterIndex]) -> FleetIndex:
+    ordered = tuple(sorted(clusters, key=lambda c: c.name))
+    sizing_ids: dict[tuple[object, ...], int] = {}
+    sizings: list[KubeVirtSettings] = []
+    sizing_of = []
+    for cluster in ordered:
+        key = sizing_key(cluster.kubevirt)
+        if key not in sizing_ids:
+            sizing_ids[key] = len(sizings)
+            sizings.append(cluster.kubevirt)
+        sizing_of.append(sizing_ids[key])
+
+    def per_cluster(values: Sequence[int]) -> IntArray:
+        return np.array(values, dtype=np.int64)
+
+    def joined(arrays: list[npt.NDArray[Any]], dtype: type) -> npt.NDArray[Any]:
+        return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(0, dtype=dtype)
+
+    totals = [c.totals for c in ordered]
+    return FleetIndex(
+        clusters=ordered,
+        position={c.name: i for i, c in enumerate(ordered)},
+        sizings=tuple(sizings),
+        sizing_of=np.array(sizing_of, dtype=np.int32),
+        installed=np.array([c.kubevirt.installed for c in ordered], dtype=np.bool_),
+        received_at=np.array([c.received_at.timestamp() for c in ordered], dtype=np.float64),
+        cpu_allocatable=per_cluster([t.cpu_allocatable for t in totals]),
+        memory_allocatable=per_cluster([t.memory_allocatable for t in totals]),
+        cpu_used=per_cluster([t.cpu_used for t in totals]),
+        memory_used=per_cluster([t.memory_used for t in totals]),
+        cpu_free_positive=per_cluster([t.cpu_free_positive for t in totals]),
+        memory_free_positive=per_cluster([t.memory_free_positive for t in totals]),
+        largest_cpu=per_cluster([t.largest_cpu for t in totals]),
+        largest_memory=per_cluster([t.largest_memory for t in totals]),
+        node_cluster=joined(
+            [np.full(len(c.node_names), i, dtype=np.int32) for i, c in enumerate(ordered)], np.int32
+        ),
+        node_cpu_free=joined([c.cpu_free for c in ordered], np.int64),
+        node_memory_free=joined([c.memory_free for c in ordered], np.int64),
+        node_usable=joined([c.usable for c in ordered], np.bool_),
+        node_plain=joined([c.plain & c.usable for c in ordered], np.bool_),
+    )

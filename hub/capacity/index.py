@@ -1,0 +1,274 @@
+"""One cluster's newest report in a form built for fitting: numbers in numpy arrays, node
+labels and taints interned as shared profiles, live claims already subtracted.
+
+Nodes of one pool usually share every label but their hostname, so the hostname is kept
+apart from the interned profile; that is what keeps the index near 200 bytes per node.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+import numpy as np
+import numpy.typing as npt
+
+from hub.capacity import constraints
+from hub.models.claim import Claim
+from hub.models.report import (
+    CapacityReport,
+    KubeVirtSettings,
+    Node,
+    PendingLauncher,
+    ResourceQuota,
+    StorageClass,
+    Taint,
+)
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What the scheduler's node filters look at, shared by every node that has the same."""
+
+    labels: Mapping[str, str]
+    taints: tuple[Taint, ...]
+    ready: bool
+    unschedulable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ScalarColumn:
+    allocatable: IntArray
+    used: IntArray
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Aggregates over the nodes that can host VMs at all (Ready, not cordoned, KubeVirt on)."""
+
+    cpu_allocatable: int
+    memory_allocatable: int
+    cpu_used: int
+    memory_used: int
+    cpu_free_positive: int
+    memory_free_positive: int
+    largest_cpu: int
+    largest_memory: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterIndex:
+    name: str
+    labels: Mapping[str, str]
+    received_at: datetime
+    sequence: int
+    kubevirt: KubeVirtSettings
+    node_names: tuple[str, ...]
+    hostnames: tuple[str | None, ...]
+    profile_of: npt.NDArray[np.int32]
+    profiles: tuple[Profile, ...]
+    cpu_allocatable: IntArray
+    cpu_used: IntArray
+    memory_allocatable: IntArray
+    memory_used: IntArray
+    scalar: Mapping[str, ScalarColumn]
+    usable: BoolArray
+    plain: BoolArray
+    totals: Totals
+    storage_classes: Mapping[str, StorageClass]
+    default_storage_class: str | None
+    storage_claimed: Mapping[str, int]
+    quotas: Mapping[str, tuple[ResourceQuota, ...]]
+    quota_claimed: Mapping[str, Mapping[str, int]]
+    pending_launchers: tuple[PendingLauncher, ...]
+    claim_count: int
+    _profile_rejections: dict[object, tuple[str | None, ...]] = field(default_factory=dict)
+
+    @property
+    def cpu_free(self) -> IntArray:
+        return self.cpu_allocatable - self.cpu_used
+
+    @property
+    def memory_free(self) -> IntArray:
+        return self.memory_allocatable - self.memory_used
+
+    def labels_of(self, node: int) -> Mapping[str, str]:
+        labels = self.profiles[int(self.profile_of[node])].labels
+        hostname = self.hostnames[node]
+        if hostname is None:
+            return labels
+        return {**labels, constraints.HOSTNAME_LABEL: hostname}
+
+    def rejections(self, wanted: constraints.Constraints) -> list[str | None]:
+        """Per node, why it is not a candidate for these constraints (None: it is)."""
+        if constraints.HOSTNAME_LABEL in wanted.keys:
+            return [self._reject(wanted, i) for i in range(len(self.node_names))]
+        per_profile = self._profile_rejections.get(wanted)
+        if per_profile is None:
+            per_profile = tuple(
+                constraints.rejection(wanted, p.labels, p.taints, p.ready, p.unschedulable)
+                for p in self.profiles
+            )
+            if len(self._profile_rejections) < 64:
+                self._profile_rejections[wanted] = per_profile
+        return [per_profile[p] for p in self.profile_of.tolist()]
+
+    def _reject(self, wanted: constraints.Constraints, node: int) -> str | None:
+        profile = self.profiles[int(self.profile_of[node])]
+        return constraints.rejection(
+            wanted, self.labels_of(node), profile.taints, profile.ready, profile.unschedulable
+        )
+
+
+def build(
+    report: CapacityReport,
+    labels: Mapping[str, str],
+    received_at: datetime,
+    claims: Iterable[Claim] = (),
+) -> ClusterIndex:
+    """Index a report with the given live claims subtracted; the report is not kept."""
+    claims = [c for c in claims if c.cluster == report.cluster]
+    nodes = report.nodes
+    position = {node.name: i for i, node in enumerate(nodes)}
+    profiles, profile_of, hostnames = _intern_profiles(nodes)
+    cpu_used = np.array([n.requested.cpu_millis for n in nodes], dtype=np.int64)
+    memory_used = np.array([n.requested.memory_bytes for n in nodes], dtype=np.int64)
+    for claim in claims:
+        for node_name, resources in claim.nodes.items():
+            if node_name in position:
+                cpu_used[position[node_name]] += resources.cpu_millis
+                memory_used[position[node_name]] += resources.memory_bytes
+    cpu_allocatable = np.array([n.allocatable.cpu_millis for n in nodes], dtype=np.int64)
+    memory_allocatable = np.array([n.allocatable.memory_bytes for n in nodes], dtype=np.int64)
+    usable = np.array([_usable(n) for n in nodes], dtype=np.bool_)
+    plain_rule = constraints.Constraints(
+        ((constraints.ARCH_LABEL, "amd64"), (constraints.SCHEDULABLE_LABEL, "true")), (), ()
+    )
+    plain_by_profile = [
+        constraints.rejection(plain_rule, p.labels, p.taints, p.ready, p.unschedulable) is None
+        for p in profiles
+    ]
+    plain = np.array([plain_by_profile[p] for p in profile_of], dtype=np.bool_)
+    classes = {sc.name: sc for sc in report.storage_classes}
+    quotas: dict[str, list[ResourceQuota]] = {}
+    for quota in report.quotas:
+        quotas.setdefault(quota.namespace, []).append(quota)
+    return ClusterIndex(
+        name=report.cluster,
+        labels=MappingProxyType(dict(labels)),
+        received_at=received_at,
+        sequence=report.sequence,
+        kubevirt=report.kubevirt,
+        node_names=tuple(n.name for n in nodes),
+        hostnames=hostnames,
+        profile_of=np.array(profile_of, dtype=np.int32),
+        profiles=tuple(profiles),
+        cpu_allocatable=cpu_allocatable,
+        cpu_used=cpu_used,
+        memory_allocatable=memory_allocatable,
+        memory_used=memory_used,
+        scalar=_scalar_columns(nodes, claims, position),
+        usable=usable,
+        plain=plain,
+        totals=_totals(cpu_allocatable, cpu_used, memory_allocatable, memory_used, usable),
+        storage_classes=MappingProxyType(classes),
+        default_storage_class=next(
+            (sc.name for sc in report.storage_classes if sc.is_default), None
+        ),
+        storage_claimed=MappingProxyType(_sum_storage(claims)),
+        quotas=MappingProxyType({ns: tuple(qs) for ns, qs in quotas.items()}),
+        quota_claimed=MappingProxyType(_sum_quota(claims)),
+        pending_launchers=report.pending_launchers,
+        claim_count=len(claims),
+    )
+
+
+def _usable(node: Node) -> bool:
+    return (
+        node.ready
+        and not node.unschedulable
+        and node.labels.get(constraints.SCHEDULABLE_LABEL) == "true"
+    )
+
+
+def _intern_profiles(
+    nodes: Sequence[Node],
+) -> tuple[list[Profile], list[int], tuple[str | None, ...]]:
+    profiles: list[Profile] = []
+    seen: dict[tuple[object, ...], int] = {}
+    profile_of: list[int] = []
+    hostnames: list[str | None] = []
+    for node in nodes:
+        labels = dict(node.labels)
+        hostname = labels.pop(constraints.HOSTNAME_LABEL, None)
+        hostnames.append(node.name if hostname == node.name else hostname)
+        key = (tuple(sorted(labels.items())), node.taints, node.ready, node.unschedulable)
+        if key not in seen:
+            seen[key] = len(profiles)
+            profiles.append(
+                Profile(MappingProxyType(labels), node.taints, node.ready, node.unschedulable)
+            )
+        profile_of.append(seen[key])
+    return profiles, profile_of, tuple(hostnames)
+
+
+def _scalar_columns(
+    nodes: Sequence[Node], claims: Sequence[Claim], position: Mapping[str, int]
+) -> Mapping[str, ScalarColumn]:
+    names = sorted({name for n in nodes for name in n.allocatable.scalar})
+    columns: dict[str, ScalarColumn] = {}
+    for name in names:
+        used = np.array([n.requested.scalar.get(name, 0) for n in nodes], dtype=np.int64)
+        for claim in claims:
+            for node_name, resources in claim.nodes.items():
+                if node_name in position:
+                    used[position[node_name]] += resources.scalar.get(name, 0)
+        allocatable = np.array([n.allocatable.scalar.get(name, 0) for n in nodes], dtype=np.int64)
+        columns[name] = ScalarColumn(allocatable, used)
+    return MappingProxyType(columns)
+
+
+def _totals(
+    cpu_allocatable: IntArray,
+    cpu_used: IntArray,
+    memory_allocatable: IntArray,
+    memory_used: IntArray,
+    usable: BoolArray,
+) -> Totals:
+    def total(values: IntArray) -> int:
+        return int(values[usable].sum())
+
+    def largest(values: IntArray) -> int:
+        return int(values[usable].max()) if usable.any() else 0
+
+    return Totals(
+        cpu_allocatable=total(cpu_allocatable),
+        memory_allocatable=total(memory_allocatable),
+        cpu_used=total(cpu_used),
+        memory_used=total(memory_used),
+        cpu_free_positive=total(np.maximum(cpu_allocatable - cpu_used, 0)),
+        memory_free_positive=total(np.maximum(memory_allocatable - memory_used, 0)),
+        largest_cpu=largest(cpu_allocatable),
+        largest_memory=largest(memory_allocatable),
+    )
+
+
+def _sum_storage(claims: Iterable[Claim]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for claim in claims:
+        for name, size in claim.storage_bytes.items():
+            totals[name] = totals.get(name, 0) + size
+    return totals
+
+
+def _sum_quota(claims: Iterable[Claim]) -> dict[str, Mapping[str, int]]:
+    totals: dict[str, dict[str, int]] = {}
+    for claim in claims:
+        for namespace, resources in claim.quota.items():
+            bucket = totals.setdefault(namespace, {})
+            for name, amount in resources.items():
+                bucket[name] = bucket.get(name, 0) + amount
+    return {ns: MappingProxyType(r) for ns, r in totals.items()}

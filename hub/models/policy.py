@@ -1,0 +1,72 @@
+"""Capacity policy v1: the soft rules a fleet's operators set for what "fits" means.
+
+The JSON Schema that policy files are validated against is exported from this model into
+`policies/policy.v1.schema.json`; a test keeps the two identical.
+"""
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from hub.models.vm import SelectorRequirement, Wire
+
+
+class Headroom(Wire):
+    """Percent of allocatable to keep free after the migration lands, per resource."""
+
+    cpu: float = Field(10, ge=0, le=100)
+    memory: float = Field(10, ge=0, le=100)
+    storage: float = Field(10, ge=0, le=100)
+
+
+class Staleness(Wire):
+    """Past `soft_seconds` a verdict carries a warning; past `hard_seconds` it is unknown."""
+
+    soft_seconds: int = Field(120, ge=1)
+    hard_seconds: int = Field(900, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Staleness":
+        if self.hard_seconds <= self.soft_seconds:
+            raise ValueError("staleness.hard_seconds must be greater than staleness.soft_seconds")
+        return self
+
+
+class LabelSelector(Wire):
+    """Kubernetes label selector over cluster labels; empty selects every cluster."""
+
+    match_labels: dict[str, str] = Field(default_factory=dict)
+    match_expressions: tuple[SelectorRequirement, ...] = ()
+
+
+class Weights(Wire):
+    headroom: float = Field(0.4, ge=0)
+    n_plus_one: float = Field(0.2, ge=0)
+    locality: float = Field(0.2, ge=0)
+    balance: float = Field(0.2, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> "Weights":
+        if self.headroom + self.n_plus_one + self.locality + self.balance <= 0:
+            raise ValueError("scoring.weights must not all be zero")
+        return self
+
+
+class Scoring(Wire):
+    weights: Weights = Weights()
+    locality_labels: tuple[str, ...] = Field(
+        ("topology.kubernetes.io/region",),
+        description="Cluster labels whose equal value on source and target counts as locality",
+    )
+
+
+class Policy(Wire):
+    version: Literal[1] = 1
+    headroom_percent: Headroom = Headroom()
+    survive_largest_node_loss: bool = Field(
+        True, description="Warn when the target could not absorb the loss of its largest node"
+    )
+    staleness: Staleness = Staleness()
+    eligible_targets: LabelSelector = LabelSelector()
+    scoring: Scoring = Scoring()
+    max_suggestions: int = Field(5, ge=0, le=100)

@@ -1,0 +1,146 @@
+"""Kubernetes resource quantities, parsed exactly.
+
+Floats would turn "0.1" CPU into 0.09999… and lose a millicore at a node's edge, so every
+quantity becomes a `Fraction` and is rounded up only when it is turned into an integer unit,
+the way the API server rounds (`MilliValue`/`Value` round towards +infinity).
+"""
+
+import math
+import re
+from fractions import Fraction
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {
+    "n": Fraction(1, 10**9),
+    "u": Fraction(1, 10**6),
+    "m": Fraction(1, 10**3),
+    "": Fraction(1),
+    "k": Fraction(10**3),
+    "M": Fraction(10**6),
+    "G": Fraction(10**9),
+    "T": Fraction(10**12),
+    "P": Fraction(10**15),
+    "E": Fraction(10**18),
+}
+_PATTERN = re.compile(
+    r"^(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+))"
+    r"(?:(?P<exp>[eE][+-]?\d+)|(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$"
+)
+_MAX_EXPONENT = 30
+
+
+class QuantityError(ValueError):
+    """A string that is not a Kubernetes quantity; the message quotes it and shows the form."""
+
+
+def parse(text: str | int) -> Fraction:
+    """Parse a Kubernetes quantity ("1.5Gi", "500m", "1e3", "128974848") into an exact value."""
+    if isinstance(text, bool):
+        raise QuantityError(f"{text!r} is not a quantity")
+    if isinstance(text, int):
+        return Fraction(text)
+    match = _PATTERN.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise QuantityError(
+            f"{text!r} is not a Kubernetes quantity "
+            "(examples: '500m', '2', '1.5Gi', '128974848', '1e3')"
+        )
+    number = Fraction(match["number"])
+    if match["exp"]:
+        exponent = int(match["exp"][1:])
+        if abs(exponent) > _MAX_EXPONENT:
+            raise QuantityError(f"{text!r} has an exponent beyond ±{_MAX_EXPONENT}")
+        return number * Fraction(10) ** exponent
+    suffix = match["suffix"] or ""
+    return number * (_BINARY[suffix] if suffix in _BINARY else _DECIMAL[suffix])
+
+
+def millis(text: str | int) -> int:
+    """CPU as integer millicores, rounded up like the API server's MilliValue."""
+    return math.ceil(parse(text) * 1000)
+
+
+def units(text: str | int) -> int:
+    """Bytes or a device count as an integer, rounded up like the API server's Value."""
+    return math.ceil(parse(text))
+
+
+def _non_negative(value: int) -> int:
+    if value < 0:
+        raise QuantityError(f"{value} is negative; a capacity cannot be below zero")
+    return value
+
+
+def _cpu_field(value: object) -> int:
+    """An int is already millicores (the field is named so); a string is a CPU quantity."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _non_negative(value)
+    if isinstance(value, str):
+        return _non_negative(millis(value))
+    raise QuantityError(f"{value!r} is neither millicores (an integer) nor a CPU quantity string")
+
+
+def _units_field(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _non_negative(value)
+    if isinstance(value, str):
+        return _non_negative(units(value))
+    raise QuantityError(f"{value!r} is neither an integer nor a quantity string such as '8Gi'")
+
+
+_QUANTITY_PATTERN = (
+    r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?$"
+)
+
+
+def _schema(description: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "pattern": _QUANTITY_PATTERN},
+            ],
+            "description": description,
+        }
+    )
+
+
+Millicores = Annotated[
+    int,
+    BeforeValidator(_cpu_field),
+    PlainSerializer(int, return_type=int),
+    _schema("CPU: integer millicores, or a Kubernetes quantity string such as '2' or '500m'"),
+]
+"""CPU in millicores; accepts an integer (millicores) or a quantity string ("2", "500m")."""
+
+Units = Annotated[
+    int,
+    BeforeValidator(_units_field),
+    PlainSerializer(int, return_type=int),
+    _schema("An integer (bytes or a count), or a Kubernetes quantity string such as '8Gi'"),
+]
+"""Bytes or a count; accepts an integer or a quantity string ("8Gi", "1e3")."""
+
+
+def gib(value: int | Fraction) -> str:
+    """Bytes as GiB with one decimal, rounded down so a shown free amount is never overstated."""
+    tenths = math.floor(Fraction(value) * 10 / 2**30)
+    return f"{tenths / 10:.1f} GiB"
+
+
+def cores(value: int) -> str:
+    """Millicores as cores, exact to the millicore ("2", "1.5", "0.125")."""
+    whole, rest = divmod(value, 1000)
+    return f"{whole}" if rest == 0 else f"{whole}.{rest:03d}".rstrip("0")
+
+
+def human_bytes(value: int) -> str:
+    """Bytes in the largest binary unit that keeps one decimal meaningful."""
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(value) >= size:
+            tenths = math.floor(Fraction(value) * 10 / size)
+            return f"{tenths / 10:.1f} {unit}"
+    return f"{value} B"

@@ -1,0 +1,65 @@
+"""Policy files: YAML on disk, validated against the JSON Schema in `policies/` so a mistake
+is reported with the path to the offending value and the rule it breaks."""
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pydantic
+import yaml
+
+from hub.models import schemas
+from hub.models.policy import Policy
+
+DEFAULT_POLICY = "default.yaml"
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message names the file, the path and the rule."""
+
+
+def policies_dir() -> Path:
+    """`policies/` beside the package in a checkout, or its copy inside an installed wheel."""
+    packaged = Path(__file__).parent / "_policies"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "policies"
+
+
+def schema() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((policies_dir() / schemas.POLICY_SCHEMA).read_text())
+    return document
+
+
+def _where(path: Iterable[object]) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def parse(text: str, origin: str) -> Policy:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise PolicyError(f"{origin}: not valid YAML: {error}") from error
+    data = {} if data is None else data
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [
+            f"{origin}: at {_where(e.absolute_path)}: {e.message} (rule: {e.validator})"
+            for e in errors
+        ]
+        raise PolicyError("\n".join(lines))
+    try:
+        return Policy.model_validate(data)
+    except pydantic.ValidationError as error:
+        lines = [f"{origin}: at {_where(e['loc'])}: {e['msg']}" for e in error.errors()]
+        raise PolicyError("\n".join(lines)) from error
+
+
+def load(path: Path | None = None) -> Policy:
+    path = path or policies_dir() / DEFAULT_POLICY
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise PolicyError(f"{path}: cannot read policy file: {error.strerror}") from error
+    return parse(text, str(path))

@@ -1,0 +1,1 @@
+"""The spoke agent: runs in every managed cluster, reports capacity and executes migrations."""

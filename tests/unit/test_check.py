@@ -1,0 +1,295 @@
+"""One target, one batch: verdicts, findings and placements from the whole pipeline."""
+
+from datetime import timedelta
+
+import pytest
+
+from hub.capacity import check, claims, index
+from hub.models.check import Code, Mode, Severity, Verdict
+from hub.models.policy import Policy
+from hub.models.report import KubeVirtSettings, ResourceQuota
+from tests.builders import GIB, MIB, NOW, NodeBuilder, cluster_index, report, storage_class, vm
+
+# Most clusters here have one node, which can never survive its own loss: leave N+1 out
+# except where it is the subject.
+LENIENT = Policy(survive_largest_node_loss=False)
+CTX = check.Context(policy=LENIENT, now=NOW)
+# A 1-vCPU VM with a 16 GiB guest asks for 16 GiB + 32 MiB page tables + 240 + 8 + 8 + 32 MiB.
+VM16_MEMORY = 16 * GIB + (32 + 240 + 8 + 8 + 32) * MIB
+
+
+def evaluate(rep, vms, ctx=CTX, **kw):
+    return check.evaluate(cluster_index(rep, **kw), vms, ctx)
+
+
+def codes(result):
+    return [f.code for f in result.findings]
+
+
+def fragmented(count=4, used="52Gi"):
+    return report("frag", [NodeBuilder(f"n{i}").memory("64Gi", used).build() for i in range(count)])
+
+
+def test_aggregate_room_is_not_enough_when_no_single_node_holds_the_vm():
+    result = evaluate(fragmented(), [vm(memory="16Gi")]).result
+    assert result.verdict == Verdict.SHORT
+    [finding] = [f for f in result.findings if f.code == Code.MEMORY_SHORT]
+    assert finding.details == {
+        "needed": VM16_MEMORY,
+        "largest_free": 12 * GIB,
+        "node": "n0",
+        "shortfall": VM16_MEMORY - 12 * GIB,
+        "free_total": 48 * GIB,
+    }
+    assert "needs 16.3 GiB on one node; the largest free is 12.0 GiB on n0" in finding.message
+    assert result.placements[0].node is None
+
+
+def test_a_vm_that_fits_gets_the_node_it_fills_best():
+    rep = report(
+        "c", [NodeBuilder("roomy").build(), NodeBuilder("snug").memory("64Gi", "46Gi").build()]
+    )
+    result = evaluate(rep, [vm(memory="16Gi")]).result
+    assert result.verdict == Verdict.FITS
+    assert result.placements[0].node == "snug"
+    assert result.placements[0].memory_bytes == VM16_MEMORY
+    assert result.placements[0].mode == Mode.LIVE
+
+
+def test_the_batch_is_placed_largest_first_so_small_vms_do_not_fragment_nodes():
+    nodes = [
+        NodeBuilder("a").memory("64Gi", "24Gi").build(),
+        NodeBuilder("b").memory("64Gi", "44Gi").build(),
+    ]
+    batch = [vm("small", memory="9Gi"), vm("mid", memory="18Gi"), vm("big", memory="30Gi")]
+    result = evaluate(report("c", nodes), batch).result
+    assert result.fits
+    assert {p.vm: p.node for p in result.placements} == {
+        "ns/big": "a",
+        "ns/mid": "b",
+        "ns/small": "a",
+    }
+
+
+def test_a_shortfall_caused_by_earlier_vms_of_the_batch_says_so():
+    rep = report("c", [NodeBuilder("only").memory("64Gi", "30Gi").build()])
+    result = evaluate(rep, [vm("first", memory="20Gi"), vm("second", memory="16Gi")]).result
+    [short] = [f for f in result.findings if f.code == Code.MEMORY_SHORT]
+    assert short.vm == "ns/second"
+    assert "after placing 1 larger VM(s) of this batch" in short.message
+
+
+def test_live_claims_are_subtracted_and_named():
+    rep = report("c", [NodeBuilder("only").memory("64Gi", "40Gi").build()])
+    first = evaluate(rep, [vm("a", memory="16Gi")])
+    assert first.result.verdict == Verdict.FITS
+    claim = claims.claim_for(first, "m-1", NOW + timedelta(minutes=10))
+    assert claim.nodes["only"].memory_bytes == VM16_MEMORY
+    second = evaluate(rep, [vm("b", memory="16Gi")], claims=(claim,)).result
+    assert second.verdict == Verdict.SHORT
+    assert "after 1 in-flight reservation(s)" in second.findings[0].message
+
+
+def test_nodes_ruled_out_by_constraints_are_counted_by_reason():
+    nodes = [
+        NodeBuilder("t1").taint("infra").build(),
+        NodeBuilder("t2").taint("infra").build(),
+        NodeBuilder("down").not_ready().build(),
+        NodeBuilder("off").cordoned().build(),
+        NodeBuilder("nokv").unlabel("kubevirt.io/schedulable").build(),
+    ]
+    result = evaluate(report("c", nodes), [vm()]).result
+    [finding] = result.findings
+    assert finding.code == Code.NO_NODE_MATCHES_CONSTRAINTS
+    assert finding.details["rejections"] == {
+        "taint infra:NoSchedule not tolerated": 2,
+        "not Ready": 1,
+        "cordoned (unschedulable)": 1,
+        "missing label kubevirt.io/schedulable=true": 1,
+    }
+    tolerant = vm(tolerations=[{"key": "infra", "operator": "Exists"}])
+    assert evaluate(report("c", nodes), [tolerant]).result.verdict == Verdict.FITS
+
+
+def test_dedicated_cpus_need_a_cpu_manager_node_and_whole_cores():
+    nodes = [
+        NodeBuilder("plain").build(),
+        NodeBuilder("pinned").label("kubevirt.io/cpumanager").build(),
+    ]
+    result = evaluate(report("c", nodes), [vm(cores=4, dedicated_cpu=True)]).result
+    assert result.placements[0].node == "pinned"
+    assert result.placements[0].cpu_millis == 4000
+
+
+def test_gpu_and_hugepages_go_to_the_node_that_has_them():
+    nodes = [
+        NodeBuilder("cpu-only").build(),
+        NodeBuilder("gpu")
+        .scalar("nvidia.com/A100", "2", "1")
+        .scalar("hugepages-1Gi", "32Gi")
+        .build(),
+    ]
+    gpu_vm = vm(memory="8Gi", host_devices={"nvidia.com/A100": 1}, hugepages_page_size="1Gi")
+    result = evaluate(report("c", nodes), [gpu_vm]).result
+    assert result.verdict == Verdict.FITS
+    assert result.placements[0].node == "gpu"
+    assert result.placements[0].scalar == {"nvidia.com/A100": 1, "hugepages-1Gi": 8 * GIB}
+    two = vm(host_devices={"nvidia.com/A100": 2})
+    short = evaluate(report("c", nodes), [two]).result
+    assert [f.code for f in short.findings] == [Code.DEVICE_SHORT]
+    assert short.findings[0].details["largest_free"] == 1
+
+
+def test_storage_class_mapping_overhead_and_shortage():
+    disks = [{"name": "root", "size_bytes": "100Gi", "storage_class": "fast"}]
+    rep = report(
+        "c", [NodeBuilder("n").build()], storage_classes=[storage_class("ceph", available="50Gi")]
+    )
+    result = evaluate(rep, [vm(disks=disks)]).result
+    # "fast" is not on the target: the default class "ceph" takes it, 100 GiB / (1 - 0.055).
+    assert result.placements[0].volumes[0].storage_class == "ceph"
+    assert result.placements[0].volumes[0].size_bytes == 113_623_473_440
+    [short] = [f for f in result.findings if f.code == Code.STORAGE_SHORT]
+    assert short.details["shortfall"] == 113_623_473_440 - 50 * GIB
+    block = [{"name": "root", "size_bytes": "100Gi", "volume_mode": "Block"}]
+    assert evaluate(rep, [vm(disks=block)]).result.placements[0].volumes[0].size_bytes == 100 * GIB
+
+
+def test_a_missing_storage_class_blocks_and_lists_the_classes_to_map_to():
+    disks = [{"name": "root", "size_bytes": "10Gi", "storage_class": "fast"}]
+    rep = report(
+        "c", [NodeBuilder("n").build()], storage_classes=[storage_class("slow", available="15Ti")]
+    )
+    result = evaluate(rep, [vm(disks=disks)]).result
+    assert result.verdict == Verdict.BLOCKED
+    assert "Map it to one of: slow" in result.findings[0].message
+    mapped = check.Context(policy=LENIENT, now=NOW, storage_class_map={"fast": "slow"})
+    assert evaluate(rep, [vm(disks=disks)], ctx=mapped).result.verdict == Verdict.FITS
+
+
+def test_unknown_storage_capacity_is_a_warning_never_infinite_room():
+    rep = report(
+        "c", [NodeBuilder("n").build()], storage_classes=[storage_class("ceph", available=None)]
+    )
+    result = evaluate(rep, [vm(disks=[{"name": "d", "size_bytes": "1Pi"}])]).result
+    assert result.verdict == Verdict.FITS_WITH_WARNINGS
+    assert codes(result) == [Code.STORAGE_CAPACITY_UNKNOWN]
+
+
+def test_every_quota_in_the_namespace_must_hold():
+    quotas = [
+        ResourceQuota(
+            namespace="ns",
+            name="compute",
+            hard={"requests.memory": "20Gi"},
+            used={"requests.memory": "8Gi"},
+        ),
+        ResourceQuota(namespace="ns", name="count", hard={"pods": 10}, used={"pods": 2}),
+        ResourceQuota(namespace="other", name="x", hard={"pods": 0}),
+    ]
+    rep = report("c", [NodeBuilder("n").build()], quotas=quotas)
+    result = evaluate(rep, [vm(memory="16Gi")]).result
+    [finding] = result.findings
+    assert finding.code == Code.QUOTA_EXCEEDED
+    assert finding.details == {
+        "namespace": "ns",
+        "quota": "compute",
+        "hard": 20 * GIB,
+        "used": 8 * GIB,
+        "adds": VM16_MEMORY,
+        "shortfall": 8 * GIB + VM16_MEMORY - 20 * GIB,
+    }
+
+
+def test_a_storage_class_quota_counts_the_mapped_class():
+    quota = ResourceQuota(
+        namespace="ns", name="s", hard={"ceph.storageclass.storage.k8s.io/requests.storage": "50Gi"}
+    )
+    rep = report("c", [NodeBuilder("n").build()], quotas=[quota])
+    result = evaluate(
+        rep, [vm(disks=[{"name": "d", "size_bytes": "60Gi", "volume_mode": "Block"}])]
+    ).result
+    assert codes(result) == [Code.QUOTA_EXCEEDED]
+
+
+@pytest.mark.parametrize(
+    ("age", "verdict", "severity"),
+    [
+        (60, Verdict.FITS, None),
+        (300, Verdict.FITS_WITH_WARNINGS, Severity.WARNING),
+        (1000, Verdict.UNKNOWN, Severity.BLOCKER),
+    ],
+    ids=["a fresh report fits", "past the soft limit warns", "past the hard limit is unknown"],
+)
+def test_staleness_limits(age, verdict, severity):
+    rep = report("c", [NodeBuilder("n").build()])
+    result = evaluate(rep, [vm()], received_at=NOW - timedelta(seconds=age)).result
+    assert result.verdict == verdict
+    assert [f.severity for f in result.findings if f.code == Code.REPORT_STALE] == (
+        [severity] if severity else []
+    )
+
+
+def test_a_cluster_without_kubevirt_is_blocked():
+    rep = report("c", [NodeBuilder("n").build()], kubevirt=KubeVirtSettings(installed=False))
+    result = evaluate(rep, [vm()]).result
+    assert (result.verdict, codes(result)) == (Verdict.BLOCKED, [Code.KUBEVIRT_ABSENT])
+
+
+@pytest.mark.parametrize(
+    ("spec", "verdict", "mode", "code"),
+    [
+        ({"running": False}, Verdict.FITS, Mode.OFFLINE, None),
+        (
+            {"live_migratable": False},
+            Verdict.FITS_WITH_WARNINGS,
+            Mode.OFFLINE,
+            Code.NOT_LIVE_MIGRATABLE,
+        ),
+        (
+            {"running": False, "disks": [{"name": "host", "size_bytes": 1, "copyable": False}]},
+            Verdict.BLOCKED,
+            Mode.OFFLINE,
+            Code.NO_MIGRATION_PATH,
+        ),
+    ],
+    ids=[
+        "a stopped VM is copied offline",
+        "a running VM that cannot live-migrate must stop",
+        "a host disk leaves no path",
+    ],
+)
+def test_migration_paths(spec, verdict, mode, code):
+    result = evaluate(report("c", [NodeBuilder("n").build()]), [vm(**spec)]).result
+    assert result.verdict == verdict
+    assert result.placements[0].mode == mode
+    assert codes(result) == ([code] if code else [])
+
+
+def test_headroom_and_node_loss_are_soft_warnings():
+    nodes = [
+        NodeBuilder("a").memory("64Gi", "44Gi").build(),
+        NodeBuilder("b").memory("64Gi", "56Gi").build(),
+    ]
+    strict = check.Context(policy=Policy(), now=NOW)
+    result = evaluate(report("c", nodes), [vm(memory="16Gi")], ctx=strict).result
+    assert result.verdict == Verdict.FITS_WITH_WARNINGS
+    assert set(codes(result)) == {Code.HEADROOM_BELOW_POLICY, Code.NODE_FAILURE_NOT_SURVIVABLE}
+    relaxed = Policy.model_validate(
+        {"headroom_percent": {"memory": 0}, "survive_largest_node_loss": False}
+    )
+    ctx = check.Context(policy=relaxed, now=NOW)
+    assert evaluate(report("c", nodes), [vm(memory="16Gi")], ctx=ctx).result.verdict == Verdict.FITS
+
+
+def test_the_target_settings_size_the_pod_not_the_source_ones():
+    rep = report("c", [NodeBuilder("n").build()], kubevirt=KubeVirtSettings(cpu_allocation_ratio=4))
+    assert evaluate(rep, [vm(cores=2)]).result.placements[0].cpu_millis == 500
+
+
+def test_index_keeps_hostnames_apart_so_pools_share_one_profile():
+    rep = report("c", [NodeBuilder(f"n{i}").build() for i in range(50)])
+    built = index.build(rep, {}, NOW)
+    assert len(built.profiles) == 1
+    selector = vm(node_selector={"kubernetes.io/hostname": "n7"})
+    assert evaluate(rep, [selector]).result.placements[0].node == "n7"
