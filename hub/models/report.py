@@ -8,13 +8,25 @@ against the same document.
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import AwareDatetime, Field, WithJsonSchema, field_validator, model_validator
 
 from hub.models import quantity
 from hub.models.quantity import Millicores, Units
 from hub.models.vm import VmSpec, Wire
+
+Ratio = Annotated[
+    Decimal,
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"}],
+            "description": "A decimal number; a string keeps it exact",
+        }
+    ),
+]
+"""Exact decimal; its schema is spelled out so the exported file does not depend on the
+pydantic release that generated it."""
 
 
 class Resources(Wire):
@@ -55,7 +67,7 @@ class StorageClass(Wire):
     capacity_bytes: Units | None = None
     available_bytes: Units | None = None
     capacity_source: CapacitySource = CapacitySource.UNKNOWN
-    filesystem_overhead: Decimal = Field(
+    filesystem_overhead: Ratio = Field(
         Decimal("0.055"),
         ge=0,
         lt=1,
@@ -105,7 +117,7 @@ class KubeVirtSettings(Wire):
     version: str | None = None
     cpu_allocation_ratio: int = Field(10, ge=1, le=1000)
     memory_overcommit_percent: int = Field(100, ge=10, le=1000)
-    additional_guest_memory_overhead_ratio: Decimal | None = Field(None, ge=1, le=100)
+    additional_guest_memory_overhead_ratio: Ratio | None = Field(None, ge=1, le=100)
     feature_gates: tuple[str, ...] = ()
 
 
