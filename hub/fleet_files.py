@@ -11,6 +11,7 @@ from pathlib import Path
 import pydantic
 import yaml
 
+from hub import validation
 from hub.capacity import fleet, index
 from hub.models.report import CapacityReport
 
@@ -36,8 +37,7 @@ def read_report(path: Path) -> CapacityReport:
     try:
         return CapacityReport.model_validate(_read(path))
     except pydantic.ValidationError as error:
-        lines = [f"{path}: at {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
-        raise FleetFileError("\n".join(lines)) from error
+        raise FleetFileError(validation.lines(error, str(path))) from error
 
 
 def read(path: Path) -> list[tuple[CapacityReport, Mapping[str, str]]]:

@@ -2,7 +2,6 @@
 is reported with the path to the offending value and the rule it breaks."""
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import jsonschema
 import pydantic
 import yaml
 
+from hub import validation
 from hub.models import schemas
 from hub.models.policy import Policy
 
@@ -31,10 +31,6 @@ def schema() -> dict[str, Any]:
     return document
 
 
-def _where(path: Iterable[object]) -> str:
-    return ".".join(str(p) for p in path) or "(top level)"
-
-
 def parse(text: str, origin: str) -> Policy:
     try:
         data = yaml.safe_load(text)
@@ -45,15 +41,15 @@ def parse(text: str, origin: str) -> Policy:
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [
-            f"{origin}: at {_where(e.absolute_path)}: {e.message} (rule: {e.validator})"
+            f"{origin}: at {validation.where(tuple(e.absolute_path))}: {e.message} "
+            f"(rule: {e.validator})"
             for e in errors
         ]
         raise PolicyError("\n".join(lines))
     try:
         return Policy.model_validate(data)
     except pydantic.ValidationError as error:
-        lines = [f"{origin}: at {_where(e['loc'])}: {e['msg']}" for e in error.errors()]
-        raise PolicyError("\n".join(lines)) from error
+        raise PolicyError(validation.lines(error, origin)) from error
 
 
 def load(path: Path | None = None) -> Policy:

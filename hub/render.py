@@ -1,8 +1,20 @@
 """A check result as a person reads it in a terminal."""
 
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
 from hub.models import quantity
+from hub.models.api import (
+    ClusterDetail,
+    ClusterSummary,
+    Migration,
+    Registered,
+    ResourceSummary,
+    Task,
+)
 from hub.models.check import CheckResult, Finding, Placement, Severity, TargetResult
 
+T = TypeVar("T")
 _MARK = {Severity.INFO: "i", Severity.WARNING: "!", Severity.CRITICAL: "x", Severity.BLOCKER: "X"}
 
 
@@ -56,4 +68,91 @@ def text(result: CheckResult) -> str:
         lines += [
             f"  {n} cluster(s): {reason}" for reason, n in sorted(result.excluded_counts.items())
         ]
+    return "\n".join(lines)
+
+
+def many(each: Callable[[T], str], items: Sequence[T]) -> str:
+    return "\n\n".join(each(item) for item in items) or "none"
+
+
+def registered(answer: Registered) -> str:
+    return (
+        f"cluster {answer.cluster}: spoke token (shown once, store it as a secret):\n{answer.token}"
+    )
+
+
+def _resource_line(name: str, r: ResourceSummary) -> str:
+    if name == "cpu_millis":
+        show: Callable[[int], str] = lambda v: f"{quantity.cores(v)} cores"  # noqa: E731
+        label = "cpu"
+    elif name == "memory_bytes":
+        show, label = quantity.human_bytes, "memory"
+    else:
+        show, label = str, name
+    return (
+        f"  {label:<14} allocatable {show(r.allocatable)}, requested {show(r.requested)}, "
+        f"reserved {show(r.reserved)}, free {show(r.free)}"
+    )
+
+
+def clusters(items: Sequence[ClusterSummary]) -> str:
+    lines = [
+        f"{'CLUSTER':<24} {'FRESHNESS':<9} {'AGE':>7} {'NODES':>5} {'FREE CPU':>10} "
+        f"{'FREE MEMORY':>12} {'CLAIMS':>6}"
+    ]
+    for c in items:
+        cpu = c.resources.get("cpu_millis")
+        memory = c.resources.get("memory_bytes")
+        age = "-" if c.report_age_seconds is None else f"{c.report_age_seconds:.0f}s"
+        lines.append(
+            f"{c.name:<24} {c.freshness.value:<9} {age:>7} {c.nodes_usable:>5} "
+            f"{quantity.cores(cpu.free) if cpu else '-':>10} "
+            f"{quantity.human_bytes(memory.free) if memory else '-':>12} {c.live_claims:>6}"
+        )
+    return "\n".join(lines)
+
+
+def cluster(c: ClusterDetail) -> str:
+    labels = ", ".join(f"{k}={v}" for k, v in sorted(c.labels.items())) or "none"
+    lines = [
+        f"{c.name} ({c.freshness.value}; report #{c.report_sequence}, {c.report_age_seconds}s old)",
+        f"  labels: {labels}",
+        f"  nodes: {c.nodes} ({c.nodes_usable} can host VMs); VMs: {c.vms}; "
+        f"live reservations: {c.live_claims}",
+    ]
+    lines += [_resource_line(name, r) for name, r in sorted(c.resources.items())]
+    for s in c.storage:
+        free = "unknown" if s.free_bytes is None else quantity.human_bytes(s.free_bytes)
+        lines.append(
+            f"  storage {s.name}{' (default)' if s.is_default else ''}: free {free}, reserved "
+            f"{quantity.human_bytes(s.reserved_bytes)} (source: {s.capacity_source})"
+        )
+    return "\n".join(lines)
+
+
+def migration(m: Migration) -> str:
+    lines = [
+        f"{m.id}: {m.state.value.upper()}  {m.source_cluster} -> {m.target_cluster}  "
+        f"task {m.task_id}",
+        f"  VMs: {', '.join(m.vms)}",
+        f"  check: {m.check.verdict.value}"
+        + (
+            f"; acknowledged {', '.join(c.value for c in m.acknowledged)}" if m.acknowledged else ""
+        ),
+    ]
+    if m.reservation:
+        held = (
+            f"released ({m.reservation.release_reason})"
+            if m.reservation.released_at
+            else f"held until {m.reservation.claim.expires_at.isoformat()}"
+        )
+        lines.append(f"  reservation {m.reservation.claim.id}: {held}")
+    return "\n".join(lines)
+
+
+def task(t: Task) -> str:
+    lines = [f"{t.id}: {t.state.value.upper()} {t.progress}%  {t.message}"]
+    lines += [
+        f"  {v.vm} [{v.mode.value}] {v.phase}" + (f" on {v.node}" if v.node else "") for v in t.vms
+    ]
     return "\n".join(lines)

@@ -68,9 +68,16 @@ def units(text: str | int) -> int:
     return math.ceil(parse(text))
 
 
+LARGEST = 2**53
+"""8 PiB (or 8.7 trillion cores): far above any real figure, and small enough that sums over
+a cluster's nodes stay exact in 64-bit arrays."""
+
+
 def _non_negative(value: int) -> int:
     if value < 0:
         raise QuantityError(f"{value} is negative; a capacity cannot be below zero")
+    if value > LARGEST:
+        raise QuantityError(f"{value} is larger than {LARGEST} (8 PiB); not a real capacity")
     return value
 
 
@@ -100,7 +107,7 @@ def _schema(description: str) -> WithJsonSchema:
     return WithJsonSchema(
         {
             "anyOf": [
-                {"type": "integer", "minimum": 0},
+                {"type": "integer", "minimum": 0, "maximum": LARGEST},
                 {"type": "string", "pattern": _QUANTITY_PATTERN},
             ],
             "description": description,

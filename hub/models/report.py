@@ -134,7 +134,7 @@ class PendingLauncher(Wire):
 class CapacityReport(Wire):
     schema_version: Literal[1] = 1
     cluster: str = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-    sequence: int = Field(ge=0)
+    sequence: int = Field(ge=0, lt=2**63)
     generated_at: AwareDatetime
     kubevirt: KubeVirtSettings = KubeVirtSettings()
     nodes: tuple[Node, ...] = ()

@@ -1,5 +1,5 @@
-"""`cclm`: the command line. This module is an edge: it reads files and the clock, and hands
-plain data to the engine."""
+"""Commands that need no hub: a check against a fleet described by files, the policy and
+schema tools. An edge: it reads files and the clock, and hands plain data to the engine."""
 
 import argparse
 import json
@@ -11,16 +11,13 @@ from pathlib import Path
 import pydantic
 import yaml
 
-from hub import fleet_files, policy_files, render
+from hub import fleet_files, policy_files, render, validation
 from hub.capacity import engine
+from hub.cli.usage import UsageError, pairs
 from hub.models import schemas
 from hub.models.check import CheckRequest, CheckResult
 from hub.models.report import CapacityReport
 from hub.models.vm import VmSpec
-
-
-class UsageError(ValueError):
-    """Bad arguments or input files; printed as one message, exit status 2."""
 
 
 def _resolve(refs: Sequence[str], reports: dict[str, CapacityReport]) -> tuple[str, list[VmSpec]]:
@@ -64,18 +61,7 @@ def _vm_file(path: Path) -> list[VmSpec]:
     except yaml.YAMLError as error:
         raise UsageError(f"{path}: not valid YAML: {error}") from error
     except pydantic.ValidationError as error:
-        lines = [f"{path}: at {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
-        raise UsageError("\n".join(lines)) from error
-
-
-def _class_map(pairs: Sequence[str]) -> dict[str, str]:
-    mapping = {}
-    for pair in pairs:
-        source, sep, target = pair.partition("=")
-        if not sep or not source or not target:
-            raise UsageError(f"--map {pair!r}: expected SOURCE_CLASS=TARGET_CLASS")
-        mapping[source] = target
-    return mapping
+        raise UsageError(validation.lines(error, str(path))) from error
 
 
 def _check(args: argparse.Namespace) -> CheckResult:
@@ -98,7 +84,7 @@ def _check(args: argparse.Namespace) -> CheckResult:
         vms=tuple(vms),
         source_cluster=source,
         target=args.target,
-        storage_class_map=_class_map(args.map),
+        storage_class_map=pairs(args.map, "--map", "SOURCE_CLASS=TARGET_CLASS"),
         max_suggestions=args.max_suggestions,
     )
     return engine.run(fleet, request, policy, now, list_excluded=True)
@@ -119,49 +105,60 @@ def _schemas(args: argparse.Namespace) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
-        prog="cclm", description="Capacity-aware cross-cluster live migration of KubeVirt VMs."
-    )
-    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def check(args: argparse.Namespace) -> int:
+    result = _check(args)
+    if args.output == "json":
+        print(json.dumps(result.model_dump(mode="json"), indent=2))
+    else:
+        print(render.text(result))
+    return 0
 
-    check = commands.add_parser(
-        "check",
-        help="will these VMs fit on that cluster? what is short, and where else would they fit?",
-        description="Run the pre-migration capacity check against a fleet described by files "
-        "(the bundled example fleet unless --fleet is given).",
-    )
-    check.add_argument(
+
+def _policy(args: argparse.Namespace) -> int:
+    policy = policy_files.load(args.file)
+    print(yaml.safe_dump(policy.model_dump(mode="json"), sort_keys=False), end="")
+    return 0
+
+
+def add_check_arguments(check_parser: argparse.ArgumentParser) -> None:
+    check_parser.add_argument(
         "--fleet",
         type=Path,
         default=fleet_files.example_fleet(),
-        help="fleet.yaml (default: the example fleet)",
+        help="fleet.yaml, when no hub is used (default: the example fleet)",
     )
-    check.add_argument("--policy", type=Path, help="policy YAML (default: policies/default.yaml)")
-    check.add_argument(
+    check_parser.add_argument(
+        "--policy",
+        type=Path,
+        help="policy YAML, when no hub is used (default: policies/default.yaml)",
+    )
+    check_parser.add_argument(
         "--vm",
         action="append",
         default=[],
         metavar="CLUSTER/NS/NAME",
         help="a VM from the fleet's inventory (repeatable)",
     )
-    check.add_argument("--vm-file", type=Path, help="YAML file with one VM spec or a list of them")
-    check.add_argument("--source", help="source cluster for --vm-file VMs (for locality)")
-    check.add_argument(
+    check_parser.add_argument(
+        "--vm-file", type=Path, help="YAML file with one VM spec or a list of them"
+    )
+    check_parser.add_argument("--source", help="source cluster for --vm-file VMs (for locality)")
+    check_parser.add_argument(
         "--target", help="the cluster to check; without it every eligible cluster is ranked"
     )
-    check.add_argument(
+    check_parser.add_argument(
         "--map",
         action="append",
         default=[],
         metavar="SRC=DST",
         help="storage class map (repeatable)",
     )
-    check.add_argument(
+    check_parser.add_argument(
         "--max-suggestions", type=int, help="how many suggestions (default: the policy's)"
     )
-    check.add_argument("--output", choices=("text", "json"), default="text")
 
+
+def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     schema = commands.add_parser(
         "schemas",
         help="check (or --write) the JSON Schemas exported from the models",
@@ -171,6 +168,7 @@ def parser() -> argparse.ArgumentParser:
     schema.add_argument(
         "--write", action="store_true", help="rewrite the files instead of checking"
     )
+    schema.set_defaults(run=_schemas)
 
     policy = commands.add_parser(
         "policy",
@@ -180,35 +178,4 @@ def parser() -> argparse.ArgumentParser:
     policy.add_argument(
         "file", type=Path, nargs="?", help="policy YAML (default: policies/default.yaml)"
     )
-    return top
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        if args.command == "schemas":
-            return _schemas(args)
-        if args.command == "policy":
-            print(
-                yaml.safe_dump(
-                    policy_files.load(args.file).model_dump(mode="json"), sort_keys=False
-                ),
-                end="",
-            )
-            return 0
-        result = _check(args)
-    except (UsageError, policy_files.PolicyError, fleet_files.FleetFileError) as error:
-        print(f"cclm: {error}", file=sys.stderr)
-        return 2
-    except pydantic.ValidationError as error:
-        print(f"cclm: {error}", file=sys.stderr)
-        return 2
-    if args.output == "json":
-        print(json.dumps(result.model_dump(mode="json"), indent=2))
-    else:
-        print(render.text(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    policy.set_defaults(run=_policy)

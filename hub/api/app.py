@@ -1,0 +1,128 @@
+"""The aiohttp application: routes from the table, middlewares, lifecycle, metrics."""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from hub import summaries
+from hub.api import admin, checks, clusters, middleware, migrations, openapi
+from hub.api.routing import Call, Reply, Route
+from hub.errors import Unavailable
+from hub.metrics import Metrics
+from hub.service import Hub
+
+log = logging.getLogger("cclm.api")
+METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+
+
+def routes() -> tuple[Route, ...]:
+    return admin.ROUTES + clusters.ROUTES + checks.ROUTES + migrations.ROUTES
+
+
+def _respond(reply: Reply) -> web.Response:
+    if reply.body is None:
+        return web.Response(status=reply.status, headers=dict(reply.headers))
+    text = reply.body.model_dump_json(by_alias=True, exclude_none=reply.omit_none)
+    return web.Response(
+        status=reply.status,
+        text=text,
+        content_type="application/json",
+        headers=dict(reply.headers),
+    )
+
+
+def _endpoint(
+    hub: Hub, route: Route, metrics: Metrics
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        status = 500
+        try:
+            if route.role is not None and not hub.ready:
+                raise Unavailable("the hub is starting; retry in a moment", code="starting")
+            who = middleware.principal(hub, request, route.role) if route.role else None
+            response = _respond(await route.handler(Call(request, hub, who, route)))
+            status = response.status
+            return response
+        except Exception as error:
+            status = getattr(error, "status", 500)
+            raise
+        finally:
+            metrics.requests.labels(route.method, route.path, str(status)).inc()
+            metrics.latency.labels(route.method, route.path).observe(time.perf_counter() - started)
+
+    return handle
+
+
+def _scrape(hub: Hub, metrics: Metrics) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(_request: web.Request) -> web.Response:
+        now = hub.clock()
+        counts: dict[str, int] = {}
+        claims = 0
+        for entry in hub.inventory.entries():
+            state = summaries.freshness(summaries.age_seconds(entry, now), hub.policy).value
+            counts[state] = counts.get(state, 0) + 1
+            claims += len(entry.claims)
+        for state in ("fresh", "stale", "expired", "missing"):
+            metrics.clusters.labels(state).set(counts.get(state, 0))
+        metrics.claims.set(claims)
+        return web.Response(
+            body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    return handle
+
+
+async def _maintain(hub: Hub, metrics: Metrics, every: float) -> None:
+    """Sweep expired claims and follow the store (other replicas) on a timer."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            metrics.expired.inc(await hub.sweep())
+            await hub.refresh()
+        except Exception:
+            log.exception("maintenance pass failed; retrying in %.0f s", every)
+
+
+def build(hub: Hub, maintain_every: float | None = 2.0) -> web.Application:
+    """The app; `maintain_every=None` leaves sweeping to the caller (tests drive it)."""
+    metrics = Metrics()
+    app = web.Application(middlewares=[middleware.errors])
+    app[middleware.HUB_KEY] = hub
+    app[METRICS_KEY] = metrics
+    table = routes()
+    for route in table:
+        app.router.add_route(route.method, route.path, _endpoint(hub, route, metrics))
+    spec = openapi.document(table)
+
+    async def openapi_json(_request: web.Request) -> web.Response:
+        return web.json_response(spec)
+
+    app.router.add_get("/api/v1/openapi.json", openapi_json)
+    app.router.add_get("/metrics", _scrape(hub, metrics))
+
+    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        await hub.start()
+        task = None
+        if maintain_every is not None:
+            task = asyncio.get_running_loop().create_task(_maintain(hub, metrics, maintain_every))
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await hub.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+def spec() -> dict[str, Any]:
+    return openapi.document(routes())

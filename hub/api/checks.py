@@ -1,0 +1,112 @@
+"""Checks: the engine over HTTP, and the console wizard's migration-targets endpoint."""
+
+from hub import wizard
+from hub.api.routing import Call, Param, Reply, Route
+from hub.capacity import engine
+from hub.errors import Invalid
+from hub.models.api import CheckAnswer, CheckBody, Role
+from hub.models.check import CheckRequest
+from hub.models.vm import VmSpec
+from hub.models.wizard import MigrationTargets
+from hub.service import Hub
+
+
+def _distinct(vms: list[VmSpec]) -> None:
+    keys = [vm.key for vm in vms]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise Invalid(
+            f"VMs named more than once: {', '.join(twice)}",
+            details={"vms": twice},
+            code="duplicate_vm",
+        )
+
+
+def _validate_clusters(hub: Hub, source: str | None, target: str | None) -> None:
+    if source:
+        hub.inventory.require(source, "source cluster")
+    if target:
+        hub.inventory.require(target, "target")
+    if target and target == source:
+        raise Invalid(
+            f"target {target!r} is the VMs' source cluster; name another cluster, or leave the "
+            "target out to rank every cluster",
+            details={"target": target},
+            code="target_is_source",
+        )
+
+
+async def run_check(call: Call) -> Reply:
+    body = await call.body(CheckBody)
+    hub = call.hub
+    refs = [v for v in body.vms if isinstance(v, str)]
+    specs = [v for v in body.vms if isinstance(v, VmSpec)]
+    source, resolved = hub.inventory.resolve(refs, body.source_cluster)
+    vms = resolved + specs
+    _distinct(vms)
+    _validate_clusters(hub, source, body.target)
+    request = CheckRequest(
+        vms=tuple(vms),
+        source_cluster=source,
+        target=body.target,
+        storage_class_map=body.storage_class_map,
+        max_suggestions=body.max_suggestions,
+    )
+    result = engine.run(
+        hub.inventory.fleet(), request, hub.policy, hub.clock(), list_excluded=body.list_excluded
+    )
+    answer = CheckAnswer(**dict(result), source_cluster=source, vms=tuple(vm.key for vm in vms))
+    return Reply(200, answer)
+
+
+async def migration_targets(call: Call) -> Reply:
+    names = ("cluster", "vmName", "vmNamespace")
+    values = {name: call.query(name) for name in names}
+    missing = [name for name in names if values[name] is None]
+    if missing:
+        raise Invalid(
+            f"missing query parameter(s): {', '.join(missing)}",
+            details={"missing": missing},
+            code="missing_parameter",
+        )
+    hub = call.hub
+    cluster = str(values["cluster"])
+    ref = f"{cluster}/{values['vmNamespace']}/{values['vmName']}"
+    source, vms = hub.inventory.resolve([ref], None)
+    request = CheckRequest(vms=tuple(vms), source_cluster=source)
+    result = engine.run(hub.inventory.fleet(), request, hub.policy, hub.clock(), True)
+    source_index = hub.inventory.index(cluster)
+    default_class = source_index.default_storage_class if source_index else None
+    answer = wizard.answer(vms[0], cluster, default_class, result, hub.inventory.index)
+    return Reply(200, answer, omit_none=True)
+
+
+ROUTES = (
+    Route(
+        "POST",
+        "/api/v1/checks",
+        run_check,
+        "Will these VMs fit? Verdicts, findings, placements and ranked suggestions",
+        Role.OPERATOR,
+        "checks",
+        body=CheckBody,
+        answers={200: CheckAnswer},
+        description="VMs are full specs or references (`cluster/namespace/name`, or "
+        "`namespace/name` with `source_cluster`). Without `target`, every eligible cluster "
+        "is ranked.",
+    ),
+    Route(
+        "GET",
+        "/api/v1/migration-targets",
+        migration_targets,
+        "Drop-in for the console wizard's migration advisor",
+        Role.VIEWER,
+        "checks",
+        answers={200: MigrationTargets},
+        params=(
+            Param("cluster", "The VM's source cluster", required=True),
+            Param("vmName", "The VM's name", required=True),
+            Param("vmNamespace", "The VM's namespace", required=True),
+        ),
+    ),
+)

@@ -1,0 +1,120 @@
+"""Clusters: registration (admin), inventory and capacity (viewer), reports (spoke)."""
+
+from hub import summaries
+from hub.api.routing import Call, Param, Reply, Route
+from hub.errors import Unauthorized
+from hub.models.api import (
+    ClusterDetail,
+    ClusterList,
+    ClusterRegistration,
+    Registered,
+    ReportReceipt,
+    Role,
+    VmList,
+)
+from hub.models.report import CapacityReport
+
+
+async def list_clusters(call: Call) -> Reply:
+    hub = call.hub
+    now = hub.clock()
+    label = call.query("label")
+    key, _, value = (label or "").partition("=")
+    items = [
+        summaries.summary(entry, hub.policy, now)
+        for entry in hub.inventory.entries()
+        if not label or (key in entry.labels and (not value or entry.labels[key] == value))
+    ]
+    return Reply(200, ClusterList(items=tuple(items)))
+
+
+async def get_cluster(call: Call) -> Reply:
+    entry = call.hub.inventory.require(call.path("name"))
+    return Reply(200, summaries.detail(entry, call.hub.policy, call.hub.clock()))
+
+
+async def cluster_vms(call: Call) -> Reply:
+    entry = call.hub.inventory.require(call.path("name"))
+    vms = entry.report.vms if entry.report else ()
+    return Reply(200, VmList(cluster=entry.name, items=vms))
+
+
+async def register(call: Call) -> Reply:
+    registration = await call.body(ClusterRegistration)
+    registered = await call.hub.register(registration)
+    return Reply(201, registered, headers={"Location": f"/api/v1/clusters/{registered.cluster}"})
+
+
+async def rotate(call: Call) -> Reply:
+    return Reply(200, await call.hub.rotate(call.path("name")))
+
+
+async def ingest(call: Call) -> Reply:
+    if call.principal is None:
+        raise Unauthorized("send the cluster's token")
+    body = await call.raw(call.hub.settings.max_report_bytes)
+    receipt = await call.hub.ingest(call.path("name"), body, call.principal)
+    return Reply(202 if receipt.applied else 200, receipt)
+
+
+ROUTES = (
+    Route(
+        "GET",
+        "/api/v1/clusters",
+        list_clusters,
+        "List clusters with capacity summary and freshness",
+        Role.VIEWER,
+        "clusters",
+        answers={200: ClusterList},
+        params=(Param("label", "Only clusters with this label (key or key=value)"),),
+    ),
+    Route(
+        "POST",
+        "/api/v1/clusters",
+        register,
+        "Register a cluster; answers its spoke token, shown once",
+        Role.ADMIN,
+        "clusters",
+        body=ClusterRegistration,
+        answers={201: Registered},
+    ),
+    Route(
+        "GET",
+        "/api/v1/clusters/{name}",
+        get_cluster,
+        "One cluster: capacity per resource, storage class and node",
+        Role.VIEWER,
+        "clusters",
+        answers={200: ClusterDetail},
+    ),
+    Route(
+        "GET",
+        "/api/v1/clusters/{name}/vms",
+        cluster_vms,
+        "The VMs a cluster reports, as the engine sizes them",
+        Role.VIEWER,
+        "clusters",
+        answers={200: VmList},
+    ),
+    Route(
+        "POST",
+        "/api/v1/clusters/{name}/token",
+        rotate,
+        "Issue a new spoke token for a cluster; the old one stops working",
+        Role.ADMIN,
+        "clusters",
+        answers={200: Registered},
+    ),
+    Route(
+        "POST",
+        "/api/v1/clusters/{name}/reports",
+        ingest,
+        "A spoke's capacity report (gzip accepted); older or equal sequences are ignored",
+        Role.SPOKE,
+        "reports",
+        body=CapacityReport,
+        answers={202: ReportReceipt, 200: ReportReceipt},
+        description="202 when the report became the cluster's newest; 200 when the hub "
+        "already holds this or a newer sequence (idempotent, safe to retry).",
+    ),
+)

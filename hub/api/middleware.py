@@ -1,0 +1,76 @@
+"""Two middlewares: every failure becomes `{"error": {code, message, details}}`, and every
+route's role is enforced before its handler runs."""
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from hub.errors import Forbidden, HubError, Unauthorized
+from hub.models.api import Role
+from hub.service import Hub, Principal
+
+log = logging.getLogger("cclm.api")
+Next = Callable[[web.Request], Awaitable[web.StreamResponse]]
+RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
+HUB_KEY: web.AppKey[Hub] = web.AppKey("hub", Hub)
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> web.Response:
+    body = {"error": {"code": code, "message": message, "details": details}}
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+
+_HTTP_CODES = {
+    404: ("not_found", "no such endpoint; see /api/v1/openapi.json"),
+    405: ("method_not_allowed", "this endpoint does not take that method"),
+    413: ("payload_too_large", "the request body is too large"),
+}
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Next) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except HubError as error:
+        response = error_response(error.status, error.code, error.message, error.details)
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="cclm"'
+        return response
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        code, message = _HTTP_CODES.get(error.status, ("http_error", error.reason))
+        details = None
+        if error.status == 405 and isinstance(error, web.HTTPMethodNotAllowed):
+            details = {"allowed": sorted(error.allowed_methods)}
+        return error_response(error.status, code, message, details)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(
+            500, "internal", "the hub failed to handle this request; the error is in its log"
+        )
+
+
+def principal(hub: Hub, request: web.Request, role: Role) -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send a token: Authorization: Bearer <token>", code="missing_token")
+    found = hub.authenticate(token.strip())
+    if found is None:
+        raise Unauthorized("the token is not valid (revoked, mistyped or from another hub)")
+    if role == Role.SPOKE:
+        if found.role not in (Role.SPOKE, Role.ADMIN):
+            raise Forbidden(
+                f"this endpoint is for spoke agents; a {found.role.value} token may not use it"
+            )
+        return found
+    if found.role == Role.SPOKE or RANK[found.role] < RANK[role]:
+        raise Forbidden(
+            f"this needs the {role.value} role; the token {found.name!r} has {found.role.value}",
+            details={"needed": role.value, "has": found.role.value},
+        )
+    return found

@@ -1,0 +1,139 @@
+"""Routes as data: each declares its method, path, role, body and answers once, and both the
+aiohttp router and the OpenAPI document are built from that declaration, so they cannot
+drift apart."""
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import pydantic
+from aiohttp import web
+
+from hub import validation
+from hub.errors import Invalid, TooLarge
+from hub.models.api import Role
+from hub.service import Hub, Principal
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    description: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    integer: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: pydantic.BaseModel | None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    omit_none: bool = False
+
+
+@dataclass(slots=True)
+class Call:
+    request: web.Request
+    hub: Hub
+    principal: Principal | None
+    route: "Route"
+
+    def path(self, name: str) -> str:
+        return self.request.match_info[name]
+
+    def query(self, name: str) -> str | None:
+        value = self.request.query.get(name)
+        return None if value is None or not value.strip() else value.strip()
+
+    def choice(self, name: str, kind: type[StrEnum]) -> Any:
+        value = self.query(name)
+        if value is None:
+            return None
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(m.value for m in kind)
+            raise Invalid(
+                f"query parameter {name}={value!r} is not one of: {allowed}",
+                details={"parameter": name, "allowed": [m.value for m in kind]},
+                code="invalid_parameter",
+            ) from None
+
+    def limit(self) -> int:
+        value = self.query("limit")
+        ceiling = self.hub.settings.list_limit
+        if value is None:
+            return ceiling
+        if not value.isdigit() or not 1 <= int(value) <= ceiling:
+            raise Invalid(
+                f"query parameter limit={value!r} must be an integer from 1 to {ceiling}",
+                details={"parameter": "limit"},
+                code="invalid_parameter",
+            )
+        return int(value)
+
+    @property
+    def who(self) -> str:
+        return self.principal.name if self.principal else "anonymous"
+
+    async def raw(self, limit: int) -> bytes:
+        """The request body, decompressed if it came gzipped, refused past `limit` bytes."""
+        kind = self.request.content_type
+        if self.request.body_exists and kind not in (
+            "application/json",
+            "application/octet-stream",
+        ):
+            raise Invalid(
+                f"send the body as application/json, not {kind}",
+                code="unsupported_media_type",
+            )
+        chunks = []
+        size = 0
+        while chunk := await self.request.content.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(
+                    f"the body is larger than the {limit:,} bytes this endpoint accepts "
+                    "(after decompression)",
+                    details={"limit_bytes": limit},
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def body(self, model: type[M]) -> M:
+        raw = await self.raw(self.hub.settings.max_body_bytes)
+        if not raw.strip():
+            raise Invalid("the request needs a JSON body", code="missing_body")
+        try:
+            return model.model_validate_json(raw)
+        except pydantic.ValidationError as error:
+            problems = validation.problems(error)
+            first = problems[0]
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise Invalid(
+                f"{first['field']}: {first['problem']}{more}",
+                details=problems,
+                code=validation.code(error),
+            ) from error
+
+
+Handler = Callable[[Call], Awaitable[Reply]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    role: Role | None
+    tag: str
+    body: type[pydantic.BaseModel] | None = None
+    answers: Mapping[int, type[pydantic.BaseModel] | None] = field(default_factory=dict)
+    params: tuple[Param, ...] = ()
+    description: str = ""

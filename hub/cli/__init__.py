@@ -1,0 +1,43 @@
+"""`cclm`: the command line. Local commands read files; the others talk to a hub."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import pydantic
+
+from hub import fleet_files, policy_files
+from hub.cli import local, remote, serve
+from hub.cli.usage import UsageError
+from hub.client import ClientError
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="cclm", description="Capacity-aware cross-cluster live migration of KubeVirt VMs."
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    remote.add_commands(commands)
+    local.add_commands(commands)
+    serve.add_commands(commands)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (UsageError, policy_files.PolicyError, fleet_files.FleetFileError) as error:
+        print(f"cclm: {error}", file=sys.stderr)
+        return 2
+    except pydantic.ValidationError as error:
+        print(f"cclm: {error}", file=sys.stderr)
+        return 2
+    except ClientError as error:
+        status = f" ({error.status} {error.code})" if error.status else ""
+        print(f"cclm: hub{status}: {error.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""Commands that talk to a running hub over HTTP with a token."""
+
+import argparse
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from hub import render
+from hub.cli import local, serve
+from hub.cli.usage import UsageError, pairs
+from hub.client import Connection, call
+from hub.models.api import (
+    CheckAnswer,
+    ClusterDetail,
+    ClusterList,
+    Migration,
+    MigrationList,
+    Registered,
+    Role,
+    State,
+    Task,
+    TaskList,
+)
+
+DEFAULT_HUB = f"http://127.0.0.1:{serve.DEFAULT_PORT}"
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    if args.token_file:
+        path: Path | None = args.token_file
+    elif os.environ.get("CCLM_TOKEN"):
+        return os.environ["CCLM_TOKEN"].strip()
+    else:
+        default = serve.admin_token_path()
+        path = default if default.is_file() else None
+    if path is None:
+        return None
+    try:
+        return path.read_text().strip()
+    except OSError as error:
+        raise UsageError(f"--token-file {path}: cannot read: {error.strerror}") from error
+
+
+def connection(args: argparse.Namespace) -> Connection:
+    url = args.hub or os.environ.get("CCLM_HUB") or DEFAULT_HUB
+    return Connection(url, _token(args), args.ca_file)
+
+
+def _request(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
+    return asyncio.run(call(connection(args), method, path, **kwargs))
+
+
+def _show(args: argparse.Namespace, data: Any, text: str) -> int:
+    print(json.dumps(data, indent=2) if args.output == "json" else text)
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    if not args.vm:
+        raise UsageError("name at least one VM with --vm CLUSTER/NAMESPACE/NAME")
+    body: dict[str, Any] = {
+        "vms": args.vm,
+        "storage_class_map": pairs(args.map, "--map", "SOURCE_CLASS=TARGET_CLASS"),
+        "list_excluded": True,
+    }
+    if args.target:
+        body["target"] = args.target
+    if args.max_suggestions is not None:
+        body["max_suggestions"] = args.max_suggestions
+    data = _request(args, "POST", "/api/v1/checks", body=body)
+    return _show(args, data, render.text(CheckAnswer.model_validate(data)))
+
+
+def checks(args: argparse.Namespace) -> int:
+    """`cclm check`: through the hub when one is named, else against fleet files."""
+    if args.hub or os.environ.get("CCLM_HUB"):
+        if args.vm_file:
+            raise UsageError("--vm-file works without a hub; with --hub name VMs with --vm")
+        return check(args)
+    return local.check(args)
+
+
+def clusters(args: argparse.Namespace) -> int:
+    if args.action == "register":
+        body = {"name": args.name, "labels": pairs(args.label, "--label", "KEY=VALUE")}
+        data = _request(args, "POST", "/api/v1/clusters", body=body)
+        return _show(args, data, render.registered(Registered.model_validate(data)))
+    if args.action == "token":
+        data = _request(args, "POST", f"/api/v1/clusters/{args.name}/token")
+        return _show(args, data, render.registered(Registered.model_validate(data)))
+    if args.action == "show":
+        data = _request(args, "GET", f"/api/v1/clusters/{args.name}")
+        return _show(args, data, render.cluster(ClusterDetail.model_validate(data)))
+    data = _request(args, "GET", "/api/v1/clusters")
+    return _show(args, data, render.clusters(ClusterList.model_validate(data).items))
+
+
+def migrate(args: argparse.Namespace) -> int:
+    if not args.vm:
+        raise UsageError("name at least one VM with --vm CLUSTER/NAMESPACE/NAME")
+    source = args.vm[0].split("/")[0] if args.vm[0].count("/") == 2 else args.source
+    if not source:
+        raise UsageError("write --vm CLUSTER/NAMESPACE/NAME, or give --source")
+    body = {
+        "source_cluster": source,
+        "target": args.target,
+        "vms": args.vm,
+        "storage_class_map": pairs(args.map, "--map", "SOURCE_CLASS=TARGET_CLASS"),
+        "delete_source": args.delete_source,
+        "acknowledge": args.ack,
+    }
+    headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
+    data = _request(args, "POST", "/api/v1/migrations", body=body, headers=headers)
+    return _show(args, data, render.migration(Migration.model_validate(data)))
+
+
+def _filters(args: argparse.Namespace) -> dict[str, str]:
+    return {k: v for k, v in (("state", args.state), ("cluster", args.cluster)) if v}
+
+
+def migrations(args: argparse.Namespace) -> int:
+    if args.action == "show":
+        data = _request(args, "GET", f"/api/v1/migrations/{args.id}")
+        return _show(args, data, render.migration(Migration.model_validate(data)))
+    if args.action == "cancel":
+        data = _request(args, "POST", f"/api/v1/migrations/{args.id}/cancel")
+        return _show(args, data, render.migration(Migration.model_validate(data)))
+    data = _request(args, "GET", "/api/v1/migrations", params=_filters(args))
+    return _show(
+        args, data, render.many(render.migration, MigrationList.model_validate(data).items)
+    )
+
+
+def tasks(args: argparse.Namespace) -> int:
+    if args.action == "show":
+        data = _request(args, "GET", f"/api/v1/tasks/{args.id}")
+        return _show(args, data, render.task(Task.model_validate(data)))
+    data = _request(args, "GET", "/api/v1/tasks", params=_filters(args))
+    return _show(args, data, render.many(render.task, TaskList.model_validate(data).items))
+
+
+def tokens(args: argparse.Namespace) -> int:
+    if args.action == "create":
+        data = _request(args, "POST", "/api/v1/tokens", body={"name": args.name, "role": args.role})
+        return _show(args, data, f"{data['token']}\n(shown once; role {data['info']['role']})")
+    if args.action == "revoke":
+        _request(args, "DELETE", f"/api/v1/tokens/{args.id}")
+        return _show(args, {"revoked": args.id}, f"revoked {args.id}")
+    data = _request(args, "GET", "/api/v1/tokens")
+    lines = [f"{t['id']}  {t['role']:<8}  {t['name']}" for t in data["items"]]
+    return _show(args, data, "\n".join(lines) or "none")
+
+
+def connection_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--hub", help=f"hub URL (env CCLM_HUB; default {DEFAULT_HUB})")
+    options.add_argument(
+        "--token-file",
+        type=Path,
+        help="file holding the bearer token (else env CCLM_TOKEN, else the local hub's "
+        "admin token)",
+    )
+    options.add_argument("--ca-file", help="CA bundle to verify the hub's TLS certificate")
+    options.add_argument("--output", choices=("text", "json"), default="text")
+    return options
+
+
+def _actions(
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
+    name: str,
+    help_text: str,
+    shared: argparse.ArgumentParser,
+) -> "tuple[argparse.ArgumentParser, argparse._SubParsersAction[argparse.ArgumentParser]]":
+    command = commands.add_parser(name, help=help_text, description=help_text, parents=[shared])
+    actions = command.add_subparsers(dest="action", metavar="ACTION")
+    actions.add_parser("list", help="list (the default)", parents=[shared])
+    return command, actions
+
+
+def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    shared = connection_options()
+    check_parser = commands.add_parser(
+        "check",
+        help="will these VMs fit on that cluster? what is short, and where else would they fit?",
+        description="Run the pre-migration capacity check: through a hub with --hub (or "
+        "CCLM_HUB), else against a fleet described by files (the bundled example fleet "
+        "unless --fleet is given).",
+        parents=[shared],
+    )
+    local.add_check_arguments(check_parser)
+    check_parser.set_defaults(run=checks)
+
+    cluster_parser, actions = _actions(commands, "clusters", "registered clusters", shared)
+    cluster_parser.set_defaults(run=clusters)
+    actions.add_parser("show", help="one cluster's capacity", parents=[shared]).add_argument("name")
+    register = actions.add_parser("register", help="register a cluster (admin)", parents=[shared])
+    register.add_argument("name")
+    register.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    rotate = actions.add_parser("token", help="issue a new spoke token (admin)", parents=[shared])
+    rotate.add_argument("name")
+
+    move = commands.add_parser(
+        "migrate",
+        help="check, then start a migration (reserves capacity on the target)",
+        description="Soft findings must be acknowledged with --ack CODE to proceed.",
+        parents=[shared],
+    )
+    move.add_argument("--vm", action="append", default=[], metavar="CLUSTER/NS/NAME", required=True)
+    move.add_argument("--source", help="source cluster, when --vm is NAMESPACE/NAME")
+    move.add_argument("--target", required=True)
+    move.add_argument("--map", action="append", default=[], metavar="SRC=DST")
+    move.add_argument("--ack", action="append", default=[], metavar="CODE")
+    move.add_argument("--delete-source", action="store_true")
+    move.add_argument("--idempotency-key", help="repeat-safe: the same key answers the same job")
+    move.set_defaults(run=migrate)
+
+    for name, runner, text in (
+        ("migrations", migrations, "migrations"),
+        ("tasks", tasks, "tasks (per migration: state, progress, per-VM phase)"),
+    ):
+        command, actions = _actions(commands, name, text, shared)
+        command.set_defaults(run=runner, state=None, cluster=None)
+        for parser in (command, actions.choices["list"]):
+            parser.add_argument("--state", choices=[s.value for s in State])
+            parser.add_argument("--cluster")
+        actions.add_parser("show", parents=[shared]).add_argument("id")
+        if name == "migrations":
+            actions.add_parser("cancel", parents=[shared]).add_argument("id")
+
+    token_parser, actions = _actions(commands, "tokens", "API tokens (admin)", shared)
+    token_parser.set_defaults(run=tokens)
+    create = actions.add_parser("create", parents=[shared])
+    create.add_argument("name")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role if r != Role.SPOKE])
+    actions.add_parser("revoke", parents=[shared]).add_argument("id")

@@ -1,0 +1,120 @@
+"""`cclm hub serve`: run the hub on the embedded SQLite store."""
+
+import argparse
+import ipaddress
+import logging
+import os
+import ssl
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiohttp import web
+
+from hub import policy_files
+from hub.api import app as api
+from hub.cli.usage import UsageError
+from hub.service import Hub, Settings
+from hub.store.sqlite import SqliteStore
+
+DEFAULT_PORT = 8480
+
+
+def home() -> Path:
+    """Where the embedded hub keeps its database and bootstrap token."""
+    if os.environ.get("CCLM_HOME"):
+        return Path(os.environ["CCLM_HOME"])
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "cclm"
+
+
+def admin_token_path() -> Path:
+    return home() / "admin.token"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
+    if not args.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    except (OSError, ssl.SSLError) as error:
+        raise UsageError(f"cannot load the TLS certificate or key: {error}") from error
+    return context
+
+
+def serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    context = _tls(args)
+    if context is None and not _loopback(args.host):
+        print(
+            "\n" + "!" * 78 + f"\nWARNING: serving on {args.host} WITHOUT TLS. Bearer tokens and "
+            "capacity data\nwill cross the network in clear text. Use --tls-cert and --tls-key.\n"
+            + "!" * 78
+            + "\n",
+            file=sys.stderr,
+        )
+    policy = policy_files.load(args.policy) if args.policy else None
+    settings = Settings(claim_ttl=timedelta(seconds=args.claim_ttl))
+    hub = Hub(SqliteStore(args.db), lambda: datetime.now(UTC), policy, settings)
+    app = api.build(hub)
+    token_file: Path = args.admin_token_file
+
+    async def bootstrap(_app: web.Application) -> AsyncIterator[None]:
+        saved = await hub.bootstrap_admin(token_file)
+        if saved is not None:
+            print(f"cclm hub: first start; admin token saved to {saved} (mode 0600)", flush=True)
+        yield
+
+    app.cleanup_ctx.append(bootstrap)
+    scheme = "https" if context else "http"
+    print(f"cclm hub: store {args.db}; serving {scheme}://{args.host}:{args.port}", flush=True)
+    web.run_app(app, host=args.host, port=args.port, ssl_context=context, print=None)
+    return 0
+
+
+def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    hub = commands.add_parser("hub", help="run the hub service", description="The hub service.")
+    actions = hub.add_subparsers(dest="action", required=True, metavar="ACTION")
+    run = actions.add_parser(
+        "serve",
+        help="serve the API on the embedded SQLite store",
+        description="Serve the hub API. On first start an admin token is created and saved "
+        "(mode 0600); its path is printed.",
+    )
+    run.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    run.add_argument(
+        "--db",
+        type=Path,
+        default=Path(os.environ.get("CCLM_DB") or home() / "hub.db"),
+        help="SQLite file (env CCLM_DB; default $CCLM_HOME/hub.db)",
+    )
+    run.add_argument("--policy", type=Path, help="policy YAML; stored and used from then on")
+    run.add_argument("--tls-cert", help="PEM certificate chain")
+    run.add_argument("--tls-key", help="PEM private key")
+    run.add_argument(
+        "--claim-ttl",
+        type=int,
+        default=900,
+        help="seconds a reservation lives without progress (default 900)",
+    )
+    run.add_argument(
+        "--admin-token-file",
+        type=Path,
+        default=admin_token_path(),
+        help="where the first-start admin token is written (default $CCLM_HOME/admin.token)",
+    )
+    run.set_defaults(run=serve)

@@ -1,0 +1,71 @@
+"""A small client of the hub's API, used by the CLI. Errors come back as `ClientError` with the
+hub's own code and message, so the CLI can print exactly what the hub said."""
+
+import json
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+
+class ClientError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    url: str
+    token: str | None
+    ca_file: str | None = None
+    timeout: float = 30.0
+
+
+async def call(
+    connection: Connection,
+    method: str,
+    path: str,
+    body: Any = None,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    sent = dict(headers or {})
+    if connection.token:
+        sent["Authorization"] = f"Bearer {connection.token}"
+    context: ssl.SSLContext | bool = (
+        ssl.create_default_context(cafile=connection.ca_file) if connection.ca_file else True
+    )
+    timeout = aiohttp.ClientTimeout(total=connection.timeout)
+    url = connection.url.rstrip("/") + path
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.request(
+                method, url, json=body, params=params, headers=sent, ssl=context
+            ) as response,
+        ):
+            text = await response.text()
+            status = response.status
+    except aiohttp.ClientError as error:
+        raise ClientError(
+            0, "unreachable", f"cannot reach the hub at {connection.url}: {error}"
+        ) from error
+    except TimeoutError as error:
+        raise ClientError(
+            0, "timeout", f"the hub at {connection.url} did not answer in time"
+        ) from error
+    data = json.loads(text) if text else None
+    if status >= 400:
+        problem = data.get("error", {}) if isinstance(data, dict) else {}
+        raise ClientError(
+            status,
+            problem.get("code", "http_error"),
+            problem.get("message", f"HTTP {status}"),
+            problem.get("details"),
+        )
+    return data

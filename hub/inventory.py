@@ -1,0 +1,143 @@
+"""What the hub knows about every cluster right now: registration, newest report, live claims,
+and the fit index built from them.
+
+Indexes are rebuilt lazily: a report or claim change only marks its cluster dirty, and the
+next check rebuilds what is dirty. A burst of a thousand reports therefore costs one rebuild,
+not a thousand.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from hub.capacity import fleet, index
+from hub.errors import Invalid, NotFound
+from hub.models.claim import Claim
+from hub.models.report import CapacityReport
+from hub.models.vm import VmSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    name: str
+    labels: Mapping[str, str]
+    registered_at: datetime
+    generation: int = 0
+    report: CapacityReport | None = None
+    received_at: datetime | None = None
+    claims: tuple[Claim, ...] = ()
+
+
+@dataclass
+class Inventory:
+    _entries: dict[str, Entry] = field(default_factory=dict)
+    _indexes: dict[str, index.ClusterIndex] = field(default_factory=dict)
+    _fleet: fleet.FleetIndex | None = None
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def entries(self) -> list[Entry]:
+        return [self._entries[name] for name in self.names()]
+
+    def get(self, name: str) -> Entry | None:
+        return self._entries.get(name)
+
+    def require(self, name: str, role: str = "cluster") -> Entry:
+        entry = self._entries.get(name)
+        if entry is None:
+            raise NotFound(
+                f"{role} {name!r} is not a registered cluster "
+                f"(known: {', '.join(self.names()) or 'none'})",
+                details={"cluster": name},
+                code="unknown_cluster",
+            )
+        return entry
+
+    def put(self, entry: Entry) -> None:
+        self._entries[entry.name] = entry
+        self._dirty(entry.name)
+
+    def remove(self, name: str) -> None:
+        self._entries.pop(name, None)
+        self._dirty(name)
+
+    def apply_report(self, report: CapacityReport, received_at: datetime) -> bool:
+        entry = self._entries.get(report.cluster)
+        if entry is None:
+            return False
+        if entry.report is not None and entry.report.sequence >= report.sequence:
+            return False
+        self.put(replace(entry, report=report, received_at=received_at))
+        return True
+
+    def set_claims(self, name: str, claims: Iterable[Claim], generation: int | None = None) -> None:
+        entry = self._entries.get(name)
+        if entry is None:
+            return
+        changes: dict[str, object] = {"claims": tuple(claims)}
+        if generation is not None:
+            changes["generation"] = generation
+        self.put(replace(entry, **changes))  # type: ignore[arg-type]
+
+    def _dirty(self, name: str) -> None:
+        self._indexes.pop(name, None)
+        self._fleet = None
+
+    def index(self, name: str) -> index.ClusterIndex | None:
+        built = self._indexes.get(name)
+        if built is not None:
+            return built
+        entry = self._entries.get(name)
+        if entry is None or entry.report is None or entry.received_at is None:
+            return None
+        built = index.build(entry.report, entry.labels, entry.received_at, entry.claims)
+        self._indexes[name] = built
+        return built
+
+    def fleet(self) -> fleet.FleetIndex:
+        if self._fleet is None:
+            built = (self.index(name) for name in self.names())
+            self._fleet = fleet.build(i for i in built if i is not None)
+        return self._fleet
+
+    def resolve(self, refs: Sequence[str], source: str | None) -> tuple[str | None, list[VmSpec]]:
+        """Turn `namespace/name` (in `source`) or `cluster/namespace/name` references into the
+        VMs the source cluster reports; every reference must name one source cluster."""
+        sources = {source} if source else set()
+        vms = []
+        for ref in refs:
+            parts = ref.split("/")
+            cluster = parts[0] if len(parts) == 3 else source
+            if cluster is None:
+                raise Invalid(
+                    f"VM {ref!r}: write cluster/namespace/name, or give source_cluster",
+                    details={"vm": ref},
+                    code="source_cluster_required",
+                )
+            sources.add(cluster)
+            vms.append(self._find(cluster, parts[-2], parts[-1], ref))
+        if len(sources) > 1:
+            raise Invalid(
+                f"all VMs must come from one source cluster, not {', '.join(sorted(sources))}",
+                details={"clusters": sorted(sources)},
+                code="mixed_sources",
+            )
+        return (sources.pop() if sources else None), vms
+
+    def _find(self, cluster: str, namespace: str, name: str, ref: str) -> VmSpec:
+        entry = self.require(cluster, "source cluster")
+        if entry.report is None:
+            raise NotFound(
+                f"VM {ref!r}: cluster {cluster} has not reported yet, so its VMs are unknown",
+                details={"vm": ref, "cluster": cluster},
+                code="vm_not_found",
+            )
+        for vm in entry.report.vms:
+            if vm.namespace == namespace and vm.name == name:
+                return vm
+        raise NotFound(
+            f"VM {ref!r}: cluster {cluster} reports no VM {namespace}/{name}",
+            details={"vm": ref, "cluster": cluster},
+            code="vm_not_found",
+        )

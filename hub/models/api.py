@@ -1,0 +1,298 @@
+"""The hub's API bodies: requests callers send and the records the hub keeps and returns.
+
+Requests are strict (unknown fields are errors, names may not be blank) because a typo in an
+acknowledgement or a storage class map must never be silently ignored.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
+
+from hub.models.check import CheckResult, Code, Finding, Mode, TargetResult
+from hub.models.claim import Claim
+from hub.models.report import Resources
+from hub.models.vm import VmSpec, Wire
+
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+ClusterName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=253, pattern=NAME_PATTERN),
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=253)]
+VmRef = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        pattern=r"^([a-z0-9][-a-z0-9.]*/)?[a-z0-9][-a-z0-9.]*/[a-z0-9][-a-z0-9.]*$",
+    ),
+]
+"""`namespace/name` in the source cluster, or `cluster/namespace/name`."""
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+    SPOKE = "spoke"
+
+
+class TokenRequest(Wire):
+    name: Text
+    role: Role
+
+    @field_validator("role")
+    @classmethod
+    def _not_spoke(cls, role: Role) -> Role:
+        if role == Role.SPOKE:
+            raise ValueError("spoke tokens are minted by registering a cluster")
+        return role
+
+
+class TokenInfo(Wire):
+    """A token as listed: never its secret, which is shown once when it is minted."""
+
+    id: str
+    name: str
+    role: Role
+    cluster: str | None = None
+    created_at: AwareDatetime
+
+
+class MintedToken(Wire):
+    token: str = Field(description="Shown once; the hub keeps only its hash")
+    info: TokenInfo
+
+
+class ClusterRegistration(Wire):
+    name: ClusterName
+    labels: dict[Text, Annotated[str, StringConstraints(max_length=63)]] = Field(
+        default_factory=dict
+    )
+
+
+class Registered(Wire):
+    cluster: str
+    token: str = Field(description="The spoke's report token; shown once")
+
+
+class Freshness(StrEnum):
+    FRESH = "fresh"
+    STALE = "stale"
+    EXPIRED = "expired"
+    MISSING = "missing"
+
+
+class ResourceSummary(Wire):
+    """One resource across the nodes that can host VMs: what is there, used, held, left."""
+
+    allocatable: int
+    requested: int
+    reserved: int
+    free: int
+
+
+class StorageSummary(Wire):
+    name: str
+    provisioner: str
+    is_default: bool
+    capacity_source: str
+    capacity_bytes: int | None
+    available_bytes: int | None
+    reserved_bytes: int
+    free_bytes: int | None
+
+
+class NodeSummary(Wire):
+    name: str
+    ready: bool
+    schedulable: bool
+    allocatable: Resources
+    requested: Resources
+    reserved: Resources
+
+
+class ClusterSummary(Wire):
+    name: str
+    labels: dict[str, str]
+    registered_at: AwareDatetime
+    freshness: Freshness
+    report_sequence: int | None = None
+    report_generated_at: datetime | None = None
+    report_received_at: datetime | None = None
+    report_age_seconds: float | None = None
+    kubevirt_installed: bool | None = None
+    kubevirt_version: str | None = None
+    nodes: int = 0
+    nodes_usable: int = 0
+    vms: int = 0
+    live_claims: int = 0
+    resources: dict[str, ResourceSummary] = Field(
+        default_factory=dict, description="cpu_millis, memory_bytes, and scalar resources"
+    )
+    storage: tuple[StorageSummary, ...] = ()
+
+
+class ClusterDetail(ClusterSummary):
+    node_detail: tuple[NodeSummary, ...] = ()
+    pending_launchers: int = 0
+
+
+class CheckBody(Wire):
+    """A check: VMs as full specs or as references resolved from a cluster's inventory."""
+
+    vms: tuple[VmSpec | VmRef, ...] = Field(min_length=1, max_length=1000)
+    source_cluster: ClusterName | None = None
+    target: ClusterName | None = None
+    storage_class_map: dict[Text, Text] = Field(default_factory=dict)
+    max_suggestions: int | None = Field(None, ge=0, le=100)
+    list_excluded: bool = False
+
+
+class MigrationRequest(Wire):
+    source_cluster: ClusterName
+    target: ClusterName
+    vms: tuple[VmRef, ...] = Field(min_length=1, max_length=1000)
+    storage_class_map: dict[Text, Text] = Field(default_factory=dict)
+    delete_source: bool = Field(
+        False, description="Delete the source VM after success; by default it is kept stopped"
+    )
+    acknowledge: tuple[Code, ...] = Field(
+        (), description="Codes of soft findings the caller accepts proceeding with"
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "MigrationRequest":
+        if self.target == self.source_cluster:
+            raise ValueError(f"target {self.target!r} is the source cluster; name another cluster")
+        return self
+
+
+class State(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def active(self) -> bool:
+        return self in (State.QUEUED, State.RUNNING)
+
+
+class TaskVm(Wire):
+    vm: str
+    mode: Mode
+    phase: str = "pending"
+    node: str | None = None
+    bytes_copied: int = 0
+    message: str = ""
+
+
+class Task(Wire):
+    id: str
+    migration_id: str
+    source_cluster: str
+    target_cluster: str
+    state: State
+    message: str
+    progress: int = Field(ge=0, le=100)
+    vms: tuple[TaskVm, ...]
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    started_at: AwareDatetime | None = None
+    finished_at: AwareDatetime | None = None
+
+
+class ClaimStatus(Wire):
+    claim: Claim
+    released_at: AwareDatetime | None = None
+    release_reason: str | None = None
+
+
+class Migration(Wire):
+    id: str
+    source_cluster: str
+    target_cluster: str
+    vms: tuple[str, ...]
+    storage_class_map: dict[str, str]
+    delete_source: bool
+    acknowledged: tuple[Code, ...]
+    state: State
+    task_id: str
+    created_by: str
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    check: TargetResult = Field(description="The check the migration was accepted on")
+    reservation: ClaimStatus | None = None
+
+
+class AlertKind(StrEnum):
+    RESERVATION_EXPIRED = "reservation-expired"
+
+
+class Alert(Wire):
+    id: str
+    kind: AlertKind
+    severity: str
+    message: str
+    cluster: str | None = None
+    migration_id: str | None = None
+    created_at: AwareDatetime
+
+
+class Refusal(Wire):
+    """Why a migration was not accepted: the check's findings that stand in the way."""
+
+    findings: tuple[Finding, ...]
+    check: TargetResult
+
+
+class CheckAnswer(CheckResult):
+    """The engine's result plus what the hub resolved to run it."""
+
+    source_cluster: str | None = None
+    vms: tuple[str, ...] = ()
+
+
+class ErrorBody(Wire):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorResponse(Wire):
+    error: ErrorBody
+
+
+class MigrationList(Wire):
+    items: tuple[Migration, ...]
+
+
+class TaskList(Wire):
+    items: tuple[Task, ...]
+
+
+class ClusterList(Wire):
+    items: tuple[ClusterSummary, ...]
+
+
+class TokenList(Wire):
+    items: tuple[TokenInfo, ...]
+
+
+class AlertList(Wire):
+    items: tuple[Alert, ...]
+
+
+class VmList(Wire):
+    cluster: str
+    items: tuple[VmSpec, ...]
+
+
+class ReportReceipt(Wire):
+    cluster: str
+    sequence: int
+    applied: bool = Field(description="False when the hub already holds this or a newer report")
+    stored_sequence: int

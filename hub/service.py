@@ -1,0 +1,274 @@
+"""The hub as one object: store, inventory, policy, tokens and clock wired together.
+
+This is the composition root the HTTP layer calls into. It owns the in-memory view and keeps
+it in step with the store: fully at start (so a restart serves checks at once from persisted
+reports), and incrementally by `refresh`, which also picks up what other hub replicas wrote.
+"""
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pydantic
+import yaml
+
+from hub import policy_files, reservations, tokens, validation
+from hub.errors import Conflict, Forbidden, Invalid, NotFound
+from hub.inventory import Entry, Inventory
+from hub.models.api import (
+    ClusterRegistration,
+    MintedToken,
+    Registered,
+    ReportReceipt,
+    Role,
+    TokenInfo,
+)
+from hub.models.claim import Claim
+from hub.models.policy import Policy
+from hub.models.report import CapacityReport
+from hub.store import ClusterRecord, Store, StoredReport, TokenRecord
+
+Clock = Callable[[], datetime]
+log = logging.getLogger("cclm.hub")
+POLICY_KEY = "policy"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    claim_ttl: timedelta = timedelta(minutes=15)
+    max_report_bytes: int = 32 * 2**20
+    max_body_bytes: int = 4 * 2**20
+    accept_attempts: int = 8
+    list_limit: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    token_id: str
+    name: str
+    role: Role
+    cluster: str | None = None
+
+
+def info(record: TokenRecord) -> TokenInfo:
+    return TokenInfo(
+        id=record.id,
+        name=record.name,
+        role=record.role,
+        cluster=record.cluster,
+        created_at=record.created_at,
+    )
+
+
+class Hub:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        policy: Policy | None = None,
+        settings: Settings = Settings(),
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self.policy = policy or policy_files.load()
+        self._policy_given = policy is not None
+        self._policy_text: str | None = None
+        self.inventory = Inventory()
+        self.tokens: dict[str, TokenRecord] = {}
+        self.ready = False
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def start(self) -> None:
+        await self.store.open()
+        await self._load_policy()
+        await self.reload()
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        await self.store.close()
+
+    async def _load_policy(self) -> None:
+        """A policy given at start wins and is stored; otherwise the stored one applies."""
+        if self._policy_given:
+            text = yaml.safe_dump(self.policy.model_dump(mode="json"), sort_keys=False)
+            await self.store.put_setting(POLICY_KEY, text)
+            self._policy_text = text
+        await self._follow_stored_policy()
+
+    async def _follow_stored_policy(self) -> None:
+        stored = await self.store.setting(POLICY_KEY)
+        if stored is not None and stored != self._policy_text:
+            self.policy = policy_files.parse(stored, "stored policy")
+            self._policy_text = stored
+
+    async def reload(self) -> None:
+        self.tokens = {t.id: t for t in await self.store.tokens()}
+        inventory = Inventory()
+        for record in await self.store.clusters():
+            inventory.put(
+                Entry(record.name, record.labels, record.registered_at, record.generation)
+            )
+        for stored in await self.store.reports():
+            inventory.apply_report(
+                CapacityReport.model_validate_json(stored.body), stored.received_at
+            )
+        by_cluster: dict[str, list[Claim]] = {}
+        for claim in await self.store.live_claims():
+            by_cluster.setdefault(claim.cluster, []).append(claim)
+        for name, claims in by_cluster.items():
+            inventory.set_claims(name, claims)
+        self.inventory = inventory
+
+    async def refresh(self) -> None:
+        """Catch up with the store: tokens, policy, clusters, newer reports, changed claims."""
+        self.tokens = {t.id: t for t in await self.store.tokens()}
+        await self._follow_stored_policy()
+        records = await self.store.clusters()
+        for name in set(self.inventory.names()) - {r.name for r in records}:
+            self.inventory.remove(name)
+        for record in records:
+            await self.sync(record)
+
+    async def sync(self, record: ClusterRecord) -> Entry:
+        """Bring one cluster's entry up to the store's generation."""
+        entry = self.inventory.get(record.name)
+        if entry is None:
+            entry = Entry(record.name, record.labels, record.registered_at, -1)
+            self.inventory.put(entry)
+        if entry.generation == record.generation:
+            return entry
+        held = entry.report.sequence if entry.report else None
+        if record.report_sequence is not None and record.report_sequence != held:
+            for stored in await self.store.reports([record.name]):
+                self.inventory.apply_report(
+                    CapacityReport.model_validate_json(stored.body), stored.received_at
+                )
+        claims = await self.store.live_claims(record.name)
+        self.inventory.set_claims(record.name, claims, record.generation)
+        return self.inventory.require(record.name)
+
+    async def sweep(self) -> int:
+        """Expire abandoned claims (recording an alert for each) and forget them."""
+        now = self.clock()
+        expired = await self.store.expire_claims(now, reservations.ExpiryAlert(now))
+        for claim in expired:
+            log.warning("reservation %s on %s expired", claim.id, claim.cluster)
+        if expired:
+            await self.refresh()
+        return len(expired)
+
+    def lock(self, cluster: str) -> asyncio.Lock:
+        return self._locks.setdefault(cluster, asyncio.Lock())
+
+    # tokens and registration
+
+    def authenticate(self, bearer: str) -> Principal | None:
+        parts = tokens.split(bearer)
+        if parts is None:
+            return None
+        record = self.tokens.get(parts[0])
+        if record is None or not tokens.matches(record, parts[1]):
+            return None
+        return Principal(record.id, record.name, record.role, record.cluster)
+
+    async def mint(self, name: str, role: Role) -> MintedToken:
+        secret, record = tokens.mint(name, role, self.clock())
+        await self.store.add_token(record)
+        self.tokens[record.id] = record
+        return MintedToken(token=secret, info=info(record))
+
+    async def revoke(self, token_id: str) -> None:
+        if not await self.store.revoke_token(token_id):
+            raise NotFound(f"no token with id {token_id!r}", code="unknown_token")
+        self.tokens.pop(token_id, None)
+
+    async def bootstrap_admin(self, path: Path) -> Path | None:
+        """On first start, mint an admin token and save it where only this user can read it."""
+        if any(t.role == Role.ADMIN for t in self.tokens.values()):
+            return None
+        minted = await self.mint("bootstrap-admin", Role.ADMIN)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(minted.token + "\n")
+        os.chmod(path, 0o600)
+        return path
+
+    async def register(self, registration: ClusterRegistration) -> Registered:
+        now = self.clock()
+        secret, token = tokens.mint(
+            f"spoke:{registration.name}", Role.SPOKE, now, registration.name
+        )
+        record = ClusterRecord(registration.name, dict(registration.labels), now)
+        if not await self.store.register_cluster(record, token):
+            raise Conflict(
+                f"cluster {registration.name!r} is already registered; to issue a new token "
+                f"use POST /api/v1/clusters/{registration.name}/token",
+                code="cluster_exists",
+            )
+        self.tokens[token.id] = token
+        self.inventory.put(Entry(record.name, record.labels, now, 0))
+        return Registered(cluster=registration.name, token=secret)
+
+    async def rotate(self, cluster: str) -> Registered:
+        self.inventory.require(cluster)
+        secret, token = tokens.mint(f"spoke:{cluster}", Role.SPOKE, self.clock(), cluster)
+        if not await self.store.replace_cluster_token(cluster, token):
+            raise NotFound(f"cluster {cluster!r} is not registered", code="unknown_cluster")
+        self.tokens = {k: v for k, v in self.tokens.items() if v.cluster != cluster}
+        self.tokens[token.id] = token
+        return Registered(cluster=cluster, token=secret)
+
+    # reports
+
+    async def ingest(self, cluster: str, body: bytes, principal: Principal) -> ReportReceipt:
+        if principal.role == Role.SPOKE and principal.cluster != cluster:
+            raise Forbidden(
+                f"this token belongs to cluster {principal.cluster!r}; it may not report for "
+                f"{cluster!r}",
+                code="wrong_cluster",
+            )
+        self.inventory.require(cluster)
+        try:
+            report = CapacityReport.model_validate_json(body)
+        except pydantic.ValidationError as error:
+            problems = validation.problems(error)
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise Invalid(
+                "the report does not match the CapacityReport v1 schema: "
+                f"{problems[0]['field']}: {problems[0]['problem']}{more}",
+                details=problems,
+                code="invalid_report",
+            ) from error
+        if report.cluster != cluster:
+            raise Invalid(
+                f"the report is for cluster {report.cluster!r} but was sent to {cluster!r}",
+                code="cluster_mismatch",
+            )
+        now = self.clock()
+        applied, stored = await self.store.save_report(
+            StoredReport(cluster, report.sequence, now, body)
+        )
+        if applied:
+            self.inventory.apply_report(report, now)
+        return ReportReceipt(
+            cluster=cluster, sequence=report.sequence, applied=applied, stored_sequence=stored
+        )
+
+    # policy
+
+    async def set_policy(self, text: str) -> Policy:
+        try:
+            policy = policy_files.parse(text, "policy")
+        except policy_files.PolicyError as error:
+            raise Invalid(str(error), code="invalid_policy") from error
+        await self.store.put_setting(POLICY_KEY, text)
+        self.policy = policy
+        self._policy_text = text
+        return policy

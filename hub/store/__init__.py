@@ -1,0 +1,129 @@
+"""The hub's durable state behind one interface; SQLite is the embedded adapter.
+
+Everything that must survive a restart goes through here: registrations and token hashes,
+the newest report per cluster, claims, migrations, tasks, alerts and the policy. Each method
+is one transaction, so no caller can observe or leave a half-applied change.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Protocol
+
+from hub.models.api import Alert, ClaimStatus, Migration, Role, State, Task
+from hub.models.claim import Claim
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as it is (for example, written by a newer hub)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    id: str
+    name: str
+    role: Role
+    secret_hash: str
+    created_at: datetime
+    cluster: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRecord:
+    name: str
+    labels: Mapping[str, str]
+    registered_at: datetime
+    generation: int = 0
+    report_sequence: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReport:
+    cluster: str
+    sequence: int
+    received_at: datetime
+    body: bytes
+
+
+class Accepted(Enum):
+    ACCEPTED = "accepted"
+    CONFLICT = "conflict"
+    VM_BUSY = "vm-busy"
+    DUPLICATE_KEY = "duplicate-key"
+    UNKNOWN_CLUSTER = "unknown-cluster"
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptOutcome:
+    status: Accepted
+    existing_migration: str | None = None
+    busy_vm: str | None = None
+
+
+Transition = Callable[[Migration, Task], tuple[Migration, Task] | None]
+"""A pure change to a migration and its task; None leaves both as they are."""
+
+AlertFor = Callable[[Claim, str | None], Alert]
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+
+    async def tokens(self) -> list[TokenRecord]: ...
+    async def add_token(self, token: TokenRecord) -> None: ...
+    async def revoke_token(self, token_id: str) -> bool: ...
+
+    async def register_cluster(self, cluster: ClusterRecord, token: TokenRecord) -> bool:
+        """False when the name is taken."""
+        ...
+
+    async def replace_cluster_token(self, cluster: str, token: TokenRecord) -> bool: ...
+    async def clusters(self) -> list[ClusterRecord]: ...
+    async def cluster(self, name: str) -> ClusterRecord | None: ...
+
+    async def save_report(self, report: StoredReport) -> tuple[bool, int]:
+        """Keep the report if its sequence is newer; answers (applied, stored sequence)."""
+        ...
+
+    async def reports(self, clusters: Sequence[str] | None = None) -> list[StoredReport]: ...
+    async def live_claims(self, cluster: str | None = None) -> list[Claim]: ...
+
+    async def accept(
+        self,
+        migration: Migration,
+        task: Task,
+        claim: Claim,
+        expected_generation: int,
+        idempotency_key: str | None,
+    ) -> AcceptOutcome:
+        """Record an accepted migration and its claim if the target's generation is still
+        `expected_generation`, bumping it; otherwise nothing is written."""
+        ...
+
+    async def migration(self, migration_id: str) -> Migration | None: ...
+    async def migration_by_key(self, idempotency_key: str) -> Migration | None: ...
+    async def active_migration_of(self, source_cluster: str, vm: str) -> str | None: ...
+    async def migrations(
+        self, state: State | None, cluster: str | None, limit: int
+    ) -> list[Migration]: ...
+    async def task(self, task_id: str) -> Task | None: ...
+    async def tasks(self, state: State | None, cluster: str | None, limit: int) -> list[Task]: ...
+
+    async def update_migration(
+        self, migration_id: str, change: Transition, at: datetime
+    ) -> tuple[Migration, Task] | None:
+        """Apply `change`; when the migration leaves an active state its claim is released
+        and its VMs are free to migrate again. None when there is no such migration."""
+        ...
+
+    async def expire_claims(self, now: datetime, alert_for: AlertFor) -> list[Claim]: ...
+    async def alerts(self, limit: int) -> list[Alert]: ...
+
+    async def setting(self, key: str) -> str | None: ...
+    async def put_setting(self, key: str, value: str) -> None: ...
+
+
+def with_reservation(migration: Migration, status: ClaimStatus | None) -> Migration:
+    return migration.model_copy(update={"reservation": status})

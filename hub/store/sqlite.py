@@ -1,0 +1,648 @@
+"""SQLite adapter: the embedded default store, one file in WAL mode.
+
+All statements run on one worker thread that owns the connection, so the event loop never
+blocks on disk. Reports are written with group commit: reports that arrive while a write is
+in progress are committed together in the next transaction, which is what lets one hub
+ingest thousands of reports per second.
+"""
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hub.models.api import Alert, ClaimStatus, Migration, Role, State, Task
+from hub.models.claim import Claim
+from hub.store import (
+    Accepted,
+    AcceptOutcome,
+    AlertFor,
+    ClusterRecord,
+    StoredReport,
+    StoreError,
+    TokenRecord,
+    Transition,
+    with_reservation,
+)
+
+T = TypeVar("T")
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE clusters (
+        name TEXT PRIMARY KEY,
+        labels TEXT NOT NULL,
+        registered_at REAL NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 0,
+        report_sequence INTEGER,
+        report_received_at REAL,
+        report_body BLOB
+    );
+    CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        cluster TEXT REFERENCES clusters(name),
+        secret_hash TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE migrations (
+        id TEXT PRIMARY KEY,
+        idempotency_key TEXT UNIQUE,
+        source_cluster TEXT NOT NULL,
+        target_cluster TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX migrations_state ON migrations(state, created_at);
+    CREATE TABLE migration_vms (
+        migration_id TEXT NOT NULL REFERENCES migrations(id),
+        source_cluster TEXT NOT NULL,
+        vm TEXT NOT NULL,
+        active INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX migration_vms_active ON migration_vms(source_cluster, vm)
+        WHERE active = 1;
+    CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        migration_id TEXT NOT NULL REFERENCES migrations(id),
+        state TEXT NOT NULL,
+        source_cluster TEXT NOT NULL,
+        target_cluster TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE claims (
+        id TEXT PRIMARY KEY,
+        cluster TEXT NOT NULL,
+        migration_id TEXT REFERENCES migrations(id),
+        expires_at REAL NOT NULL,
+        released_at REAL,
+        release_reason TEXT,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX claims_live ON claims(cluster) WHERE released_at IS NULL;
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+)
+
+
+def _ts(value: datetime) -> float:
+    return value.timestamp()
+
+
+def _dt(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+class SqliteStore:
+    def __init__(self, path: Path | str) -> None:
+        self._path = str(path)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        self._db: sqlite3.Connection | None = None
+        self._pending: list[tuple[StoredReport, asyncio.Future[tuple[bool, int]]]] = []
+        self._flushing = False
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreError("the store is not open")
+        return self._db
+
+    async def open(self) -> None:
+        await self._run(self._open)
+
+    def _open(self) -> None:
+        if self._path != ":memory:":
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=10000")
+        db.execute("PRAGMA foreign_keys=ON")
+        self._db = db
+        self._migrate()
+
+    def _migrate(self) -> None:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            if current > len(MIGRATIONS):
+                raise StoreError(
+                    f"{self._path}: schema version {current} was written by a newer hub "
+                    f"(this one knows up to {len(MIGRATIONS)}); upgrade the hub"
+                )
+            for version in range(current + 1, len(MIGRATIONS) + 1):
+                for statement in MIGRATIONS[version - 1].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        while self._flushing:
+            await asyncio.sleep(0.01)
+        await self._run(self._close)
+        self._executor.shutdown(wait=True)
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _transaction(self, fn: Callable[[sqlite3.Connection], T], write: bool = True) -> T:
+        """One transaction; writers take the lock up front so they never deadlock on upgrade."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            result = fn(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+    async def _txn(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run(self._transaction, fn)
+
+    async def _query(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run(self._transaction, fn, False)
+
+    # tokens
+
+    async def tokens(self) -> list[TokenRecord]:
+        def read(db: sqlite3.Connection) -> list[TokenRecord]:
+            rows = db.execute(
+                "SELECT id, name, role, secret_hash, created_at, cluster FROM tokens ORDER BY "
+                "created_at"
+            ).fetchall()
+            return [TokenRecord(r[0], r[1], Role(r[2]), r[3], _dt(r[4]), r[5]) for r in rows]
+
+        return await self._query(read)
+
+    @staticmethod
+    def _insert_token(db: sqlite3.Connection, token: TokenRecord) -> None:
+        db.execute(
+            "INSERT INTO tokens (id, name, role, cluster, secret_hash, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                token.id,
+                token.name,
+                token.role.value,
+                token.cluster,
+                token.secret_hash,
+                _ts(token.created_at),
+            ),
+        )
+
+    async def add_token(self, token: TokenRecord) -> None:
+        await self._txn(lambda db: self._insert_token(db, token))
+
+    async def revoke_token(self, token_id: str) -> bool:
+        return await self._txn(
+            lambda db: db.execute("DELETE FROM tokens WHERE id = ?", (token_id,)).rowcount > 0
+        )
+
+    # clusters and reports
+
+    async def register_cluster(self, cluster: ClusterRecord, token: TokenRecord) -> bool:
+        def write(db: sqlite3.Connection) -> bool:
+            if db.execute("SELECT 1 FROM clusters WHERE name = ?", (cluster.name,)).fetchone():
+                return False
+            db.execute(
+                "INSERT INTO clusters (name, labels, registered_at) VALUES (?, ?, ?)",
+                (cluster.name, json.dumps(dict(cluster.labels)), _ts(cluster.registered_at)),
+            )
+            self._insert_token(db, token)
+            return True
+
+        return await self._txn(write)
+
+    async def replace_cluster_token(self, cluster: str, token: TokenRecord) -> bool:
+        def write(db: sqlite3.Connection) -> bool:
+            if not db.execute("SELECT 1 FROM clusters WHERE name = ?", (cluster,)).fetchone():
+                return False
+            db.execute("DELETE FROM tokens WHERE cluster = ?", (cluster,))
+            self._insert_token(db, token)
+            return True
+
+        return await self._txn(write)
+
+    async def clusters(self) -> list[ClusterRecord]:
+        def read(db: sqlite3.Connection) -> list[ClusterRecord]:
+            rows = db.execute(
+                "SELECT name, labels, registered_at, generation, report_sequence FROM clusters "
+                "ORDER BY name"
+            ).fetchall()
+            return [ClusterRecord(r[0], json.loads(r[1]), _dt(r[2]), r[3], r[4]) for r in rows]
+
+        return await self._query(read)
+
+    async def cluster(self, name: str) -> ClusterRecord | None:
+        def read(db: sqlite3.Connection) -> ClusterRecord | None:
+            r = db.execute(
+                "SELECT name, labels, registered_at, generation, report_sequence FROM clusters "
+                "WHERE name = ?",
+                (name,),
+            ).fetchone()
+            return (
+                None if r is None else ClusterRecord(r[0], json.loads(r[1]), _dt(r[2]), r[3], r[4])
+            )
+
+        return await self._query(read)
+
+    async def save_report(self, report: StoredReport) -> tuple[bool, int]:
+        future: asyncio.Future[tuple[bool, int]] = asyncio.get_running_loop().create_future()
+        self._pending.append((report, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    results = await self._txn(
+                        lambda db, b=batch: [self._write_report(db, r) for r, _ in b]  # type: ignore[misc]
+                    )
+                except Exception as error:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self._flushing = False
+
+    @staticmethod
+    def _write_report(db: sqlite3.Connection, report: StoredReport) -> tuple[bool, int]:
+        applied = db.execute(
+            "UPDATE clusters SET report_sequence = ?, report_received_at = ?, report_body = ?, "
+            "generation = generation + 1 "
+            "WHERE name = ? AND (report_sequence IS NULL OR report_sequence < ?)",
+            (
+                report.sequence,
+                _ts(report.received_at),
+                report.body,
+                report.cluster,
+                report.sequence,
+            ),
+        ).rowcount
+        if applied:
+            return True, report.sequence
+        row = db.execute(
+            "SELECT report_sequence FROM clusters WHERE name = ?", (report.cluster,)
+        ).fetchone()
+        return False, -1 if row is None or row[0] is None else row[0]
+
+    async def reports(self, clusters: Sequence[str] | None = None) -> list[StoredReport]:
+        def read(db: sqlite3.Connection) -> list[StoredReport]:
+            query = (
+                "SELECT name, report_sequence, report_received_at, report_body FROM clusters "
+                "WHERE report_body IS NOT NULL"
+            )
+            rows = db.execute(query).fetchall()
+            wanted = None if clusters is None else set(clusters)
+            return [
+                StoredReport(r[0], r[1], _dt(r[2]), bytes(r[3]))
+                for r in rows
+                if wanted is None or r[0] in wanted
+            ]
+
+        return await self._query(read)
+
+    # claims, migrations, tasks
+
+    async def live_claims(self, cluster: str | None = None) -> list[Claim]:
+        def read(db: sqlite3.Connection) -> list[Claim]:
+            if cluster is None:
+                rows = db.execute("SELECT body FROM claims WHERE released_at IS NULL").fetchall()
+            else:
+                rows = db.execute(
+                    "SELECT body FROM claims WHERE released_at IS NULL AND cluster = ?",
+                    (cluster,),
+                ).fetchall()
+            return [Claim.model_validate_json(r[0]) for r in rows]
+
+        return await self._query(read)
+
+    async def accept(
+        self,
+        migration: Migration,
+        task: Task,
+        claim: Claim,
+        expected_generation: int,
+        idempotency_key: str | None,
+    ) -> AcceptOutcome:
+        return await self._run(
+            self._accept, migration, task, claim, expected_generation, idempotency_key
+        )
+
+    def _accept(
+        self,
+        migration: Migration,
+        task: Task,
+        claim: Claim,
+        expected_generation: int,
+        idempotency_key: str | None,
+    ) -> AcceptOutcome:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            outcome = self._accept_in(
+                db, migration, task, claim, expected_generation, idempotency_key
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT" if outcome.status == Accepted.ACCEPTED else "ROLLBACK")
+        return outcome
+
+    def _accept_in(
+        self,
+        db: sqlite3.Connection,
+        migration: Migration,
+        task: Task,
+        claim: Claim,
+        expected_generation: int,
+        idempotency_key: str | None,
+    ) -> AcceptOutcome:
+        if idempotency_key is not None:
+            row = db.execute(
+                "SELECT id FROM migrations WHERE idempotency_key = ?", (idempotency_key,)
+            ).fetchone()
+            if row:
+                return AcceptOutcome(Accepted.DUPLICATE_KEY, existing_migration=row[0])
+        for vm in migration.vms:
+            row = db.execute(
+                "SELECT migration_id FROM migration_vms WHERE source_cluster = ? AND vm = ? "
+                "AND active = 1",
+                (migration.source_cluster, vm),
+            ).fetchone()
+            if row:
+                return AcceptOutcome(Accepted.VM_BUSY, existing_migration=row[0], busy_vm=vm)
+        bumped = db.execute(
+            "UPDATE clusters SET generation = generation + 1 WHERE name = ? AND generation = ?",
+            (migration.target_cluster, expected_generation),
+        ).rowcount
+        if not bumped:
+            exists = db.execute(
+                "SELECT 1 FROM clusters WHERE name = ?", (migration.target_cluster,)
+            ).fetchone()
+            return AcceptOutcome(Accepted.CONFLICT if exists else Accepted.UNKNOWN_CLUSTER)
+        db.execute(
+            "INSERT INTO migrations (id, idempotency_key, source_cluster, target_cluster, state, "
+            "created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                migration.id,
+                idempotency_key,
+                migration.source_cluster,
+                migration.target_cluster,
+                migration.state.value,
+                _ts(migration.created_at),
+                migration.model_copy(update={"reservation": None}).model_dump_json(),
+            ),
+        )
+        db.executemany(
+            "INSERT INTO migration_vms (migration_id, source_cluster, vm, active) "
+            "VALUES (?, ?, ?, 1)",
+            [(migration.id, migration.source_cluster, vm) for vm in migration.vms],
+        )
+        self._write_task(db, task, insert=True)
+        db.execute(
+            "INSERT INTO claims (id, cluster, migration_id, expires_at, body) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (claim.id, claim.cluster, migration.id, _ts(claim.expires_at), claim.model_dump_json()),
+        )
+        return AcceptOutcome(Accepted.ACCEPTED)
+
+    @staticmethod
+    def _write_task(db: sqlite3.Connection, task: Task, insert: bool) -> None:
+        if insert:
+            db.execute(
+                "INSERT INTO tasks (id, migration_id, state, source_cluster, target_cluster, "
+                "created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    task.id,
+                    task.migration_id,
+                    task.state.value,
+                    task.source_cluster,
+                    task.target_cluster,
+                    _ts(task.created_at),
+                    task.model_dump_json(),
+                ),
+            )
+        else:
+            db.execute(
+                "UPDATE tasks SET state = ?, body = ? WHERE id = ?",
+                (task.state.value, task.model_dump_json(), task.id),
+            )
+
+    @staticmethod
+    def _reservation(db: sqlite3.Connection, migration_id: str) -> ClaimStatus | None:
+        row = db.execute(
+            "SELECT body, released_at, release_reason FROM claims WHERE migration_id = ?",
+            (migration_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return ClaimStatus(
+            claim=Claim.model_validate_json(row[0]),
+            released_at=None if row[1] is None else _dt(row[1]),
+            release_reason=row[2],
+        )
+
+    def _load_migration(self, db: sqlite3.Connection, where: str, arg: str) -> Migration | None:
+        row = db.execute(f"SELECT id, body FROM migrations WHERE {where} = ?", (arg,)).fetchone()
+        if row is None:
+            return None
+        return with_reservation(
+            Migration.model_validate_json(row[1]), self._reservation(db, row[0])
+        )
+
+    async def migration(self, migration_id: str) -> Migration | None:
+        return await self._query(lambda db: self._load_migration(db, "id", migration_id))
+
+    async def migration_by_key(self, idempotency_key: str) -> Migration | None:
+        return await self._query(
+            lambda db: self._load_migration(db, "idempotency_key", idempotency_key)
+        )
+
+    async def active_migration_of(self, source_cluster: str, vm: str) -> str | None:
+        def read(db: sqlite3.Connection) -> str | None:
+            row = db.execute(
+                "SELECT migration_id FROM migration_vms WHERE source_cluster = ? AND vm = ? "
+                "AND active = 1",
+                (source_cluster, vm),
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._query(read)
+
+    @staticmethod
+    def _filtered(
+        table: str, state: State | None, cluster: str | None, limit: int
+    ) -> tuple[str, list[object]]:
+        clauses, args = [], []
+        if state is not None:
+            clauses.append("state = ?")
+            args.append(state.value)
+        if cluster is not None:
+            clauses.append("(source_cluster = ? OR target_cluster = ?)")
+            args += [cluster, cluster]
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+        return f"SELECT id, body FROM {table} {where}ORDER BY created_at DESC LIMIT ?", [
+            *args,
+            limit,
+        ]
+
+    async def migrations(
+        self, state: State | None, cluster: str | None, limit: int
+    ) -> list[Migration]:
+        def read(db: sqlite3.Connection) -> list[Migration]:
+            query, args = self._filtered("migrations", state, cluster, limit)
+            return [
+                with_reservation(Migration.model_validate_json(body), self._reservation(db, id_))
+                for id_, body in db.execute(query, args).fetchall()
+            ]
+
+        return await self._query(read)
+
+    async def task(self, task_id: str) -> Task | None:
+        def read(db: sqlite3.Connection) -> Task | None:
+            row = db.execute("SELECT body FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            return None if row is None else Task.model_validate_json(row[0])
+
+        return await self._query(read)
+
+    async def tasks(self, state: State | None, cluster: str | None, limit: int) -> list[Task]:
+        def read(db: sqlite3.Connection) -> list[Task]:
+            query, args = self._filtered("tasks", state, cluster, limit)
+            return [Task.model_validate_json(body) for _, body in db.execute(query, args)]
+
+        return await self._query(read)
+
+    async def update_migration(
+        self, migration_id: str, change: Transition, at: datetime
+    ) -> tuple[Migration, Task] | None:
+        def write(db: sqlite3.Connection) -> tuple[Migration, Task] | None:
+            migration = self._load_migration(db, "id", migration_id)
+            if migration is None:
+                return None
+            row = db.execute("SELECT body FROM tasks WHERE id = ?", (migration.task_id,)).fetchone()
+            task = Task.model_validate_json(row[0])
+            changed = change(migration, task)
+            if changed is None:
+                return migration, task
+            migration, task = changed
+            db.execute(
+                "UPDATE migrations SET state = ?, body = ? WHERE id = ?",
+                (
+                    migration.state.value,
+                    migration.model_copy(update={"reservation": None}).model_dump_json(),
+                    migration.id,
+                ),
+            )
+            self._write_task(db, task, insert=False)
+            if not migration.state.active:
+                self._release(db, migration.id, migration.target_cluster, migration.state.value, at)
+                db.execute(
+                    "UPDATE migration_vms SET active = 0 WHERE migration_id = ?", (migration.id,)
+                )
+            return with_reservation(migration, self._reservation(db, migration.id)), task
+
+        return await self._txn(write)
+
+    @staticmethod
+    def _release(
+        db: sqlite3.Connection, migration_id: str, cluster: str, reason: str, at: datetime
+    ) -> None:
+        released = db.execute(
+            "UPDATE claims SET released_at = ?, release_reason = ? "
+            "WHERE migration_id = ? AND released_at IS NULL",
+            (_ts(at), reason, migration_id),
+        ).rowcount
+        if released:
+            db.execute("UPDATE clusters SET generation = generation + 1 WHERE name = ?", (cluster,))
+
+    async def expire_claims(self, now: datetime, alert_for: AlertFor) -> list[Claim]:
+        def write(db: sqlite3.Connection) -> list[Claim]:
+            rows = db.execute(
+                "SELECT body, migration_id FROM claims WHERE released_at IS NULL "
+                "AND expires_at <= ?",
+                (_ts(now),),
+            ).fetchall()
+            expired = []
+            for body, migration_id in rows:
+                claim = Claim.model_validate_json(body)
+                db.execute(
+                    "UPDATE claims SET released_at = ?, release_reason = 'expired' WHERE id = ?",
+                    (_ts(now), claim.id),
+                )
+                db.execute(
+                    "UPDATE clusters SET generation = generation + 1 WHERE name = ?",
+                    (claim.cluster,),
+                )
+                self._insert_alert(db, alert_for(claim, migration_id))
+                expired.append(claim)
+            return expired
+
+        return await self._txn(write)
+
+    @staticmethod
+    def _insert_alert(db: sqlite3.Connection, alert: Alert) -> None:
+        db.execute(
+            "INSERT INTO alerts (id, created_at, body) VALUES (?, ?, ?)",
+            (alert.id, _ts(alert.created_at), alert.model_dump_json()),
+        )
+
+    async def alerts(self, limit: int) -> list[Alert]:
+        def read(db: sqlite3.Connection) -> list[Alert]:
+            rows = db.execute(
+                "SELECT body FROM alerts ORDER BY created_at DESC LIMIT ?", (limit,)
+            ).fetchall()
+            return [Alert.model_validate_json(r[0]) for r in rows]
+
+        return await self._query(read)
+
+    async def setting(self, key: str) -> str | None:
+        def read(db: sqlite3.Connection) -> str | None:
+            row = db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._query(read)
+
+    async def put_setting(self, key: str, value: str) -> None:
+        await self._txn(
+            lambda db: db.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+        )

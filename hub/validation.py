@@ -1,0 +1,43 @@
+"""Pydantic validation errors, said the way a person fixes them: which field, what is wrong.
+
+The API, the CLI and the file loaders all report errors through here so that the same
+mistake reads the same everywhere.
+"""
+
+from typing import Any
+
+import pydantic
+
+_CODES = {
+    "extra_forbidden": "unknown_field",
+    "missing": "missing_field",
+    "string_too_short": "blank_field",
+    "json_invalid": "invalid_json",
+    "model_type": "invalid_json",
+}
+
+
+def where(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def problems(error: pydantic.ValidationError) -> list[dict[str, Any]]:
+    out = []
+    for item in error.errors(include_url=False, include_input=False):
+        message = item["msg"]
+        if item["type"] == "string_too_short":
+            message = "must not be blank"
+        elif item["type"] == "extra_forbidden":
+            message = "unknown field (check its spelling)"
+        out.append({"field": where(item["loc"]), "problem": message, "type": item["type"]})
+    return out
+
+
+def code(error: pydantic.ValidationError) -> str:
+    """One code for the whole error: the most specific kind they share, else `invalid_field`."""
+    kinds = {_CODES.get(item["type"], "invalid_field") for item in error.errors()}
+    return kinds.pop() if len(kinds) == 1 else "invalid_field"
+
+
+def lines(error: pydantic.ValidationError, origin: str) -> str:
+    return "\n".join(f"{origin}: at {p['field']}: {p['problem']}" for p in problems(error))

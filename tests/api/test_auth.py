@@ -1,0 +1,103 @@
+"""Roles, token lifecycle and the first-start admin token."""
+
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Env
+from tests.api.fleet import west
+
+CALLS: dict[str, tuple[str, str, Any, str]] = {
+    "read": ("GET", "/api/v1/clusters", None, "viewer"),
+    "check": ("POST", "/api/v1/checks", {"vms": [{"name": "a", "namespace": "b"}]}, "operator"),
+    "register": ("POST", "/api/v1/clusters", {"name": "new-one"}, "admin"),
+    "policy": ("PUT", "/api/v1/policy", {"max_suggestions": 3}, "admin"),
+}
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        ("viewer", {"read"}),
+        ("operator", {"read", "check"}),
+        ("admin", {"read", "check", "register", "policy"}),
+    ],
+)
+async def test_each_role_reaches_exactly_its_endpoints(
+    env: Env, role: str, allowed: set[str]
+) -> None:
+    token = await env.token(role)
+    for name, (method, path, body, needed) in CALLS.items():
+        answer = await env.api.call(method, path, token, body)
+        if name in allowed:
+            assert answer.status < 300, (role, path, answer.body)
+        else:
+            assert (answer.status, answer.code) == (403, "forbidden"), (role, path)
+            assert f"needs the {needed} role" in answer.message
+
+
+async def test_spoke_tokens_only_report(env: Env) -> None:
+    spoke = await env.register("west")
+    assert (await env.api.call("GET", "/api/v1/clusters", spoke)).status == 403
+    assert (await env.report(spoke, west())).status == 202
+
+
+async def test_missing_malformed_and_revoked_tokens_are_401(env: Env) -> None:
+    missing = await env.api.call("GET", "/api/v1/clusters")
+    assert (missing.status, missing.code) == (401, "missing_token")
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert (await env.api.call("GET", "/api/v1/clusters", "nonsense")).status == 401
+    viewer = await env.token("viewer")
+    listed = await env.api.call("GET", "/api/v1/tokens", env.admin)
+    viewer_id = next(t["id"] for t in listed.body["items"] if t["name"] == "test-viewer")
+    assert (await env.api.call("DELETE", f"/api/v1/tokens/{viewer_id}", env.admin)).status == 204
+    assert (await env.api.call("GET", "/api/v1/clusters", viewer)).status == 401
+    again = await env.api.call("DELETE", f"/api/v1/tokens/{viewer_id}", env.admin)
+    assert (again.status, again.code) == (404, "unknown_token")
+
+
+async def test_rotating_a_cluster_token_retires_the_old_one(env: Env) -> None:
+    old = await env.register("west")
+    new = (await env.api.call("POST", "/api/v1/clusters/west/token", env.admin)).body["token"]
+    assert (await env.report(old, west())).status == 401
+    assert (await env.report(new, west())).status == 202
+
+
+async def test_spoke_tokens_cannot_be_minted_directly(env: Env) -> None:
+    answer = await env.api.call("POST", "/api/v1/tokens", env.admin, {"name": "x", "role": "spoke"})
+    assert (answer.status, answer.code) == (400, "invalid_field")
+    assert "registering a cluster" in answer.message
+
+
+async def test_policy_is_validated_stored_and_survives_restart(env: Env) -> None:
+    bad = await env.api.call(
+        "PUT", "/api/v1/policy", env.admin, {"staleness": {"soft_seconds": 60, "hard_seconds": 30}}
+    )
+    assert (bad.status, bad.code) == (400, "invalid_policy")
+    assert "hard_seconds must be greater" in bad.message
+    good = await env.api.call("PUT", "/api/v1/policy", env.admin, {"max_suggestions": 2})
+    assert good.body["max_suggestions"] == 2
+    env.policy = None
+    await env.restart()
+    assert (await env.api.call("GET", "/api/v1/policy", env.admin)).body["max_suggestions"] == 2
+
+
+async def test_first_start_writes_an_admin_token_readable_only_by_its_owner(
+    env: Env, tmp_path: Path
+) -> None:
+    path = tmp_path / "secrets" / "admin.token"
+    assert await env.hub.bootstrap_admin(path) is None, "an admin token already exists"
+    fresh = Env(tmp_path / "fresh.db", env.clock, None)
+    await fresh.start()
+    try:
+        for token in list(fresh.hub.tokens.values()):
+            await fresh.hub.revoke(token.id)
+        assert await fresh.hub.bootstrap_admin(path) == path
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        token = path.read_text().strip()
+        assert (await fresh.api.call("GET", "/api/v1/tokens", token)).status == 200
+        assert await fresh.hub.bootstrap_admin(path) is None
+    finally:
+        await fresh.stop()

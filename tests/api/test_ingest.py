@@ -1,0 +1,126 @@
+"""Registration and report ingest: tokens, idempotent sequences, gzip, limits, validation."""
+
+import gzip
+import sqlite3
+
+from tests.api.conftest import Env
+from tests.api.fleet import east, west
+
+
+async def test_registration_shows_the_token_once_and_stores_only_its_hash(env: Env) -> None:
+    token = await env.register("east", {"region": "eu"})
+    assert token.startswith("cclm_")
+    listed = await env.api.call("GET", "/api/v1/tokens", env.admin)
+    assert all("token" not in item for item in listed.body["items"])
+    assert {"spoke:east"} <= {item["name"] for item in listed.body["items"]}
+    secret = token.rsplit("_", 1)[1]
+    assert secret.encode() not in env.db.read_bytes()
+    again = await env.api.call("POST", "/api/v1/clusters", env.admin, {"name": "east"})
+    assert (again.status, again.code) == (409, "cluster_exists")
+
+
+async def test_newer_report_applies_and_older_or_equal_is_acknowledged_and_ignored(
+    env: Env,
+) -> None:
+    token = await env.register("west")
+    first = await env.report(token, west(sequence=5))
+    assert first.status == 202
+    assert first.body == {"cluster": "west", "sequence": 5, "applied": True, "stored_sequence": 5}
+    for sequence in (5, 3):
+        stale = await env.report(token, west(sequence=sequence, memory="8Gi"))
+        assert stale.status == 200
+        assert (stale.body["applied"], stale.body["stored_sequence"]) == (False, 5)
+    detail = await env.api.call("GET", "/api/v1/clusters/west", env.admin)
+    assert detail.body["report_sequence"] == 5
+    assert detail.body["resources"]["memory_bytes"]["allocatable"] == 2 * 64 * 2**30
+
+
+async def test_gzip_bodies_are_accepted(env: Env) -> None:
+    token = await env.register("east")
+    answer = await env.report(token, east(), gzipped=True)
+    assert answer.status == 202
+    vms = await env.api.call("GET", "/api/v1/clusters/east/vms", env.admin)
+    assert [v["name"] for v in vms.body["items"]] == ["db", "web", "cache"]
+
+
+async def test_a_spoke_reports_only_for_its_own_cluster(env: Env) -> None:
+    east_token = await env.register("east")
+    await env.register("west")
+    answer = await env.report(east_token, west())
+    assert (answer.status, answer.code) == (403, "wrong_cluster")
+    viewer = await env.token("viewer")
+    assert (await env.report(viewer, west())).status == 403
+    assert (await env.report("", west())).code == "missing_token"
+    forged = east_token[:-4] + "AAAA"
+    assert (await env.report(forged, east())).status == 401
+
+
+async def test_report_for_another_cluster_in_the_body_is_refused(env: Env) -> None:
+    token = await env.register("west")
+    body = west().model_copy(update={"cluster": "east"}).model_dump_json().encode()
+    answer = await env.api.call(
+        "POST",
+        "/api/v1/clusters/west/reports",
+        token,
+        raw=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert (answer.status, answer.code) == (400, "cluster_mismatch")
+
+
+async def test_malformed_or_invalid_reports_are_400_and_change_nothing(env: Env) -> None:
+    token = await env.register("west")
+    assert (await env.report(token, west(sequence=1))).status == 202
+    headers = {"Content-Type": "application/json"}
+    path = "/api/v1/clusters/west/reports"
+    broken = await env.api.call("POST", path, token, raw=b'{"cluster": "west", ', headers=headers)
+    assert (broken.status, broken.code) == (400, "invalid_report")
+    data = west(sequence=2).model_dump(mode="json")
+    data["nodes"][1]["allocatable"]["memory_bytes"] = "lots"
+    invalid = await env.api.call("POST", path, token, body=data)
+    assert invalid.status == 400
+    assert invalid.body["error"]["details"][0]["field"] == "nodes.1.allocatable.memory_bytes"
+    assert "nodes.1.allocatable.memory_bytes" in invalid.message
+    detail = await env.api.call("GET", "/api/v1/clusters/west", env.admin)
+    assert detail.body["report_sequence"] == 1
+
+
+async def test_oversized_reports_are_413_even_when_gzip_hides_the_size(env: Env) -> None:
+    token = await env.register("west")
+    env.hub.settings = env.hub.settings.__class__(max_report_bytes=10_000)
+    padding = b'{"pad": "' + b"x" * 50_000 + b'"}'
+    answer = await env.api.call(
+        "POST",
+        "/api/v1/clusters/west/reports",
+        token,
+        raw=gzip.compress(padding),
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert (answer.status, answer.code) == (413, "payload_too_large")
+    assert "10,000 bytes" in answer.message
+
+
+async def test_unknown_cluster_and_wrong_media_type(env: Env) -> None:
+    answer = await env.api.call("POST", "/api/v1/clusters/nowhere/reports", env.admin, body={})
+    assert (answer.status, answer.code) == (404, "unknown_cluster")
+    token = await env.register("west")
+    text = await env.api.call(
+        "POST",
+        "/api/v1/clusters/west/reports",
+        token,
+        raw=b"hello",
+        headers={"Content-Type": "text/plain"},
+    )
+    assert (text.status, text.code) == (400, "unsupported_media_type")
+
+
+async def test_restart_serves_persisted_reports_at_once(env: Env) -> None:
+    token = await env.register("west", {"region": "us"})
+    await env.report(token, west(sequence=7))
+    await env.restart()
+    detail = await env.api.call("GET", "/api/v1/clusters/west", env.admin)
+    assert detail.body["report_sequence"] == 7
+    assert detail.body["labels"] == {"region": "us"}
+    assert (await env.report(token, west(sequence=7))).body["applied"] is False
+    with sqlite3.connect(env.db) as db:
+        assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (1,)

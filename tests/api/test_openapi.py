@@ -1,0 +1,131 @@
+"""The OpenAPI document is valid, complete, served, and every answer in these tests matches
+it (the `Api` client checks each one). Junk input of every shape gets a documented 4xx."""
+
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+import pytest
+from openapi_spec_validator import validate
+
+from hub.api import app as api
+from tests.api.conftest import Answer, Env, check_against_spec
+from tests.api.fleet import east, west
+
+
+def test_the_document_is_valid_openapi() -> None:
+    validate(api.spec())
+
+
+async def test_every_route_is_documented_and_the_served_document_is_the_same(env: Env) -> None:
+    spec = api.spec()
+    served = await env.api.client.get("/api/v1/openapi.json")
+    assert await served.json() == spec
+    app = env.api.client.server.app
+    routes = {
+        (r.method, r.resource.canonical)
+        for r in app.router.routes()
+        if r.method != "HEAD" and r.resource is not None
+    }
+    documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
+    assert routes - documented == {("GET", "/api/v1/openapi.json"), ("GET", "/metrics")}
+    assert documented <= routes
+
+
+def test_the_answer_check_rejects_an_undocumented_shape() -> None:
+    wrong = Answer(200, {"items": [{"name": 3}]}, {})
+    with pytest.raises(jsonschema.ValidationError):
+        check_against_spec(api.spec(), "GET", "/api/v1/clusters", wrong)
+    with pytest.raises(AssertionError, match="not documented"):
+        check_against_spec(api.spec(), "GET", "/api/v1/clusters", Answer(302, None, {}))
+
+
+JUNK: tuple[Any, ...] = (None, "", "  ", -1, 0, 2**70, 1e308, True, [], {}, "x" * 5000, [{}], "../")
+
+
+def mutations(body: dict[str, Any]) -> Iterator[Any]:
+    """The body with each field removed, then set to each kind of junk, one level deep too."""
+    for key in list(body):
+        trimmed = dict(body)
+        del trimmed[key]
+        yield trimmed
+        for junk in JUNK:
+            yield {**body, key: junk}
+            if isinstance(body[key], dict | list) and body[key]:
+                inner = copy.deepcopy(body[key])
+                first = next(iter(inner)) if isinstance(inner, dict) else 0
+                inner[first] = junk
+                yield {**body, key: inner}
+    yield from JUNK
+    yield {**body, "unexpected": 1}
+
+
+VALID = {
+    "/api/v1/checks": {"vms": ["east/shop/db"], "target": "west", "storage_class_map": {"a": "b"}},
+    "/api/v1/migrations": {
+        "source_cluster": "east",
+        "target": "west",
+        "vms": ["shop/db"],
+        "acknowledge": [],
+        "storage_class_map": {"ceph": "ceph"},
+    },
+    "/api/v1/clusters": {"name": "fresh", "labels": {"a": "b"}},
+    "/api/v1/tokens": {"name": "t", "role": "viewer"},
+    "/api/v1/policy": {"headroom_percent": {"cpu": 5}, "max_suggestions": 2},
+}
+
+
+@pytest.mark.parametrize("path", sorted(VALID))
+async def test_junk_bodies_never_break_the_hub(env: Env, path: str) -> None:
+    for name, built in (("east", east()), ("west", west())):
+        await env.report(await env.register(name), built)
+    method = "PUT" if path.endswith("policy") else "POST"
+    seen = 0
+    for body in mutations(VALID[path]):
+        answer = await env.api.call(
+            method,
+            path,
+            env.admin,
+            raw=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert answer.status < 500, (body, answer.body)
+        if answer.status >= 400:
+            assert answer.body["error"]["message"], body
+        seen += 1
+    for raw in (b"\xff\xfe", b"[", b"null", b"{}" * 3, b'{"a":' * 200):
+        answer = await env.api.call(
+            method, path, env.admin, raw=raw, headers={"Content-Type": "application/json"}
+        )
+        assert 400 <= answer.status < 500, raw
+    assert seen > 30
+
+
+async def test_junk_reports_never_break_the_hub(env: Env) -> None:
+    token = await env.register("west")
+    valid = west().model_dump(mode="json")
+    for body in mutations(valid):
+        answer = await env.api.call("POST", "/api/v1/clusters/west/reports", token, body=body)
+        assert answer.status in (200, 202, 400), (body, answer.body)
+
+
+async def test_unknown_paths_and_methods_answer_in_the_error_shape(env: Env) -> None:
+    missing = await env.api.client.get("/api/v1/nothing-here")
+    assert (missing.status, (await missing.json())["error"]["code"]) == (404, "not_found")
+    wrong = await env.api.client.delete("/api/v1/clusters")
+    body = await wrong.json()
+    assert (wrong.status, body["error"]["code"]) == (405, "method_not_allowed")
+    assert "GET" in body["error"]["details"]["allowed"]
+
+
+async def test_health_and_metrics(env: Env) -> None:
+    assert (await env.api.call("GET", "/healthz")).body == {"status": "ok"}
+    assert (await env.api.call("GET", "/readyz")).body == {"status": "ready"}
+    await env.api.call("GET", "/api/v1/clusters", env.admin)
+    metrics = await (await env.api.client.get("/metrics")).text()
+    assert (
+        'cclm_hub_requests_total{method="GET",route="/api/v1/clusters",status="200"} 1.0' in metrics
+    )
+    assert 'cclm_hub_clusters{freshness="fresh"}' in metrics
