@@ -9,7 +9,9 @@ not a thousand.
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
+from hub import payloads
 from hub.capacity import fleet, index
 from hub.errors import Invalid, NotFound
 from hub.models.claim import Claim
@@ -17,15 +19,27 @@ from hub.models.report import CapacityReport
 from hub.models.vm import VmSpec
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Entry:
+    """A cluster as the hub knows it. The newest report is kept gzipped, as stored, and
+    parsed on first use, so a burst of reports costs one parse per cluster, not one each."""
+
     name: str
     labels: Mapping[str, str]
     registered_at: datetime
     generation: int = 0
-    report: CapacityReport | None = None
+    sequence: int | None = None
+    body: bytes | None = field(default=None, repr=False)
     received_at: datetime | None = None
     claims: tuple[Claim, ...] = ()
+    parsed: CapacityReport | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def report(self) -> CapacityReport | None:
+        if self.parsed is None and self.body is not None:
+            report = CapacityReport.model_validate_json(payloads.gunzip(self.body))
+            object.__setattr__(self, "parsed", report)
+        return self.parsed
 
 
 @dataclass
@@ -62,23 +76,48 @@ class Inventory:
         self._entries.pop(name, None)
         self._dirty(name)
 
-    def apply_report(self, report: CapacityReport, received_at: datetime) -> bool:
-        entry = self._entries.get(report.cluster)
+    def apply_report(
+        self,
+        cluster: str,
+        sequence: int,
+        body: bytes,
+        received_at: datetime,
+        parsed: CapacityReport | None = None,
+    ) -> bool:
+        """Keep a validated report if it is newer; `parsed` saves parsing it again."""
+        entry = self._entries.get(cluster)
         if entry is None:
             return False
-        if entry.report is not None and entry.report.sequence >= report.sequence:
+        if entry.sequence is not None and entry.sequence >= sequence:
             return False
-        self.put(replace(entry, report=report, received_at=received_at))
+        changes: dict[str, Any] = {
+            "sequence": sequence,
+            "body": body,
+            "received_at": received_at,
+            "parsed": parsed,
+        }
+        self.put(replace(entry, **changes))
         return True
 
     def set_claims(self, name: str, claims: Iterable[Claim], generation: int | None = None) -> None:
         entry = self._entries.get(name)
         if entry is None:
             return
-        changes: dict[str, object] = {"claims": tuple(claims)}
+        held = tuple(claims)
+        changes: dict[str, Any] = {"claims": held}
         if generation is not None:
             changes["generation"] = generation
-        self.put(replace(entry, **changes))  # type: ignore[arg-type]
+        if held == entry.claims:
+            self._entries[name] = replace(entry, **changes)
+        else:
+            self.put(replace(entry, **changes))
+
+    def advance(self, name: str, generation: int) -> None:
+        """Record that the store's generation moved by a change this hub already applied
+        (its own report), so the next refresh has nothing to reload."""
+        entry = self._entries.get(name)
+        if entry is not None and entry.generation == generation - 1:
+            self._entries[name] = replace(entry, generation=generation)
 
     def _dirty(self, name: str) -> None:
         self._indexes.pop(name, None)
@@ -89,9 +128,10 @@ class Inventory:
         if built is not None:
             return built
         entry = self._entries.get(name)
-        if entry is None or entry.report is None or entry.received_at is None:
+        report = None if entry is None else entry.report
+        if entry is None or report is None or entry.received_at is None:
             return None
-        built = index.build(entry.report, entry.labels, entry.received_at, entry.claims)
+        built = index.build(report, entry.labels, entry.received_at, entry.claims)
         self._indexes[name] = built
         return built
 
@@ -127,13 +167,14 @@ class Inventory:
 
     def _find(self, cluster: str, namespace: str, name: str, ref: str) -> VmSpec:
         entry = self.require(cluster, "source cluster")
-        if entry.report is None:
+        report = entry.report
+        if report is None:
             raise NotFound(
                 f"VM {ref!r}: cluster {cluster} has not reported yet, so its VMs are unknown",
                 details={"vm": ref, "cluster": cluster},
                 code="vm_not_found",
             )
-        for vm in entry.report.vms:
+        for vm in report.vms:
             if vm.namespace == namespace and vm.name == name:
                 return vm
         raise NotFound(

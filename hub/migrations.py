@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from hub import reservations
+from hub import lifecycle, reservations
 from hub.capacity import check
 from hub.errors import Conflict, Invalid, NotFound, Refused, Unavailable
 from hub.models.api import Migration, MigrationRequest, State, Task, TaskVm
@@ -99,18 +99,29 @@ def records(
     return migration, task
 
 
-def _same_request(migration: Migration, request: MigrationRequest, vms: Sequence[VmSpec]) -> bool:
+def _vm_keys(request: MigrationRequest) -> set[str]:
+    """`namespace/name` of each reference, without needing the source's report."""
+    return {"/".join(ref.split("/")[-2:]) for ref in request.vms}
+
+
+def _same_request(migration: Migration, request: MigrationRequest) -> bool:
     return (
         migration.source_cluster == request.source_cluster
         and migration.target_cluster == request.target
-        and set(migration.vms) == {vm.key for vm in vms}
+        and set(migration.vms) == _vm_keys(request)
     )
 
 
 async def create(
     hub: Hub, request: MigrationRequest, created_by: str, idempotency_key: str | None
 ) -> tuple[Migration, bool]:
-    """Accept a migration; answers it and whether it is new (False: an idempotent repeat)."""
+    """Accept a migration; answers it and whether it is new (False: an idempotent repeat).
+    A repeat is recognised before anything else, so it answers the same even after the VM
+    has left the source cluster's report."""
+    if idempotency_key is not None:
+        existing = await hub.store.migration_by_key(idempotency_key)
+        if existing is not None:
+            return _repeat(existing, request, idempotency_key), False
     hub.inventory.require(request.source_cluster, "source cluster")
     hub.inventory.require(request.target, "target cluster")
     _, vms = hub.inventory.resolve(request.vms, request.source_cluster)
@@ -118,10 +129,6 @@ async def create(
     if len(set(keys)) != len(keys):
         twice = sorted({k for k in keys if keys.count(k) > 1})
         raise Invalid(f"VMs named more than once: {', '.join(twice)}", code="duplicate_vm")
-    if idempotency_key is not None:
-        existing = await hub.store.migration_by_key(idempotency_key)
-        if existing is not None:
-            return _repeat(existing, request, vms, idempotency_key), False
     for key in keys:
         busy = await hub.store.active_migration_of(request.source_cluster, key)
         if busy is not None:
@@ -176,16 +183,14 @@ async def _attempt(
     if outcome.status == Accepted.DUPLICATE_KEY:
         existing = await hub.store.migration(outcome.existing_migration or "")
         if existing is not None:
-            return _repeat(existing, request, vms, idempotency_key or ""), False
+            return _repeat(existing, request, idempotency_key or ""), False
     if outcome.status == Accepted.UNKNOWN_CLUSTER:
         raise NotFound(f"target cluster {target!r} is not registered", code="unknown_cluster")
     return None
 
 
-def _repeat(
-    existing: Migration, request: MigrationRequest, vms: Sequence[VmSpec], key: str
-) -> Migration:
-    if not _same_request(existing, request, vms):
+def _repeat(existing: Migration, request: MigrationRequest, key: str) -> Migration:
+    if not _same_request(existing, request):
         raise Conflict(
             f"Idempotency-Key {key!r} was already used for migration {existing.id}, "
             "which moves other VMs or goes elsewhere; use a new key",
@@ -203,30 +208,6 @@ def _busy(vm: str, migration_id: str) -> Conflict:
     )
 
 
-class CancelTransition:
-    """The pure change a cancel makes; a migration that already ended is left as it is."""
-
-    def __init__(self, who: str, at: datetime) -> None:
-        self.who = who
-        self.at = at
-
-    def __call__(self, migration: Migration, task: Task) -> tuple[Migration, Task] | None:
-        if not migration.state.active:
-            return None
-        message = f"cancelled by {self.who}; reservation released"
-        return (
-            migration.model_copy(update={"state": State.CANCELLED, "updated_at": self.at}),
-            task.model_copy(
-                update={
-                    "state": State.CANCELLED,
-                    "message": message,
-                    "updated_at": self.at,
-                    "finished_at": self.at,
-                }
-            ),
-        )
-
-
 async def cancel(hub: Hub, migration_id: str, who: str) -> Migration:
     current = await hub.store.migration(migration_id)
     if current is None:
@@ -237,7 +218,7 @@ async def cancel(hub: Hub, migration_id: str, who: str) -> Migration:
             code="already_ended",
         )
     now = hub.clock()
-    updated = await hub.store.update_migration(migration_id, CancelTransition(who, now), now)
+    updated = await hub.store.update_migration(migration_id, lifecycle.Cancel(who, now), now)
     if updated is None:
         raise NotFound(f"no migration {migration_id!r}", code="unknown_migration")
     record = await hub.store.cluster(current.target_cluster)

@@ -9,15 +9,15 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pydantic
 import yaml
 
-from hub import policy_files, reservations, tokens, validation
-from hub.errors import Conflict, Forbidden, Invalid, NotFound
+from hub import intake, lifecycle, policy_files, reservations, tokens
+from hub.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from hub.inventory import Entry, Inventory
 from hub.models.api import (
     ClusterRegistration,
@@ -29,7 +29,6 @@ from hub.models.api import (
 )
 from hub.models.claim import Claim
 from hub.models.policy import Policy
-from hub.models.report import CapacityReport
 from hub.store import ClusterRecord, Store, StoredReport, TokenRecord
 
 Clock = Callable[[], datetime]
@@ -44,6 +43,8 @@ class Settings:
     max_body_bytes: int = 4 * 2**20
     accept_attempts: int = 8
     list_limit: int = 500
+    intake_workers: int = 0
+    """Processes that validate reports; 0 validates in the hub's own process."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,15 +83,25 @@ class Hub:
         self.tokens: dict[str, TokenRecord] = {}
         self.ready = False
         self._locks: dict[str, asyncio.Lock] = {}
+        self._intake: Executor | None = None
 
     async def start(self) -> None:
         await self.store.open()
         await self._load_policy()
         await self.reload()
+        if self.settings.intake_workers > 0:
+            self._intake = intake.pool(self.settings.intake_workers)
+            await asyncio.get_running_loop().run_in_executor(
+                self._intake, intake.inspect, b"{}", "", 2
+            )
+        self.inventory.fleet()
         self.ready = True
 
     async def stop(self) -> None:
         self.ready = False
+        if self._intake is not None:
+            self._intake.shutdown(wait=True, cancel_futures=True)
+            self._intake = None
         await self.store.close()
 
     async def _load_policy(self) -> None:
@@ -115,9 +126,7 @@ class Hub:
                 Entry(record.name, record.labels, record.registered_at, record.generation)
             )
         for stored in await self.store.reports():
-            inventory.apply_report(
-                CapacityReport.model_validate_json(stored.body), stored.received_at
-            )
+            inventory.apply_report(stored.cluster, stored.sequence, stored.body, stored.received_at)
         by_cluster: dict[str, list[Claim]] = {}
         for claim in await self.store.live_claims():
             by_cluster.setdefault(claim.cluster, []).append(claim)
@@ -143,11 +152,10 @@ class Hub:
             self.inventory.put(entry)
         if entry.generation == record.generation:
             return entry
-        held = entry.report.sequence if entry.report else None
-        if record.report_sequence is not None and record.report_sequence != held:
+        if record.report_sequence is not None and record.report_sequence != entry.sequence:
             for stored in await self.store.reports([record.name]):
                 self.inventory.apply_report(
-                    CapacityReport.model_validate_json(stored.body), stored.received_at
+                    stored.cluster, stored.sequence, stored.body, stored.received_at
                 )
         claims = await self.store.live_claims(record.name)
         self.inventory.set_claims(record.name, claims, record.generation)
@@ -156,7 +164,9 @@ class Hub:
     async def sweep(self) -> int:
         """Expire abandoned claims (recording an alert for each) and forget them."""
         now = self.clock()
-        expired = await self.store.expire_claims(now, reservations.ExpiryAlert(now))
+        expired = await self.store.expire_claims(
+            now, reservations.ExpiryAlert(now), lifecycle.Expire(now)
+        )
         for claim in expired:
             log.warning("reservation %s on %s expired", claim.id, claim.cluster)
         if expired:
@@ -227,7 +237,9 @@ class Hub:
 
     # reports
 
-    async def ingest(self, cluster: str, body: bytes, principal: Principal) -> ReportReceipt:
+    async def ingest(
+        self, cluster: str, body: bytes, encoding: str, principal: Principal
+    ) -> ReportReceipt:
         if principal.role == Role.SPOKE and principal.cluster != cluster:
             raise Forbidden(
                 f"this token belongs to cluster {principal.cluster!r}; it may not report for "
@@ -235,31 +247,39 @@ class Hub:
                 code="wrong_cluster",
             )
         self.inventory.require(cluster)
-        try:
-            report = CapacityReport.model_validate_json(body)
-        except pydantic.ValidationError as error:
-            problems = validation.problems(error)
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        inspected = await self._inspect(body, encoding)
+        if inspected.error_code:
+            kind = TooLarge if inspected.error_code == "payload_too_large" else Invalid
+            raise kind(
+                inspected.error_message,
+                details=list(inspected.problems) or None,
+                code=inspected.error_code,
+            )
+        if inspected.cluster != cluster:
             raise Invalid(
-                "the report does not match the CapacityReport v1 schema: "
-                f"{problems[0]['field']}: {problems[0]['problem']}{more}",
-                details=problems,
-                code="invalid_report",
-            ) from error
-        if report.cluster != cluster:
-            raise Invalid(
-                f"the report is for cluster {report.cluster!r} but was sent to {cluster!r}",
+                f"the report is for cluster {inspected.cluster!r} but was sent to {cluster!r}",
                 code="cluster_mismatch",
             )
         now = self.clock()
-        applied, stored = await self.store.save_report(
-            StoredReport(cluster, report.sequence, now, body)
+        sequence = inspected.sequence
+        applied, stored, generation = await self.store.save_report(
+            StoredReport(cluster, sequence, now, inspected.stored)
         )
         if applied:
-            self.inventory.apply_report(report, now)
+            self.inventory.apply_report(cluster, sequence, inspected.stored, now, inspected.report)
+            self.inventory.advance(cluster, generation)
         return ReportReceipt(
-            cluster=cluster, sequence=report.sequence, applied=applied, stored_sequence=stored
+            cluster=cluster, sequence=sequence, applied=applied, stored_sequence=stored
         )
+
+    async def _inspect(self, body: bytes, encoding: str) -> intake.Inspected:
+        """In a worker process when there are workers; else here, keeping the parsed report
+        so that it is not parsed twice."""
+        limit = self.settings.max_report_bytes
+        if self._intake is None:
+            return intake.inspect(body, encoding, limit, keep_report=True)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._intake, intake.inspect, body, encoding, limit)
 
     # policy
 

@@ -29,6 +29,8 @@ def mint(
 
 
 def split(token: str) -> tuple[str, str] | None:
+    if not token.isascii():
+        return None
     prefix, _, rest = token.partition("_")
     token_id, _, secret = rest.partition("_")
     if prefix != PREFIX or not token_id or not secret:

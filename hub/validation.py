@@ -21,11 +21,18 @@ def where(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def problems(error: pydantic.ValidationError) -> list[dict[str, Any]]:
     out = []
-    for item in error.errors(include_url=False, include_input=False):
+    for item in error.errors(include_url=False):
         message = item["msg"]
-        if item["type"] == "string_too_short":
+        if item["type"] == "quantity":
+            message = f"{_shown(item.get('input'))}: {message}"
+        elif item["type"] == "string_too_short":
             message = "must not be blank"
         elif item["type"] == "extra_forbidden":
             message = "unknown field (check its spelling)"

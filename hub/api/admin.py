@@ -43,7 +43,7 @@ async def put_policy(call: Call) -> Reply:
         raise Invalid("the request needs a policy document (JSON)", code="missing_body")
     try:
         document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, RecursionError) as error:
         raise Invalid(f"the policy is not valid JSON: {error}", code="invalid_json") from error
     if not isinstance(document, dict):
         raise Invalid("the policy must be a JSON object", code="invalid_json")

@@ -20,6 +20,8 @@ from hub.service import Hub
 
 log = logging.getLogger("cclm.api")
 METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+SERVER_OPTIONS: dict[str, Any] = {"auto_decompress": False}
+"""How the server must run: bodies are inflated by the hub itself (`hub.payloads`), bounded."""
 
 
 def routes() -> tuple[Route, ...]:

@@ -52,8 +52,8 @@ async def rotate(call: Call) -> Reply:
 async def ingest(call: Call) -> Reply:
     if call.principal is None:
         raise Unauthorized("send the cluster's token")
-    body = await call.raw(call.hub.settings.max_report_bytes)
-    receipt = await call.hub.ingest(call.path("name"), body, call.principal)
+    body = await call.compressed(call.hub.settings.max_report_bytes)
+    receipt = await call.hub.ingest(call.path("name"), body, call.encoding, call.principal)
     return Reply(202 if receipt.applied else 200, receipt)
 
 

@@ -22,9 +22,12 @@ FILTERS = (
 
 async def create(call: Call) -> Reply:
     key = call.request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key.strip()) <= 200:
+    if key is not None and not (
+        1 <= len(key.strip()) <= 200 and key.isascii() and key.isprintable()
+    ):
         raise Invalid(
-            "the Idempotency-Key header must be 1 to 200 characters", code="invalid_header"
+            "the Idempotency-Key header must be 1 to 200 printable ASCII characters",
+            code="invalid_header",
         )
     request = await call.body(MigrationRequest)
     migration, created = await migrations.create(

@@ -9,14 +9,16 @@ from typing import Any, TypeVar
 
 import pydantic
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
-from hub import validation
+from hub import payloads, validation
 from hub.errors import Invalid, TooLarge
 from hub.models.api import Role
 from hub.service import Hub, Principal
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 CHUNK = 64 * 1024
+JSON_TYPES = ("application/json", "application/octet-stream")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ class Call:
         ceiling = self.hub.settings.list_limit
         if value is None:
             return ceiling
-        if not value.isdigit() or not 1 <= int(value) <= ceiling:
+        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= ceiling:
             raise Invalid(
                 f"query parameter limit={value!r} must be an integer from 1 to {ceiling}",
                 details={"parameter": "limit"},
@@ -81,29 +83,40 @@ class Call:
     def who(self) -> str:
         return self.principal.name if self.principal else "anonymous"
 
-    async def raw(self, limit: int) -> bytes:
-        """The request body, decompressed if it came gzipped, refused past `limit` bytes."""
+    @property
+    def encoding(self) -> str:
+        return self.request.headers.get("Content-Encoding", "")
+
+    async def compressed(self, limit: int) -> bytes:
+        """The body as sent (perhaps compressed), refused past `limit` bytes."""
         kind = self.request.content_type
-        if self.request.body_exists and kind not in (
-            "application/json",
-            "application/octet-stream",
-        ):
+        if self.request.body_exists and kind not in JSON_TYPES:
             raise Invalid(
                 f"send the body as application/json, not {kind}",
                 code="unsupported_media_type",
             )
         chunks = []
         size = 0
-        while chunk := await self.request.content.read(CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise TooLarge(
-                    f"the body is larger than the {limit:,} bytes this endpoint accepts "
-                    "(after decompression)",
-                    details={"limit_bytes": limit},
-                )
-            chunks.append(chunk)
+        try:
+            while chunk := await self.request.content.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(
+                        f"the body is larger than the {limit:,} bytes this endpoint accepts",
+                        details={"limit_bytes": limit},
+                    )
+                chunks.append(chunk)
+        except (RequestPayloadError, ValueError, ConnectionError) as error:
+            raise Invalid(f"the body could not be read: {error}", code="invalid_body") from error
         return b"".join(chunks)
+
+    async def raw(self, limit: int) -> bytes:
+        """The body, inflated when it came compressed, refused past `limit` bytes."""
+        try:
+            return payloads.inflate(await self.compressed(limit), self.encoding, limit)
+        except payloads.PayloadError as error:
+            kind = TooLarge if error.code == "payload_too_large" else Invalid
+            raise kind(error.message, code=error.code) from error
 
     async def body(self, model: type[M]) -> M:
         raw = await self.raw(self.hub.settings.max_body_bytes)

@@ -37,7 +37,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = f" ({error.status} {error.code})" if error.status else ""
         print(f"cclm: hub{status}: {error.message}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -113,7 +113,7 @@ class SqliteStore:
         self._path = str(path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
         self._db: sqlite3.Connection | None = None
-        self._pending: list[tuple[StoredReport, asyncio.Future[tuple[bool, int]]]] = []
+        self._pending: list[tuple[StoredReport, asyncio.Future[tuple[bool, int, int]]]] = []
         self._flushing = False
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -133,7 +133,7 @@ class SqliteStore:
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA busy_timeout=10000")
         db.execute("PRAGMA foreign_keys=ON")
         self._db = db
@@ -273,8 +273,8 @@ class SqliteStore:
 
         return await self._query(read)
 
-    async def save_report(self, report: StoredReport) -> tuple[bool, int]:
-        future: asyncio.Future[tuple[bool, int]] = asyncio.get_running_loop().create_future()
+    async def save_report(self, report: StoredReport) -> tuple[bool, int, int]:
+        future: asyncio.Future[tuple[bool, int, int]] = asyncio.get_running_loop().create_future()
         self._pending.append((report, future))
         if not self._flushing:
             self._flushing = True
@@ -301,7 +301,7 @@ class SqliteStore:
             self._flushing = False
 
     @staticmethod
-    def _write_report(db: sqlite3.Connection, report: StoredReport) -> tuple[bool, int]:
+    def _write_report(db: sqlite3.Connection, report: StoredReport) -> tuple[bool, int, int]:
         applied = db.execute(
             "UPDATE clusters SET report_sequence = ?, report_received_at = ?, report_body = ?, "
             "generation = generation + 1 "
@@ -314,12 +314,12 @@ class SqliteStore:
                 report.sequence,
             ),
         ).rowcount
-        if applied:
-            return True, report.sequence
         row = db.execute(
-            "SELECT report_sequence FROM clusters WHERE name = ?", (report.cluster,)
+            "SELECT report_sequence, generation FROM clusters WHERE name = ?", (report.cluster,)
         ).fetchone()
-        return False, -1 if row is None or row[0] is None else row[0]
+        if row is None:
+            return False, -1, -1
+        return bool(applied), -1 if row[0] is None else row[0], row[1]
 
     async def reports(self, clusters: Sequence[str] | None = None) -> list[StoredReport]:
         def read(db: sqlite3.Connection) -> list[StoredReport]:
@@ -327,13 +327,11 @@ class SqliteStore:
                 "SELECT name, report_sequence, report_received_at, report_body FROM clusters "
                 "WHERE report_body IS NOT NULL"
             )
-            rows = db.execute(query).fetchall()
-            wanted = None if clusters is None else set(clusters)
-            return [
-                StoredReport(r[0], r[1], _dt(r[2]), bytes(r[3]))
-                for r in rows
-                if wanted is None or r[0] in wanted
-            ]
+            names = list(clusters or ())
+            if clusters is not None:
+                query += f" AND name IN ({', '.join('?' * len(names))})" if names else " AND 0"
+            rows = db.execute(query, names).fetchall()
+            return [StoredReport(r[0], r[1], _dt(r[2]), bytes(r[3])) for r in rows]
 
         return await self._query(read)
 
@@ -551,33 +549,35 @@ class SqliteStore:
     async def update_migration(
         self, migration_id: str, change: Transition, at: datetime
     ) -> tuple[Migration, Task] | None:
-        def write(db: sqlite3.Connection) -> tuple[Migration, Task] | None:
-            migration = self._load_migration(db, "id", migration_id)
-            if migration is None:
-                return None
-            row = db.execute("SELECT body FROM tasks WHERE id = ?", (migration.task_id,)).fetchone()
-            task = Task.model_validate_json(row[0])
-            changed = change(migration, task)
-            if changed is None:
-                return migration, task
-            migration, task = changed
-            db.execute(
-                "UPDATE migrations SET state = ?, body = ? WHERE id = ?",
-                (
-                    migration.state.value,
-                    migration.model_copy(update={"reservation": None}).model_dump_json(),
-                    migration.id,
-                ),
-            )
-            self._write_task(db, task, insert=False)
-            if not migration.state.active:
-                self._release(db, migration.id, migration.target_cluster, migration.state.value, at)
-                db.execute(
-                    "UPDATE migration_vms SET active = 0 WHERE migration_id = ?", (migration.id,)
-                )
-            return with_reservation(migration, self._reservation(db, migration.id)), task
+        return await self._txn(lambda db: self._change(db, migration_id, change, at))
 
-        return await self._txn(write)
+    def _change(
+        self, db: sqlite3.Connection, migration_id: str, change: Transition, at: datetime
+    ) -> tuple[Migration, Task] | None:
+        migration = self._load_migration(db, "id", migration_id)
+        if migration is None:
+            return None
+        row = db.execute("SELECT body FROM tasks WHERE id = ?", (migration.task_id,)).fetchone()
+        task = Task.model_validate_json(row[0])
+        changed = change(migration, task)
+        if changed is None:
+            return migration, task
+        migration, task = changed
+        db.execute(
+            "UPDATE migrations SET state = ?, body = ? WHERE id = ?",
+            (
+                migration.state.value,
+                migration.model_copy(update={"reservation": None}).model_dump_json(),
+                migration.id,
+            ),
+        )
+        self._write_task(db, task, insert=False)
+        if not migration.state.active:
+            self._release(db, migration.id, migration.target_cluster, migration.state.value, at)
+            db.execute(
+                "UPDATE migration_vms SET active = 0 WHERE migration_id = ?", (migration.id,)
+            )
+        return with_reservation(migration, self._reservation(db, migration.id)), task
 
     @staticmethod
     def _release(
@@ -591,7 +591,9 @@ class SqliteStore:
         if released:
             db.execute("UPDATE clusters SET generation = generation + 1 WHERE name = ?", (cluster,))
 
-    async def expire_claims(self, now: datetime, alert_for: AlertFor) -> list[Claim]:
+    async def expire_claims(
+        self, now: datetime, alert_for: AlertFor, change: Transition
+    ) -> list[Claim]:
         def write(db: sqlite3.Connection) -> list[Claim]:
             rows = db.execute(
                 "SELECT body, migration_id FROM claims WHERE released_at IS NULL "
@@ -609,6 +611,8 @@ class SqliteStore:
                     "UPDATE clusters SET generation = generation + 1 WHERE name = ?",
                     (claim.cluster,),
                 )
+                if migration_id is not None:
+                    self._change(db, migration_id, change, now)
                 self._insert_alert(db, alert_for(claim, migration_id))
                 expired.append(claim)
             return expired

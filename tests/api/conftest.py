@@ -122,7 +122,9 @@ class Env:
     async def start(self) -> None:
         self.hub = Hub(self.store_type(self.db), self.clock, self.policy, self.settings)
         app = api.build(self.hub, maintain_every=None)
-        self._client = TestClient(TestServer(app))
+        server = TestServer(app)
+        await server.start_server(**api.SERVER_OPTIONS)
+        self._client = TestClient(server)
         await self._client.start_server()
         self.api = Api(self._client, api.spec())
         if not self.admin:

@@ -101,3 +101,16 @@ async def test_first_start_writes_an_admin_token_readable_only_by_its_owner(
         assert await fresh.hub.bootstrap_admin(path) is None
     finally:
         await fresh.stop()
+
+
+async def test_odd_tokens_and_parameters_are_4xx(env: Env) -> None:
+    known = next(iter(env.hub.tokens))
+    odd = await env.api.call("GET", "/api/v1/clusters", f"cclm_{known}_caf\xe9")
+    assert odd.status == 401
+    limit = await env.api.call("GET", "/api/v1/migrations", env.admin, params={"limit": "²"})
+    assert (limit.status, limit.code) == (400, "invalid_parameter")
+    deep = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+    nested = await env.api.call(
+        "PUT", "/api/v1/policy", env.admin, raw=deep, headers={"Content-Type": "application/json"}
+    )
+    assert (nested.status, nested.code) == (400, "invalid_json")

@@ -3,6 +3,7 @@
 import gzip
 import sqlite3
 
+from hub.service import Settings
 from tests.api.conftest import Env
 from tests.api.fleet import east, west
 
@@ -124,3 +125,39 @@ async def test_restart_serves_persisted_reports_at_once(env: Env) -> None:
     assert (await env.report(token, west(sequence=7))).body["applied"] is False
     with sqlite3.connect(env.db) as db:
         assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (1,)
+
+
+async def test_corrupt_truncated_or_unknown_encodings_are_400(env: Env) -> None:
+    token = await env.register("west")
+    packed = gzip.compress(west().model_dump_json().encode())
+    path = "/api/v1/clusters/west/reports"
+    cases = [
+        (b"\x1f\x8b" + b"\x00" * 40, "gzip", "invalid_encoding"),
+        (packed[: len(packed) // 2], "gzip", "invalid_encoding"),
+        (b"xyz", "deflate", "invalid_encoding"),
+        (packed, "br", "unsupported_encoding"),
+    ]
+    for raw, encoding, code in cases:
+        headers = {"Content-Type": "application/json", "Content-Encoding": encoding}
+        answer = await env.api.call("POST", path, token, raw=raw, headers=headers)
+        assert (answer.status, answer.code) == (400, code), (encoding, answer.body)
+    check = await env.api.call(
+        "POST", "/api/v1/checks", env.admin, raw=b"\x1f\x8b\x00",
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert (check.status, check.code) == (400, "invalid_encoding")
+
+
+async def test_validation_in_worker_processes_answers_the_same(env: Env) -> None:
+    env.settings = Settings(intake_workers=1)
+    await env.restart()
+    token = await env.register("west")
+    assert (await env.report(token, west(sequence=3), gzipped=True)).status == 202
+    assert (await env.report(token, west(sequence=3))).body["applied"] is False
+    data = west(sequence=4).model_dump(mode="json")
+    data["nodes"][0]["ready"] = "perhaps"
+    invalid = await env.api.call("POST", "/api/v1/clusters/west/reports", token, body=data)
+    assert (invalid.status, invalid.code) == (400, "invalid_report")
+    assert invalid.body["error"]["details"][0]["field"] == "nodes.0.ready"
+    detail = await env.api.call("GET", "/api/v1/clusters/west", env.admin)
+    assert (detail.body["report_sequence"], detail.body["nodes"]) == (3, 2)

@@ -192,3 +192,29 @@ async def test_sweeper_expires_abandoned_reservations_and_records_an_alert(fleet
     assert alert["migration_id"] == migration["id"]
     after = await fleet.api.call("GET", f"/api/v1/migrations/{migration['id']}", fleet.admin)
     assert after.body["reservation"]["release_reason"] == "expired"
+
+
+async def test_expiry_fails_the_migration_and_frees_its_vms(fleet: Env) -> None:
+    migration = (await migrate(fleet)).body
+    fleet.clock.advance(fleet.hub.settings.claim_ttl.total_seconds() + 1)
+    assert await fleet.hub.sweep() == 1
+    task = await fleet.api.call("GET", f"/api/v1/tasks/{migration['task_id']}", fleet.admin)
+    assert task.body["state"] == "failed"
+    assert "reservation expired" in task.body["message"]
+    after = await fleet.api.call("GET", f"/api/v1/migrations/{migration['id']}", fleet.admin)
+    assert after.body["state"] == "failed"
+    for name, built in (("east", east(sequence=2)), ("west", west(sequence=2))):
+        token = await fleet.api.call("POST", f"/api/v1/clusters/{name}/token", fleet.admin)
+        await fleet.report(token.body["token"], built)
+    assert (await migrate(fleet)).status == 201, "the VM is free to migrate again"
+
+
+async def test_an_idempotent_repeat_answers_after_the_vm_left_the_report(fleet: Env) -> None:
+    headers = {"Idempotency-Key": "change-4712"}
+    first = await migrate(fleet, headers=headers)
+    token = (await fleet.api.call("POST", "/api/v1/clusters/east/token", fleet.admin)).body
+    await fleet.report(token["token"], east(sequence=2).model_copy(update={"vms": ()}))
+    again = await migrate(fleet, headers=headers)
+    assert (again.status, again.body["id"]) == (200, first.body["id"])
+    odd = await migrate(fleet, headers={"Idempotency-Key": "caf\xe9"})
+    assert (odd.status, odd.code) == (400, "invalid_header")
