@@ -47,6 +47,8 @@ class Inventory:
     _entries: dict[str, Entry] = field(default_factory=dict)
     _indexes: dict[str, index.ClusterIndex] = field(default_factory=dict)
     _fleet: fleet.FleetIndex | None = None
+    _changed: set[str] = field(default_factory=set)
+    _reshaped: bool = False
 
     def names(self) -> list[str]:
         return sorted(self._entries)
@@ -69,11 +71,13 @@ class Inventory:
         return entry
 
     def put(self, entry: Entry) -> None:
+        self._reshaped |= entry.name not in self._entries
         self._entries[entry.name] = entry
         self._dirty(entry.name)
 
     def remove(self, name: str) -> None:
         self._entries.pop(name, None)
+        self._reshaped = True
         self._dirty(name)
 
     def apply_report(
@@ -121,7 +125,7 @@ class Inventory:
 
     def _dirty(self, name: str) -> None:
         self._indexes.pop(name, None)
-        self._fleet = None
+        self._changed.add(name)
 
     def index(self, name: str) -> index.ClusterIndex | None:
         built = self._indexes.get(name)
@@ -135,11 +139,31 @@ class Inventory:
         self._indexes[name] = built
         return built
 
+    def warm(self, limit: int) -> int:
+        """Build up to `limit` indexes of changed clusters ahead of the next check; answers
+        how many changed clusters still have none."""
+        waiting = [n for n in sorted(self._changed) if n not in self._indexes]
+        for name in waiting[:limit]:
+            self.index(name)
+        return max(len(waiting) - limit, 0)
+
     def fleet(self) -> fleet.FleetIndex:
-        if self._fleet is None:
+        """The fleet index, patched in place of the clusters that changed when their shape
+        allows, rebuilt otherwise."""
+        if self._fleet is not None and not self._changed:
+            return self._fleet
+        patched = None
+        if self._fleet is not None and not self._reshaped:
+            changed = [self.index(name) for name in sorted(self._changed)]
+            if all(c is not None for c in changed):
+                patched = fleet.patch(self._fleet, [c for c in changed if c is not None])
+        if patched is None:
             built = (self.index(name) for name in self.names())
-            self._fleet = fleet.build(i for i in built if i is not None)
-        return self._fleet
+            patched = fleet.build(i for i in built if i is not None)
+        self._fleet = patched
+        self._changed.clear()
+        self._reshaped = False
+        return patched
 
     def resolve(self, refs: Sequence[str], source: str | None) -> tuple[str | None, list[VmSpec]]:
         """Turn `namespace/name` (in `source`) or `cluster/namespace/name` references into the

@@ -32,7 +32,7 @@ def unacknowledged(result: TargetResult, acknowledged: Collection[Code]) -> list
 
 
 def _listing(findings: Sequence[Finding]) -> str:
-    return "; ".join(f"{f.code.value}: {f.message}" for f in findings)
+    return "; ".join(f"{f.code.value}: {f.message.rstrip('.')}" for f in findings)
 
 
 def gate(result: TargetResult, acknowledged: Collection[Code]) -> None:

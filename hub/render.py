@@ -85,8 +85,8 @@ def _resource_line(name: str, r: ResourceSummary) -> str:
     if name == "cpu_millis":
         show: Callable[[int], str] = lambda v: f"{quantity.cores(v)} cores"  # noqa: E731
         label = "cpu"
-    elif name == "memory_bytes":
-        show, label = quantity.human_bytes, "memory"
+    elif name == "memory_bytes" or name.startswith("hugepages-"):
+        show, label = quantity.human_bytes, "memory" if name == "memory_bytes" else name
     else:
         show, label = str, name
     return (

@@ -43,6 +43,9 @@ class Settings:
     max_body_bytes: int = 4 * 2**20
     accept_attempts: int = 8
     list_limit: int = 500
+    warm_batch: int = 4
+    """Changed clusters indexed per background pass, so checks rarely parse reports."""
+    warm_interval: float = 0.1
     intake_workers: int = 0
     """Processes that validate reports; 0 validates in the hub's own process."""
 
@@ -84,6 +87,9 @@ class Hub:
         self.ready = False
         self._locks: dict[str, asyncio.Lock] = {}
         self._intake: Executor | None = None
+        self._warming: asyncio.TimerHandle | None = None
+        self.in_flight = 0
+        """Requests being handled; background indexing waits for a moment with none."""
 
     async def start(self) -> None:
         await self.store.open()
@@ -99,6 +105,9 @@ class Hub:
 
     async def stop(self) -> None:
         self.ready = False
+        if self._warming is not None:
+            self._warming.cancel()
+            self._warming = None
         if self._intake is not None:
             self._intake.shutdown(wait=True, cancel_futures=True)
             self._intake = None
@@ -268,9 +277,25 @@ class Hub:
         if applied:
             self.inventory.apply_report(cluster, sequence, inspected.stored, now, inspected.report)
             self.inventory.advance(cluster, generation)
+            self._warm_soon()
         return ReportReceipt(
             cluster=cluster, sequence=sequence, applied=applied, stored_sequence=stored
         )
+
+    def _warm_soon(self) -> None:
+        """Index changed clusters in small batches while no request is in flight: a
+        heartbeat's worth of reports is indexed before checks need it, and a burst of
+        reports is not slowed down by it."""
+        if self._warming is None:
+            loop = asyncio.get_running_loop()
+            self._warming = loop.call_later(self.settings.warm_interval, self._warm)
+
+    def _warm(self) -> None:
+        self._warming = None
+        if not self.ready:
+            return
+        if self.in_flight or self.inventory.warm(self.settings.warm_batch):
+            self._warm_soon()
 
     async def _inspect(self, body: bytes, encoding: str) -> intake.Inspected:
         """In a worker process when there are workers; else here, keeping the parsed report

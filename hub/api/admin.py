@@ -131,6 +131,6 @@ ROUTES = (
         Role.VIEWER,
         "admin",
         answers={200: AlertList},
-        params=(Param("limit", "At most this many", integer=True),),
+        params=(Param("limit", "At most this many", integer=True, minimum=1, maximum=500),),
     ),
 )

@@ -46,6 +46,7 @@ def _endpoint(
     async def handle(request: web.Request) -> web.Response:
         started = time.perf_counter()
         status = 500
+        hub.in_flight += 1
         try:
             if route.role is not None and not hub.ready:
                 raise Unavailable("the hub is starting; retry in a moment", code="starting")
@@ -57,6 +58,7 @@ def _endpoint(
             status = getattr(error, "status", 500)
             raise
         finally:
+            hub.in_flight -= 1
             metrics.requests.labels(route.method, route.path, str(status)).inc()
             metrics.latency.labels(route.method, route.path).observe(time.perf_counter() - started)
 

@@ -16,7 +16,7 @@ from hub.models.api import (
 FILTERS = (
     Param("state", "Only this state", choices=tuple(s.value for s in State)),
     Param("cluster", "Only migrations from or to this cluster"),
-    Param("limit", "At most this many, newest first", integer=True),
+    Param("limit", "At most this many, newest first", integer=True, minimum=1, maximum=500),
 )
 
 
@@ -82,6 +82,14 @@ ROUTES = (
         "migrations",
         body=MigrationRequest,
         answers={201: Migration, 200: Migration},
+        params=(
+            Param(
+                "Idempotency-Key",
+                "Repeat-safe key (1 to 200 printable ASCII characters): a repeated request "
+                "with the same key answers the migration it created",
+                where="header",
+            ),
+        ),
         description="Soft findings must be acknowledged by code (`acknowledge`) or the answer "
         "is 409 `acknowledgement_required` listing them; hard findings answer 422 `blocked`. "
         "With an `Idempotency-Key` header a repeated request answers the migration it created "

@@ -40,10 +40,13 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         schema: dict[str, Any] = {"type": "integer" if param.integer else "string"}
         if param.choices:
             schema["enum"] = list(param.choices)
+        for bound in ("minimum", "maximum"):
+            if getattr(param, bound) is not None:
+                schema[bound] = getattr(param, bound)
         out.append(
             {
                 "name": param.name,
-                "in": "query",
+                "in": param.where,
                 "required": param.required,
                 "description": param.description,
                 "schema": schema,
@@ -85,11 +88,37 @@ def _operation(
     return operation
 
 
+def _plain_paths() -> dict[str, dict[str, Any]]:
+    """The two endpoints served outside the route table: this document and the metrics."""
+
+    def plain(summary: str, kind: str, schema: dict[str, Any]) -> dict[str, Any]:
+        content = {kind: {"schema": schema}}
+        return {
+            "get": {
+                "operationId": summary.split()[0].lower(),
+                "summary": summary,
+                "tags": ["health"],
+                "security": [],
+                "responses": {"200": {"description": "OK", "content": content}},
+            }
+        }
+
+    return {
+        "/api/v1/openapi.json": plain(
+            "OpenAPI document of this API", "application/json", {"type": "object"}
+        ),
+        "/metrics": plain(
+            "Prometheus metrics (text exposition format)", "text/plain", {"type": "string"}
+        ),
+    }
+
+
 def document(routes: Sequence[Route]) -> dict[str, Any]:
     refs, definitions = _schemas(routes)
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, refs)
+    paths.update(_plain_paths())
     return {
         "openapi": "3.1.0",
         "info": {

@@ -28,6 +28,9 @@ class Param:
     required: bool = False
     choices: tuple[str, ...] = ()
     integer: bool = False
+    where: str = "query"
+    minimum: int | None = None
+    maximum: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

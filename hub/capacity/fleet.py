@@ -116,3 +116,72 @@ def build(clusters: Iterable[ClusterIndex]) -> FleetIndex:
         node_usable=joined([c.usable for c in ordered], np.bool_),
         node_plain=joined([c.plain & c.usable for c in ordered], np.bool_),
     )
+
+
+def patch(old: FleetIndex, changed: Sequence[ClusterIndex]) -> FleetIndex | None:
+    """The fleet with some clusters' indexes replaced, reusing the rest of the arrays.
+
+    A heartbeat changes a cluster's numbers, rarely its shape, so rewriting its slices costs
+    far less than concatenating the whole fleet again. None when a shape or sizing differs,
+    or a cluster is new: then `build` is needed.
+    """
+    sizing_ids = {sizing_key(s): i for i, s in enumerate(old.sizings)}
+    plan = []
+    for cluster in changed:
+        at = old.position.get(cluster.name)
+        if at is None or sizing_key(cluster.kubevirt) not in sizing_ids:
+            return None
+        previous = old.clusters[at]
+        if len(previous.node_names) != len(cluster.node_names):
+            return None
+        start = int(np.searchsorted(old.node_cluster, at, side="left"))
+        plan.append((at, start, start + len(cluster.node_names), cluster))
+    arrays = {
+        name: getattr(old, name).copy()
+        for name in (
+            "sizing_of",
+            "installed",
+            "received_at",
+            "cpu_allocatable",
+            "memory_allocatable",
+            "cpu_used",
+            "memory_used",
+            "cpu_free_positive",
+            "memory_free_positive",
+            "largest_cpu",
+            "largest_memory",
+            "node_cpu_free",
+            "node_memory_free",
+            "node_usable",
+            "node_plain",
+        )
+    }
+    clusters = list(old.clusters)
+    for at, start, end, cluster in plan:
+        clusters[at] = cluster
+        totals = cluster.totals
+        arrays["sizing_of"][at] = sizing_ids[sizing_key(cluster.kubevirt)]
+        arrays["installed"][at] = cluster.kubevirt.installed
+        arrays["received_at"][at] = cluster.received_at.timestamp()
+        for name in (
+            "cpu_allocatable",
+            "memory_allocatable",
+            "cpu_used",
+            "memory_used",
+            "cpu_free_positive",
+            "memory_free_positive",
+            "largest_cpu",
+            "largest_memory",
+        ):
+            arrays[name][at] = getattr(totals, name)
+        arrays["node_cpu_free"][start:end] = cluster.cpu_free
+        arrays["node_memory_free"][start:end] = cluster.memory_free
+        arrays["node_usable"][start:end] = cluster.usable
+        arrays["node_plain"][start:end] = cluster.plain & cluster.usable
+    return FleetIndex(
+        clusters=tuple(clusters),
+        position=old.position,
+        sizings=old.sizings,
+        node_cluster=old.node_cluster,
+        **arrays,
+    )

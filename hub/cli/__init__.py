@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pydantic
 
 from hub import fleet_files, policy_files
-from hub.cli import local, remote, serve
+from hub.cli import demo, local, remote, serve
 from hub.cli.usage import UsageError
 from hub.client import ClientError
 
@@ -17,6 +17,7 @@ def parser() -> argparse.ArgumentParser:
         prog="cclm", description="Capacity-aware cross-cluster live migration of KubeVirt VMs."
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo.add_commands(commands)
     remote.add_commands(commands)
     local.add_commands(commands)
     serve.add_commands(commands)

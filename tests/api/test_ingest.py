@@ -142,7 +142,10 @@ async def test_corrupt_truncated_or_unknown_encodings_are_400(env: Env) -> None:
         answer = await env.api.call("POST", path, token, raw=raw, headers=headers)
         assert (answer.status, answer.code) == (400, code), (encoding, answer.body)
     check = await env.api.call(
-        "POST", "/api/v1/checks", env.admin, raw=b"\x1f\x8b\x00",
+        "POST",
+        "/api/v1/checks",
+        env.admin,
+        raw=b"\x1f\x8b\x00",
         headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
     )
     assert (check.status, check.code) == (400, "invalid_encoding")

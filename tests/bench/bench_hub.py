@@ -2,13 +2,15 @@
 
 Starts `cclm hub serve` as a second process on a fresh SQLite file, registers the clusters,
 streams gzipped 100-node reports at it for a bounded time, then times single-VM checks
-through HTTP on the whole fleet. Prints one JSON line. Run it directly:
+through HTTP on the whole fleet, first on a quiet fleet and then while reports keep arriving
+at a heartbeat's rate. Prints one JSON line. Run it directly:
 
     python tests/bench/bench_hub.py --clusters 1000 --nodes 100 --seconds 10
 """
 
 import argparse
 import asyncio
+import contextlib
 import gzip
 import json
 import math
@@ -185,6 +187,50 @@ async def checks(
     return {"with_target": percentiles(with_target), "ranked_top5": percentiles(ranked)}
 
 
+async def heartbeat(
+    port: int,
+    tokens: dict[str, str],
+    bodies: list[tuple[str, bytes, dict[str, Any]]],
+    rate: float,
+    stop: asyncio.Event,
+) -> int:
+    """Reports at a steady rate, as a fleet of spokes on a heartbeat would send them."""
+    connection = await Connection.open(port)
+    sent = 0
+    started = time.monotonic()
+    while not stop.is_set():
+        name, _, data = bodies[sent % len(bodies)]
+        data["sequence"] = 10**6 + sent
+        body = gzip.compress(json.dumps(data).encode(), 1)
+        await connection.post(f"/api/v1/clusters/{name}/reports", tokens[name], body)
+        sent += 1
+        delay = started + sent / rate - time.monotonic()
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+    connection.close()
+    return sent
+
+
+async def checks_under_load(
+    session: aiohttp.ClientSession,
+    url: str,
+    port: int,
+    admin: str,
+    tokens: dict[str, str],
+    bodies: list[tuple[str, bytes, dict[str, Any]]],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    stop = asyncio.Event()
+    feeder = asyncio.create_task(heartbeat(port, tokens, bodies, args.heartbeat_rate, stop))
+    try:
+        timed = await checks(session, url, admin, args.clusters, args.checks, args.seed + 1)
+    finally:
+        stop.set()
+        sent = await feeder
+    return {"reports_per_second": args.heartbeat_rate, "reports_sent": sent, **timed}
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="cclm-bench-"))
     port = free_port()
@@ -233,11 +279,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     assert response.status == 202, await response.text()
             ingested = await ingest(port, tokens, bodies, args.seconds, args.concurrency)
             checked = await checks(session, url, admin, args.clusters, args.checks, args.seed)
+            loaded = await checks_under_load(session, url, port, admin, tokens, bodies, args)
         return {
             "clusters": args.clusters,
             "nodes_per_cluster": args.nodes,
             "ingest": ingested,
             "checks_http": checked,
+            "checks_http_while_reports_arrive": loaded,
             "hub_db_bytes": (workdir / "hub.db").stat().st_size,
         }
     finally:
@@ -254,6 +302,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="ingest phase length")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--checks", type=int, default=300)
+    parser.add_argument(
+        "--heartbeat-rate",
+        type=float,
+        default=34.0,
+        help="reports/s during the loaded check phase (1,000 clusters every 30 s: 34)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     print(json.dumps(asyncio.run(run(parser.parse_args()))))
 

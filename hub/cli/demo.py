@@ -1,0 +1,124 @@
+"""`cclm demo`: the hub on its embedded SQLite store, fed the example fleet, used over HTTP.
+
+It starts a real hub on a loopback port, registers the four example clusters, sends their
+capacity reports the way spoke agents do (gzipped, with their own tokens), then walks through
+what an administrator does: look at the fleet, check a VM against a full cluster, try to
+migrate it (refused until the shortfall is acknowledged), migrate it where it fits instead,
+and follow the task.
+"""
+
+import argparse
+import asyncio
+import gzip
+import json
+import socket
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+from aiohttp import web
+
+from hub import render
+from hub.api import app as api
+from hub.client import ClientError, Connection, call
+from hub.fleet_files import example_fleet
+from hub.models.api import CheckAnswer, ClusterDetail, ClusterList, Migration, Role, Task
+from hub.service import Hub
+from hub.store.sqlite import SqliteStore
+
+VM = "prod-east/shop/db-large"
+
+
+def _say(title: str, text: str = "") -> None:
+    print(f"\n== {title}")
+    if text:
+        print(text)
+
+
+async def _feed(url: str, admin: Connection) -> None:
+    fleet = yaml.safe_load(example_fleet().read_text())
+    async with aiohttp.ClientSession() as session:
+        for entry in fleet["clusters"]:
+            registered = await call(
+                admin,
+                "POST",
+                "/api/v1/clusters",
+                {"name": entry["name"], "labels": entry["labels"]},
+            )
+            report = yaml.safe_load((example_fleet().parent / entry["report"]).read_text())
+            report["generated_at"] = datetime.now(UTC).isoformat()
+            headers = {
+                "Authorization": f"Bearer {registered['token']}",
+                "Content-Type": "application/json",
+                "Content-Encoding": "gzip",
+            }
+            path = f"{url}/api/v1/clusters/{entry['name']}/reports"
+            body = gzip.compress(json.dumps(report).encode())
+            async with session.post(path, data=body, headers=headers) as response:
+                receipt = await response.json()
+            print(f"  {entry['name']}: registered; report #{receipt['sequence']} accepted")
+
+
+async def _walkthrough(admin: Connection) -> None:
+    clusters = await call(admin, "GET", "/api/v1/clusters")
+    _say("The fleet", render.clusters(ClusterList.model_validate(clusters).items))
+    check: dict[str, Any] = {"vms": [VM], "target": "prod-west", "list_excluded": True}
+    answer = await call(admin, "POST", "/api/v1/checks", check)
+    _say(f"Check {VM} -> prod-west", render.text(CheckAnswer.model_validate(answer)))
+    request: dict[str, Any] = {"source_cluster": "prod-east", "target": "prod-west", "vms": [VM]}
+    try:
+        await call(admin, "POST", "/api/v1/migrations", request)
+    except ClientError as refused:
+        _say(f"Migrate to prod-west: refused ({refused.status} {refused.code})", refused.message)
+    best = answer["suggestions"][0]["cluster"]
+    accepted = await call(admin, "POST", "/api/v1/migrations", {**request, "target": best})
+    migration = Migration.model_validate(accepted)
+    _say(f"Migrate to {best}, the top suggestion: accepted", render.migration(migration))
+    task = await call(admin, "GET", f"/api/v1/tasks/{migration.task_id}")
+    _say("Its task, as the console polls it", render.task(Task.model_validate(task)))
+    detail = ClusterDetail.model_validate(await call(admin, "GET", f"/api/v1/clusters/{best}"))
+    _say(
+        f"{best} now holds the reservation; every later check subtracts it",
+        render.cluster(detail),
+    )
+
+
+async def run(home: Path) -> int:
+    hub = Hub(SqliteStore(home / "hub.db"), lambda: datetime.now(UTC))
+    runner = web.AppRunner(api.build(hub), **api.SERVER_OPTIONS)
+    await runner.setup()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        admin = Connection(url, (await hub.mint("demo", Role.ADMIN)).token)
+        print(f"cclm demo: hub on {url}, store {home / 'hub.db'}")
+        _say("Spoke agents register and report")
+        await _feed(url, admin)
+        await _walkthrough(admin)
+    finally:
+        await runner.cleanup()
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    home = args.home or Path(tempfile.mkdtemp(prefix="cclm-demo-"))
+    return asyncio.run(run(home))
+
+
+def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    command = commands.add_parser(
+        "demo",
+        help="run a hub on SQLite with the example fleet and walk through check and migrate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_argument(
+        "--home", type=Path, help="directory for the demo's database (default: a new temp dir)"
+    )
+    command.set_defaults(run=demo)

@@ -1,0 +1,246 @@
+"""`cclm hub serve` as a real process, driven by the `cclm` commands a person would type."""
+
+import gzip
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hub.cli import main
+from hub.fleet_files import example_fleet
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Served:
+    def __init__(self, url: str, home: Path, process: subprocess.Popen[str]) -> None:
+        self.url = url
+        self.home = home
+        self.process = process
+
+    @property
+    def admin(self) -> Path:
+        return self.home / "admin.token"
+
+    def cli(self, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        status = main([*args, "--hub", self.url, "--token-file", str(self.admin)])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    def post(self, path: str, token: str, body: bytes, encoding: str = "") -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        if encoding:
+            headers["Content-Encoding"] = encoding
+        request = urllib.request.Request(self.url + path, body, headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10, context=None) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+
+def serve(home: Path, *extra: str, scheme: str = "http") -> Served:
+    port = _port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "hub", "serve", "--port", str(port), *extra],
+        env={**os.environ, "CCLM_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.05)
+    return Served(f"{scheme}://127.0.0.1:{port}", home, process)
+
+
+def stop(served: Served) -> tuple[str, str]:
+    served.process.terminate()
+    out, err = served.process.communicate(timeout=30)
+    return out, err
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[Served]:
+    served = serve(tmp_path, "--intake-workers", "0")
+    yield served
+    stop(served)
+
+
+def _load_example_fleet(hub: Served, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet = yaml.safe_load(example_fleet().read_text())
+    for entry in fleet["clusters"]:
+        labels = [f"--label={k}={v}" for k, v in entry["labels"].items()]
+        status, out, _ = hub.cli(
+            capsys, "clusters", "register", entry["name"], *labels, "--output", "json"
+        )
+        assert status == 0
+        token = json.loads(out)["token"]
+        report = yaml.safe_load((example_fleet().parent / entry["report"]).read_text())
+        body = gzip.compress(json.dumps(report).encode())
+        path = f"/api/v1/clusters/{entry['name']}/reports"
+        assert hub.post(path, token, body, "gzip")[0] == 202
+
+
+def test_first_start_prints_where_the_admin_token_is(hub: Served) -> None:
+    out, _ = stop(hub)
+    assert f"admin token saved to {hub.admin} (mode 0600)" in out
+    assert oct(hub.admin.stat().st_mode & 0o777) == "0o600"
+    assert hub.admin.read_text().startswith("cclm_")
+
+
+def test_a_check_through_the_hub_reads_like_the_check_on_files(
+    hub: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _load_example_fleet(hub, capsys)
+    vm = ("--vm", "prod-east/shop/db-large", "--target", "prod-west")
+    status, remote, _ = hub.cli(capsys, "check", *vm)
+    assert status == 0
+    capsys.readouterr()
+    assert main(["check", *vm]) == 0
+    local = capsys.readouterr().out
+    assert remote.strip() == local.strip()
+    assert "MEMORY_SHORT" in remote
+
+
+def test_migrate_acknowledge_list_and_cancel(
+    hub: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _load_example_fleet(hub, capsys)
+    args = ("migrate", "--vm", "prod-east/shop/db-large", "--target", "prod-west")
+    status, _, err = hub.cli(capsys, *args)
+    assert status == 1
+    assert "409 acknowledgement_required" in err
+    assert "MEMORY_SHORT" in err
+    acks = ["--ack=MEMORY_SHORT", "--ack=STORAGE_SHORT", "--ack=PENDING_LAUNCHERS"]
+    status, out, err = hub.cli(capsys, *args, *acks, "--output", "json")
+    assert status == 0, err
+    migration = json.loads(out)
+    status, out, _ = hub.cli(capsys, "tasks", "--state", "queued")
+    assert migration["task_id"] in out
+    assert "shop/db-large [live]" in out
+    status, out, _ = hub.cli(capsys, "migrations", "cancel", migration["id"])
+    assert "CANCELLED" in out
+    assert "released (cancelled)" in out
+    status, out, _ = hub.cli(capsys, "clusters")
+    assert out.splitlines()[0].startswith("CLUSTER")
+    assert any(
+        line.startswith("prod-west") and line.split()[-1] == "0" for line in out.splitlines()
+    )
+
+
+def test_tokens_and_wrong_credentials(
+    hub: Served, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, out, _ = hub.cli(capsys, "tokens", "create", "dashboards", "--role", "viewer")
+    assert status == 0
+    viewer = tmp_path / "viewer.token"
+    viewer.write_text(out.splitlines()[0])
+    capsys.readouterr()
+    denied = main(["clusters", "register", "x", "--hub", hub.url, "--token-file", str(viewer)])
+    assert denied == 1
+    assert "403 forbidden" in capsys.readouterr().err
+    assert main(["clusters", "--hub", hub.url, "--token-file", str(viewer)]) == 0
+
+
+def test_the_served_hub_inflates_bodies_itself(
+    hub: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = hub.cli(capsys, "clusters", "register", "edge", "--output", "json")
+    token = json.loads(out)["token"]
+    answer = hub.post(
+        "/api/v1/clusters/edge/reports", token, b"\x1f\x8b\x08" + b"\x00" * 20, "gzip"
+    )
+    assert answer == (400, answer[1])
+    assert answer[1]["error"]["code"] == "invalid_encoding"
+
+
+def test_an_unreachable_hub_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["clusters", "--hub", f"http://127.0.0.1:{_port()}"])
+    assert status == 1
+    assert "cannot reach the hub" in capsys.readouterr().err
+
+
+def test_tls_and_the_warning_for_clear_text_on_the_network(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    secure = serve(
+        tmp_path / "tls",
+        "--intake-workers",
+        "0",
+        "--tls-cert",
+        str(cert),
+        "--tls-key",
+        str(key),
+        scheme="https",
+    )
+    try:
+        capsys.readouterr()
+        token = str(secure.admin)
+        assert (
+            main(["clusters", "--hub", secure.url, "--token-file", token, "--ca-file", str(cert)])
+            == 0
+        )
+        assert main(["clusters", "--hub", secure.url, "--token-file", token]) == 1
+        assert "certificate" in capsys.readouterr().err.lower()
+    finally:
+        _, err = stop(secure)
+    assert "WITHOUT TLS" not in err
+    exposed = serve(tmp_path / "open", "--intake-workers", "0", "--host", "0.0.0.0")
+    _, err = stop(exposed)
+    assert "WARNING: serving on 0.0.0.0 WITHOUT TLS" in err
+
+
+def test_the_demo_walks_through_check_refusal_and_migration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--home", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "prod-west: SHORT" in out
+    assert "Migrate to prod-west: refused (409 acknowledgement_required)" in out
+    assert "Migrate to gpu-lab, the top suggestion: accepted" in out
+    assert "memory         allocatable 1.6 TiB, requested 352.0 GiB, reserved 32.3 GiB" in out
+    assert (tmp_path / "hub.db").is_file()
