@@ -2,14 +2,21 @@
 and the fit index built from them.
 
 Indexes are rebuilt lazily: a report or claim change only marks its cluster dirty, and the
-next check rebuilds what is dirty. A burst of a thousand reports therefore costs one rebuild,
-not a thousand.
+next check (or a background pass) rebuilds what is dirty. A burst of a thousand reports
+therefore costs one rebuild, not a thousand.
+
+Parsed reports are not kept: a thousand 100-node reports are a million objects, and the
+collector's full passes over them stalled the hub for 400 ms. Reports stay as the gzipped
+bytes received; what checks need lives in the numpy index, and the few parsed reports that
+detail views and VM lookups need sit in a small LRU cache.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+
+from cachetools import LRUCache
 
 from hub import payloads
 from hub.capacity import fleet, index
@@ -18,11 +25,12 @@ from hub.models.claim import Claim
 from hub.models.report import CapacityReport
 from hub.models.vm import VmSpec
 
+PARSED_KEPT = 32
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class Entry:
-    """A cluster as the hub knows it. The newest report is kept gzipped, as stored, and
-    parsed on first use, so a burst of reports costs one parse per cluster, not one each."""
+    """A cluster as the hub knows it; the newest report is kept gzipped, as stored."""
 
     name: str
     labels: Mapping[str, str]
@@ -32,20 +40,25 @@ class Entry:
     body: bytes | None = field(default=None, repr=False)
     received_at: datetime | None = None
     claims: tuple[Claim, ...] = ()
-    parsed: CapacityReport | None = field(default=None, repr=False, compare=False)
 
-    @property
-    def report(self) -> CapacityReport | None:
-        if self.parsed is None and self.body is not None:
-            report = CapacityReport.model_validate_json(payloads.gunzip(self.body))
-            object.__setattr__(self, "parsed", report)
-        return self.parsed
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What summaries need from a report beyond the index, kept so they need no parse."""
+
+    generated_at: datetime
+    vms: int
+    pending_launchers: int
 
 
 @dataclass
 class Inventory:
     _entries: dict[str, Entry] = field(default_factory=dict)
     _indexes: dict[str, index.ClusterIndex] = field(default_factory=dict)
+    _facts: dict[str, Facts] = field(default_factory=dict)
+    _parsed: LRUCache[tuple[str, int], CapacityReport] = field(
+        default_factory=lambda: LRUCache(maxsize=PARSED_KEPT)
+    )
     _fleet: fleet.FleetIndex | None = None
     _changed: set[str] = field(default_factory=set)
     _reshaped: bool = False
@@ -94,14 +107,27 @@ class Inventory:
             return False
         if entry.sequence is not None and entry.sequence >= sequence:
             return False
-        changes: dict[str, Any] = {
-            "sequence": sequence,
-            "body": body,
-            "received_at": received_at,
-            "parsed": parsed,
-        }
+        changes: dict[str, Any] = {"sequence": sequence, "body": body, "received_at": received_at}
         self.put(replace(entry, **changes))
+        if parsed is not None:
+            self._parsed[cluster, sequence] = parsed
         return True
+
+    def report(self, name: str) -> CapacityReport | None:
+        """The cluster's newest report, parsed (and kept a while in a small cache)."""
+        entry = self._entries.get(name)
+        if entry is None or entry.body is None or entry.sequence is None:
+            return None
+        key = (name, entry.sequence)
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            parsed = CapacityReport.model_validate_json(payloads.gunzip(entry.body))
+            self._parsed[key] = parsed
+        return parsed
+
+    def facts(self, name: str) -> Facts | None:
+        self.index(name)
+        return self._facts.get(name)
 
     def set_claims(self, name: str, claims: Iterable[Claim], generation: int | None = None) -> None:
         entry = self._entries.get(name)
@@ -125,6 +151,7 @@ class Inventory:
 
     def _dirty(self, name: str) -> None:
         self._indexes.pop(name, None)
+        self._facts.pop(name, None)
         self._changed.add(name)
 
     def index(self, name: str) -> index.ClusterIndex | None:
@@ -132,11 +159,14 @@ class Inventory:
         if built is not None:
             return built
         entry = self._entries.get(name)
-        report = None if entry is None else entry.report
+        report = self.report(name)
         if entry is None or report is None or entry.received_at is None:
             return None
         built = index.build(report, entry.labels, entry.received_at, entry.claims)
         self._indexes[name] = built
+        self._facts[name] = Facts(
+            report.generated_at, len(report.vms), len(report.pending_launchers)
+        )
         return built
 
     def warm(self, limit: int) -> int:
@@ -190,8 +220,8 @@ class Inventory:
         return (sources.pop() if sources else None), vms
 
     def _find(self, cluster: str, namespace: str, name: str, ref: str) -> VmSpec:
-        entry = self.require(cluster, "source cluster")
-        report = entry.report
+        self.require(cluster, "source cluster")
+        report = self.report(cluster)
         if report is None:
             raise NotFound(
                 f"VM {ref!r}: cluster {cluster} has not reported yet, so its VMs are unknown",

@@ -21,6 +21,10 @@ from hub.service import Hub
 from hub.store import Accepted
 
 SOFT = (Severity.WARNING, Severity.CRITICAL)
+UNPLACED = (
+    "accepted with the shortage acknowledged: no node had room, so no CPU or memory is "
+    "reserved for this VM and its receiving pod may stay Pending"
+)
 
 
 def hard_findings(result: TargetResult) -> list[Finding]:
@@ -77,7 +81,10 @@ def records(
         state=State.QUEUED,
         message="accepted; capacity reserved; waiting for the source cluster's agent",
         progress=0,
-        vms=tuple(TaskVm(vm=p.vm, mode=p.mode, node=p.node) for p in result.placements),
+        vms=tuple(
+            TaskVm(vm=p.vm, mode=p.mode, node=p.node, message="" if p.node else UNPLACED)
+            for p in result.placements
+        ),
         created_at=now,
         updated_at=now,
     )

@@ -8,6 +8,7 @@ reports), and incrementally by `refresh`, which also picks up what other hub rep
 import asyncio
 import logging
 import os
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ class Settings:
     warm_batch: int = 4
     """Changed clusters indexed per background pass, so checks rarely parse reports."""
     warm_interval: float = 0.1
+    warm_below_rate: float = 200.0
+    """Reports/s above which background indexing pauses: a burst is ingested first."""
     intake_workers: int = 0
     """Processes that validate reports; 0 validates in the hub's own process."""
 
@@ -88,6 +91,7 @@ class Hub:
         self._locks: dict[str, asyncio.Lock] = {}
         self._intake: Executor | None = None
         self._warming: asyncio.TimerHandle | None = None
+        self._arrivals: deque[float] = deque(maxlen=int(self.settings.warm_below_rate))
         self.in_flight = 0
         """Requests being handled; background indexing waits for a moment with none."""
 
@@ -277,6 +281,7 @@ class Hub:
         if applied:
             self.inventory.apply_report(cluster, sequence, inspected.stored, now, inspected.report)
             self.inventory.advance(cluster, generation)
+            self._arrivals.append(asyncio.get_running_loop().time())
             self._warm_soon()
         return ReportReceipt(
             cluster=cluster, sequence=sequence, applied=applied, stored_sequence=stored
@@ -294,8 +299,14 @@ class Hub:
         self._warming = None
         if not self.ready:
             return
-        if self.in_flight or self.inventory.warm(self.settings.warm_batch):
+        if self.in_flight or self._bursting() or self.inventory.warm(self.settings.warm_batch):
             self._warm_soon()
+
+    def _bursting(self) -> bool:
+        """True while reports arrive faster than `warm_below_rate` per second."""
+        window = self._arrivals
+        now = asyncio.get_running_loop().time()
+        return len(window) == window.maxlen and now - window[0] < 1.0
 
     async def _inspect(self, body: bytes, encoding: str) -> intake.Inspected:
         """In a worker process when there are workers; else here, keeping the parsed report

@@ -3,15 +3,19 @@ allocatable, requested by running pods, reserved by live claims, and left free.
 
 Only nodes that can host VMs (Ready, not cordoned, `kubevirt.io/schedulable=true`) count,
 and free is summed per node, never as total minus total, so an over-committed node does not
-hide another node's room.
+hide another node's room. Lists are computed from the fit index, so they need no report
+parsed; only a cluster's node-by-node detail does.
 """
 
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
+import numpy as np
+
 from hub.capacity import constraints
-from hub.inventory import Entry
+from hub.capacity.index import BoolArray, ClusterIndex, IntArray
+from hub.inventory import Entry, Facts
 from hub.models.api import (
     ClusterDetail,
     ClusterSummary,
@@ -65,43 +69,43 @@ def _reserved_by_node(claims: Iterable[Claim]) -> dict[str, Resources]:
     }
 
 
-def _resources(
-    report: CapacityReport, reserved: dict[str, Resources]
-) -> dict[str, ResourceSummary]:
-    sums: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for node in report.nodes:
-        if not _hosts_vms(node):
+def _column(
+    allocatable: IntArray, used: IntArray, reserved: IntArray, usable: BoolArray
+) -> ResourceSummary:
+    """`used` already includes what claims hold (that is how the index is built)."""
+    return ResourceSummary(
+        allocatable=int(allocatable[usable].sum()),
+        requested=int((used - reserved)[usable].sum()),
+        reserved=int(reserved[usable].sum()),
+        free=int(np.maximum(allocatable - used, 0)[usable].sum()),
+    )
+
+
+def _resources(built: ClusterIndex, claims: Iterable[Claim]) -> dict[str, ResourceSummary]:
+    position = {name: i for i, name in enumerate(built.node_names)}
+    count = len(built.node_names)
+    held: dict[str, IntArray] = defaultdict(lambda: np.zeros(count, dtype=np.int64))
+    for node, resources in _reserved_by_node(claims).items():
+        at = position.get(node)
+        if at is None:
             continue
-        held = reserved.get(node.name, Resources())
-        rows = [
-            ("cpu_millis", node.allocatable.cpu_millis, node.requested.cpu_millis, held.cpu_millis),
-            (
-                "memory_bytes",
-                node.allocatable.memory_bytes,
-                node.requested.memory_bytes,
-                held.memory_bytes,
-            ),
-        ] + [
-            (name, amount, node.requested.scalar.get(name, 0), held.scalar.get(name, 0))
-            for name, amount in node.allocatable.scalar.items()
-        ]
-        for name, allocatable, requested, held_amount in rows:
-            total = sums[name]
-            total[0] += allocatable
-            total[1] += requested
-            total[2] += held_amount
-            total[3] += max(allocatable - requested - held_amount, 0)
-    return {
-        name: ResourceSummary(allocatable=a, requested=r, reserved=h, free=f)
-        for name, (a, r, h, f) in sums.items()
+        held["cpu_millis"][at] += resources.cpu_millis
+        held["memory_bytes"][at] += resources.memory_bytes
+        for name, amount in resources.scalar.items():
+            held[name][at] += amount
+    usable = built.usable
+    out = {
+        "cpu_millis": _column(built.cpu_allocatable, built.cpu_used, held["cpu_millis"], usable),
+        "memory_bytes": _column(
+            built.memory_allocatable, built.memory_used, held["memory_bytes"], usable
+        ),
     }
+    for name, column in built.scalar.items():
+        out[name] = _column(column.allocatable, column.used, held[name], usable)
+    return out
 
 
-def _storage(report: CapacityReport, claims: Iterable[Claim]) -> tuple[StorageSummary, ...]:
-    reserved: defaultdict[str, int] = defaultdict(int)
-    for claim in claims:
-        for name, size in claim.storage_bytes.items():
-            reserved[name] += size
+def _storage(built: ClusterIndex) -> tuple[StorageSummary, ...]:
     return tuple(
         StorageSummary(
             name=sc.name,
@@ -110,22 +114,30 @@ def _storage(report: CapacityReport, claims: Iterable[Claim]) -> tuple[StorageSu
             capacity_source=sc.capacity_source.value,
             capacity_bytes=sc.capacity_bytes,
             available_bytes=sc.available_bytes,
-            reserved_bytes=reserved[sc.name],
+            reserved_bytes=built.storage_claimed.get(sc.name, 0),
             free_bytes=None
             if sc.available_bytes is None
-            else max(sc.available_bytes - reserved[sc.name], 0),
+            else max(sc.available_bytes - built.storage_claimed.get(sc.name, 0), 0),
         )
-        for sc in report.storage_classes
+        for sc in built.storage_classes.values()
     )
 
 
-def summary(entry: Entry, policy: Policy, now: datetime) -> ClusterSummary:
-    return ClusterSummary.model_validate(_fields(entry, policy, now))
+def summary(
+    entry: Entry, built: ClusterIndex | None, facts: Facts | None, policy: Policy, now: datetime
+) -> ClusterSummary:
+    return ClusterSummary.model_validate(_fields(entry, built, facts, policy, now))
 
 
-def detail(entry: Entry, policy: Policy, now: datetime) -> ClusterDetail:
-    fields = _fields(entry, policy, now)
-    report = entry.report
+def detail(
+    entry: Entry,
+    built: ClusterIndex | None,
+    facts: Facts | None,
+    report: CapacityReport | None,
+    policy: Policy,
+    now: datetime,
+) -> ClusterDetail:
+    fields = _fields(entry, built, facts, policy, now)
     if report is not None:
         reserved = _reserved_by_node(entry.claims)
         fields["node_detail"] = tuple(
@@ -139,11 +151,14 @@ def detail(entry: Entry, policy: Policy, now: datetime) -> ClusterDetail:
             )
             for node in report.nodes
         )
-        fields["pending_launchers"] = len(report.pending_launchers)
+    if facts is not None:
+        fields["pending_launchers"] = facts.pending_launchers
     return ClusterDetail.model_validate(fields)
 
 
-def _fields(entry: Entry, policy: Policy, now: datetime) -> dict[str, object]:
+def _fields(
+    entry: Entry, built: ClusterIndex | None, facts: Facts | None, policy: Policy, now: datetime
+) -> dict[str, object]:
     age = age_seconds(entry, now)
     fields: dict[str, object] = {
         "name": entry.name,
@@ -152,20 +167,19 @@ def _fields(entry: Entry, policy: Policy, now: datetime) -> dict[str, object]:
         "freshness": freshness(age, policy),
         "live_claims": len(entry.claims),
     }
-    report = entry.report
-    if report is None:
+    if built is None or facts is None:
         return fields
     fields.update(
-        report_sequence=report.sequence,
-        report_generated_at=report.generated_at,
+        report_sequence=built.sequence,
+        report_generated_at=facts.generated_at,
         report_received_at=entry.received_at,
         report_age_seconds=None if age is None else round(age, 1),
-        kubevirt_installed=report.kubevirt.installed,
-        kubevirt_version=report.kubevirt.version,
-        nodes=len(report.nodes),
-        nodes_usable=sum(1 for n in report.nodes if _hosts_vms(n)),
-        vms=len(report.vms),
-        resources=_resources(report, _reserved_by_node(entry.claims)),
-        storage=_storage(report, entry.claims),
+        kubevirt_installed=built.kubevirt.installed,
+        kubevirt_version=built.kubevirt.version,
+        nodes=len(built.node_names),
+        nodes_usable=int(built.usable.sum()),
+        vms=facts.vms,
+        resources=_resources(built, entry.claims),
+        storage=_storage(built),
     )
     return fields

@@ -20,23 +20,36 @@ async def list_clusters(call: Call) -> Reply:
     now = hub.clock()
     label = call.query("label")
     key, _, value = (label or "").partition("=")
+    inventory = hub.inventory
     items = [
-        summaries.summary(entry, hub.policy, now)
-        for entry in hub.inventory.entries()
+        summaries.summary(
+            entry, inventory.index(entry.name), inventory.facts(entry.name), hub.policy, now
+        )
+        for entry in inventory.entries()
         if not label or (key in entry.labels and (not value or entry.labels[key] == value))
     ]
     return Reply(200, ClusterList(items=tuple(items)))
 
 
 async def get_cluster(call: Call) -> Reply:
-    entry = call.hub.inventory.require(call.path("name"))
-    return Reply(200, summaries.detail(entry, call.hub.policy, call.hub.clock()))
+    inventory = call.hub.inventory
+    entry = inventory.require(call.path("name"))
+    name = entry.name
+    answer = summaries.detail(
+        entry,
+        inventory.index(name),
+        inventory.facts(name),
+        inventory.report(name),
+        call.hub.policy,
+        call.hub.clock(),
+    )
+    return Reply(200, answer)
 
 
 async def cluster_vms(call: Call) -> Reply:
     entry = call.hub.inventory.require(call.path("name"))
-    vms = entry.report.vms if entry.report else ()
-    return Reply(200, VmList(cluster=entry.name, items=vms))
+    report = call.hub.inventory.report(entry.name)
+    return Reply(200, VmList(cluster=entry.name, items=report.vms if report else ()))
 
 
 async def register(call: Call) -> Reply:

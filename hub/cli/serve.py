@@ -134,8 +134,9 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     run.add_argument(
         "--intake-workers",
         type=int,
-        default=max(1, min(4, (os.cpu_count() or 2) - 1)),
-        help="processes that validate reports (0: in the hub's process); default: cores - 1",
+        default=min(4, os.cpu_count() or 1),
+        help="processes that validate reports (0: in the hub's process); default: one per "
+        "core, up to 4 (the hub's own process mostly waits on the network and the store)",
     )
     run.add_argument(
         "--access-log", action="store_true", help="log every request (costs ~0.2 ms each)"

@@ -72,6 +72,9 @@ async def test_soft_findings_must_be_acknowledged_by_code(fleet: Env) -> None:
     assert accepted.status == 201
     assert accepted.body["acknowledged"] == ["MEMORY_SHORT", "STORAGE_SHORT"]
     assert accepted.body["check"]["verdict"] == "short"
+    task = await fleet.api.call("GET", f"/api/v1/tasks/{accepted.body['task_id']}", fleet.admin)
+    assert task.body["vms"][0]["node"] is None
+    assert "no CPU or memory is reserved" in task.body["vms"][0]["message"]
 
 
 async def test_hard_findings_refuse_even_when_acknowledged(fleet: Env) -> None:

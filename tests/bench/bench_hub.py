@@ -38,6 +38,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (the hub and its validation workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return -1.0
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     return {
@@ -249,6 +270,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             str(workdir / "hub.db"),
             "--admin-token-file",
             str(token_file),
+            *(["--intake-workers", str(args.intake_workers)] if args.intake_workers else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -277,7 +299,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     },
                 ) as response:
                     assert response.status == 202, await response.text()
+            cpu_before = cpu_seconds(hub.pid)
             ingested = await ingest(port, tokens, bodies, args.seconds, args.concurrency)
+            hub_cpu = cpu_seconds(hub.pid) - cpu_before
+            ingested["hub_cpu_ms_per_report"] = round(hub_cpu * 1000 / ingested["reports"], 3)
             checked = await checks(session, url, admin, args.clusters, args.checks, args.seed)
             loaded = await checks_under_load(session, url, port, admin, tokens, bodies, args)
         return {
@@ -287,6 +312,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "checks_http": checked,
             "checks_http_while_reports_arrive": loaded,
             "hub_db_bytes": (workdir / "hub.db").stat().st_size,
+            "hub_rss_mib": rss_mib(hub.pid),
         }
     finally:
         hub.terminate()
@@ -309,6 +335,9 @@ def main() -> None:
         help="reports/s during the loaded check phase (1,000 clusters every 30 s: 34)",
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--intake-workers", type=int, help="passed to the hub (default: the hub's own default)"
+    )
     print(json.dumps(asyncio.run(run(parser.parse_args()))))
 
 
