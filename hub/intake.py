@@ -8,6 +8,9 @@ a check or a summary needs that cluster, once per report.
 """
 
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +57,23 @@ def inspect(body: bytes, encoding: str, limit: int, keep_report: bool = False) -
     )
 
 
+def _follow_parent(parent: int) -> None:
+    """Exit when the hub is gone, even if it was killed without a chance to stop us."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="follow-hub", daemon=True).start()
+
+
 def pool(workers: int) -> Executor:
     """Fresh interpreters (`spawn`): forking a process that runs threads and an event loop is
-    not safe."""
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    not safe. Workers leave with the hub, however it ends."""
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_follow_parent,
+        initargs=(os.getpid(),),
+    )

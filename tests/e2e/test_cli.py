@@ -74,6 +74,18 @@ def serve(home: Path, *extra: str, scheme: str = "http") -> Served:
     return Served(f"{scheme}://127.0.0.1:{port}", home, process)
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = stat.read_text().rsplit(")", 1)[1].split()[1]
+        except OSError:
+            continue
+        if parent == str(pid):
+            found.append(int(stat.parent.name))
+    return found
+
+
 def stop(served: Served) -> tuple[str, str]:
     served.process.terminate()
     out, err = served.process.communicate(timeout=30)
@@ -244,3 +256,41 @@ def test_the_demo_walks_through_check_refusal_and_migration(
     assert "Migrate to gpu-lab, the top suggestion: accepted" in out
     assert "memory         allocatable 1.6 TiB, requested 352.0 GiB, reserved 32.3 GiB" in out
     assert (tmp_path / "hub.db").is_file()
+
+
+def test_a_killed_hub_restarts_with_its_migrations_and_reservations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = serve(tmp_path, "--intake-workers", "1")
+    try:
+        _load_example_fleet(first, capsys)
+        args = ("migrate", "--vm", "prod-east/shop/db-large", "--target", "gpu-lab")
+        status, out, err = first.cli(capsys, *args, "--output", "json")
+        assert status == 0, err
+        migration = json.loads(out)
+        workers = _children(first.process.pid)
+        assert workers, "the hub runs a validation worker"
+    finally:
+        first.process.kill()
+        first.process.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "workers outlived the hub"
+    second = serve(tmp_path, "--intake-workers", "0")
+    try:
+        status, out, _ = second.cli(
+            capsys, "migrations", "show", migration["id"], "--output", "json"
+        )
+        assert status == 0
+        again = json.loads(out)
+        assert again["state"] == "queued"
+        assert again["reservation"]["released_at"] is None
+        status, out, _ = second.cli(capsys, "clusters", "show", "gpu-lab", "--output", "json")
+        reserved = json.loads(out)["resources"]["memory_bytes"]["reserved"]
+        assert reserved == migration["check"]["placements"][0]["memory_bytes"]
+        status, _, err = second.cli(capsys, *args)
+        assert status == 1
+        assert "vm_busy" in err
+    finally:
+        stop(second)
