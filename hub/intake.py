@@ -48,7 +48,8 @@ def inspect(body: bytes, encoding: str, limit: int, keep_report: bool = False) -
             f"{problems[0]['field']}: {problems[0]['problem']}{more}",
             problems=tuple(problems),
         )
-    stored = body if body.startswith(payloads.GZIP_MAGIC) and encoding == "gzip" else None
+    gzipped = encoding.strip().lower() == "gzip" and body.startswith(payloads.GZIP_MAGIC)
+    stored = body if gzipped else None
     return Inspected(
         cluster=report.cluster,
         sequence=report.sequence,

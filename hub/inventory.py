@@ -11,6 +11,8 @@ bytes received; what checks need lives in the numpy index, and the few parsed re
 detail views and VM lookups need sit in a small LRU cache.
 """
 
+import logging
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -26,6 +28,7 @@ from hub.models.report import CapacityReport
 from hub.models.vm import VmSpec
 
 PARSED_KEPT = 32
+log = logging.getLogger("cclm.hub")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,9 @@ class Entry:
     body: bytes | None = field(default=None, repr=False)
     received_at: datetime | None = None
     claims: tuple[Claim, ...] = ()
+
+
+EMPTY = Entry("", {}, datetime.min)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +90,23 @@ class Inventory:
         return entry
 
     def put(self, entry: Entry) -> None:
-        self._reshaped |= entry.name not in self._entries
+        previous = self._entries.get(entry.name)
+        if previous is None or previous.registered_at != entry.registered_at:
+            self._reshaped = True
+            self._forget_parsed(entry.name)
         self._entries[entry.name] = entry
         self._dirty(entry.name)
 
     def remove(self, name: str) -> None:
         self._entries.pop(name, None)
         self._reshaped = True
+        self._forget_parsed(name)
         self._dirty(name)
+
+    def _forget_parsed(self, name: str) -> None:
+        """A cluster registered again under a name starts its sequences over."""
+        for key in [k for k in self._parsed if k[0] == name]:
+            del self._parsed[key]
 
     def apply_report(
         self,
@@ -121,7 +136,9 @@ class Inventory:
         key = (name, entry.sequence)
         parsed = self._parsed.get(key)
         if parsed is None:
-            parsed = CapacityReport.model_validate_json(payloads.gunzip(entry.body))
+            body = entry.body
+            raw = payloads.gunzip(body) if body.startswith(payloads.GZIP_MAGIC) else body
+            parsed = CapacityReport.model_validate_json(raw)
             self._parsed[key] = parsed
         return parsed
 
@@ -159,7 +176,11 @@ class Inventory:
         if built is not None:
             return built
         entry = self._entries.get(name)
-        report = self.report(name)
+        try:
+            report = self.report(name)
+        except (ValueError, zlib.error):
+            log.exception("the stored report of %s cannot be read; leaving it out", name)
+            return None
         if entry is None or report is None or entry.received_at is None:
             return None
         built = index.build(report, entry.labels, entry.received_at, entry.claims)
@@ -172,7 +193,11 @@ class Inventory:
     def warm(self, limit: int) -> int:
         """Build up to `limit` indexes of changed clusters ahead of the next check; answers
         how many changed clusters still have none."""
-        waiting = [n for n in sorted(self._changed) if n not in self._indexes]
+        waiting = [
+            name
+            for name in sorted(self._changed)
+            if name not in self._indexes and self._entries.get(name, EMPTY).body is not None
+        ]
         for name in waiting[:limit]:
             self.index(name)
         return max(len(waiting) - limit, 0)

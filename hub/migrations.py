@@ -182,7 +182,12 @@ async def _attempt(
     outcome = await hub.store.accept(migration, task, claim, record.generation, idempotency_key)
     if outcome.status == Accepted.ACCEPTED:
         entry = hub.inventory.require(target)
-        hub.inventory.set_claims(target, (*entry.claims, claim), record.generation + 1)
+        if entry.generation == record.generation:
+            hub.inventory.set_claims(target, (*entry.claims, claim), record.generation + 1)
+        else:
+            latest = await hub.store.cluster(target)
+            if latest is not None:
+                await hub.sync(latest)
         stored = await hub.store.migration(migration.id)
         return (stored or migration), True
     if outcome.status == Accepted.VM_BUSY:

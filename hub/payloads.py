@@ -46,6 +46,10 @@ def inflate(data: bytes, encoding: str, limit: int) -> bytes:
         raise _too_large(limit)
     if not inflater.eof:
         raise PayloadError("invalid_encoding", f"the {encoding} body is truncated")
+    if inflater.unused_data:
+        raise PayloadError(
+            "invalid_encoding", f"the body has data after the end of its {encoding} stream"
+        )
     return out
 
 

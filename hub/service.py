@@ -11,6 +11,7 @@ import os
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -91,7 +92,7 @@ class Hub:
         self._locks: dict[str, asyncio.Lock] = {}
         self._intake: Executor | None = None
         self._warming: asyncio.TimerHandle | None = None
-        self._arrivals: deque[float] = deque(maxlen=int(self.settings.warm_below_rate))
+        self._arrivals: deque[float] = deque(maxlen=max(1, int(self.settings.warm_below_rate)))
         self.in_flight = 0
         """Requests being handled; background indexing waits for a moment with none."""
 
@@ -99,12 +100,17 @@ class Hub:
         await self.store.open()
         await self._load_policy()
         await self.reload()
+        self.inventory.fleet()
         if self.settings.intake_workers > 0:
             self._intake = intake.pool(self.settings.intake_workers)
-            await asyncio.get_running_loop().run_in_executor(
-                self._intake, intake.inspect, b"{}", "", 2
-            )
-        self.inventory.fleet()
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._intake, intake.inspect, b"{}", "", 2
+                )
+            except BaseException:
+                self._intake.shutdown(wait=False, cancel_futures=True)
+                self._intake = None
+                raise
         self.ready = True
 
     async def stop(self) -> None:
@@ -160,7 +166,7 @@ class Hub:
     async def sync(self, record: ClusterRecord) -> Entry:
         """Bring one cluster's entry up to the store's generation."""
         entry = self.inventory.get(record.name)
-        if entry is None:
+        if entry is None or entry.registered_at != record.registered_at:
             entry = Entry(record.name, record.labels, record.registered_at, -1)
             self.inventory.put(entry)
         if entry.generation == record.generation:
@@ -315,7 +321,13 @@ class Hub:
         if self._intake is None:
             return intake.inspect(body, encoding, limit, keep_report=True)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._intake, intake.inspect, body, encoding, limit)
+        try:
+            return await loop.run_in_executor(self._intake, intake.inspect, body, encoding, limit)
+        except BrokenProcessPool:
+            log.error("a report validation worker died; starting new workers")
+            broken, self._intake = self._intake, intake.pool(self.settings.intake_workers)
+            broken.shutdown(wait=False, cancel_futures=True)
+            return intake.inspect(body, encoding, limit, keep_report=True)
 
     # policy
 

@@ -90,9 +90,12 @@ async def _maintain(hub: Hub, metrics: Metrics, every: float) -> None:
         await asyncio.sleep(every)
         try:
             metrics.expired.inc(await hub.sweep())
+        except Exception:
+            log.exception("sweeping expired reservations failed; retrying in %.0f s", every)
+        try:
             await hub.refresh()
         except Exception:
-            log.exception("maintenance pass failed; retrying in %.0f s", every)
+            log.exception("following the store failed; retrying in %.0f s", every)
 
 
 def build(hub: Hub, maintain_every: float | None = 2.0) -> web.Application:

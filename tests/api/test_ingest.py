@@ -164,3 +164,31 @@ async def test_validation_in_worker_processes_answers_the_same(env: Env) -> None
     assert invalid.body["error"]["details"][0]["field"] == "nodes.0.ready"
     detail = await env.api.call("GET", "/api/v1/clusters/west", env.admin)
     assert (detail.body["report_sequence"], detail.body["nodes"]) == (3, 2)
+
+
+async def test_data_after_the_gzip_stream_is_refused(env: Env) -> None:
+    token = await env.register("west")
+    packed = gzip.compress(west().model_dump_json().encode()) + b"junk" * 1000
+    answer = await env.api.call(
+        "POST",
+        "/api/v1/clusters/west/reports",
+        token,
+        raw=packed,
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert (answer.status, answer.code) == (400, "invalid_encoding")
+    assert "after the end" in answer.message
+
+
+async def test_a_dead_validation_worker_is_replaced(env: Env) -> None:
+    env.settings = Settings(intake_workers=1)
+    await env.restart()
+    token = await env.register("west")
+    pool = env.hub._intake
+    assert pool is not None
+    for process in list(pool._processes.values()):  # type: ignore[attr-defined]
+        process.kill()
+        process.join()
+    assert (await env.report(token, west(sequence=2))).status == 202
+    assert (await env.report(token, west(sequence=3))).status == 202
+    assert env.hub._intake is not pool

@@ -1,15 +1,19 @@
-"""Patching the fleet index in place of changed clusters gives what a full build gives."""
+"""Patching the fleet index in place of changed clusters gives what a full build gives, and
+background indexing reaches every cluster that has a report."""
 
 import random
 from dataclasses import fields
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
+from hub import payloads
 from hub.capacity import fleet
 from hub.capacity.index import ClusterIndex
+from hub.inventory import Entry, Inventory
 from hub.models.report import KubeVirtSettings
-from tests.builders import NodeBuilder, cluster_index, report
+from tests.builders import NOW, NodeBuilder, cluster_index, report
 
 
 def _cluster(name: str, nodes: int, rng: random.Random, ratio: int = 10) -> ClusterIndex:
@@ -50,3 +54,16 @@ def test_patch_declines_a_new_shape_a_new_cluster_or_new_sizing() -> None:
     assert fleet.patch(old, [_cluster("a", 3, rng)]) is None
     assert fleet.patch(old, [_cluster("z", 2, rng)]) is None
     assert fleet.patch(old, [_cluster("a", 2, rng, ratio=4)]) is None
+
+
+def test_warming_skips_clusters_without_a_report() -> None:
+    inventory = Inventory()
+    registered = datetime(2026, 1, 1, tzinfo=UTC)
+    for name in ("a", "b", "c"):
+        inventory.put(Entry(name, {}, registered))
+    body = payloads.gzip(report("z", [NodeBuilder("z-1").build()]).model_dump_json().encode())
+    inventory.put(Entry("z", {}, registered))
+    inventory.apply_report("z", 1, body, NOW)
+    assert inventory.warm(1) == 0
+    assert inventory.index("z") is not None
+    assert [c.name for c in inventory.fleet().clusters] == ["z"]
