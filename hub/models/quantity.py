@@ -5,6 +5,7 @@ quantity becomes a `Fraction` and is rounded up only when it is turned into an i
 the way the API server rounds (`MilliValue`/`Value` round towards +infinity).
 """
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -61,11 +62,14 @@ def parse(text: str | int) -> Fraction:
     return number * (_BINARY[suffix] if suffix in _BINARY else _DECIMAL[suffix])
 
 
+@functools.lru_cache(maxsize=4096)
 def millis(text: str | int) -> int:
-    """CPU as integer millicores, rounded up like the API server's MilliValue."""
+    """CPU as integer millicores, rounded up like the API server's MilliValue. Memoized: a
+    cluster's pods repeat a few dozen distinct quantities thousands of times."""
     return math.ceil(parse(text) * 1000)
 
 
+@functools.lru_cache(maxsize=4096)
 def units(text: str | int) -> int:
     """Bytes or a device count as an integer, rounded up like the API server's Value."""
     return math.ceil(parse(text))

@@ -1,0 +1,271 @@
+"""Kubernetes objects -> CapacityReport. Pure: the snapshot, the sequence and the time are
+given, so the same code serves the real API and the simulation, and tests need no cluster.
+
+A malformed object is skipped and named in `Collected.skipped`, never fatal: one odd pod must
+not stop a cluster from reporting.
+"""
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import pydantic
+
+from hub.models import quantity
+from hub.models.report import (
+    CapacityReport,
+    CapacitySource,
+    KubeVirtSettings,
+    Node,
+    PendingLauncher,
+    ResourceQuota,
+    StorageClass,
+)
+from hub.models.vm import VmSpec
+from spoke_agent import vms
+from spoke_agent.requests import CPU, MEMORY, pod_requests
+from spoke_agent.snapshot import Object, Snapshot, meta, name_of, spec, status
+
+log = logging.getLogger("cclm.spoke")
+T = TypeVar("T")
+TERMINAL = ("Succeeded", "Failed")
+DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+SKIPPED = (KeyError, TypeError, ValueError, AttributeError)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Agent configuration the API cannot tell: pool sizes of storage classes whose driver
+    publishes no CSIStorageCapacity, and CDI's filesystem overhead per class."""
+
+    storage_pools: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    """class name -> (capacity bytes, available bytes)"""
+    filesystem_overhead: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    report: CapacityReport
+    skipped: tuple[str, ...]
+
+
+def _each(
+    kind: str, objects: Iterable[Object], read: Callable[[Object], T], skipped: list[str]
+) -> list[T]:
+    out = []
+    for obj in objects:
+        try:
+            out.append(read(obj))
+        except SKIPPED as error:
+            reason = f"{kind} {name_of(obj) if isinstance(obj, Mapping) else '?'}: {error}"
+            log.warning("skipping %s", reason)
+            skipped.append(reason)
+    return out
+
+
+def _resources(values: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"cpu_millis": 0, "memory_bytes": 0, "scalar": {}}
+    for name, value in values.items():
+        if name == CPU:
+            out["cpu_millis"] = value if isinstance(value, int) else quantity.millis(str(value))
+        elif name == MEMORY:
+            out["memory_bytes"] = value if isinstance(value, int) else quantity.units(str(value))
+        elif name.startswith("hugepages-") or "/" in name:
+            out["scalar"][name] = value if isinstance(value, int) else quantity.units(str(value))
+    return out
+
+
+def _ready(node: Object) -> bool:
+    for condition in status(node).get("conditions") or ():
+        if condition.get("type") == "Ready":
+            return bool(condition.get("status") == "True")
+    return False
+
+
+def _node(node: Object, requested: Mapping[str, Mapping[str, int]]) -> Node:
+    name = meta(node)["name"]
+    return Node.model_validate(
+        {
+            "name": name,
+            "labels": meta(node).get("labels") or {},
+            "taints": [
+                {k: t[k] for k in ("key", "value", "effect") if k in t}
+                for t in spec(node).get("taints") or ()
+            ],
+            "ready": _ready(node),
+            "unschedulable": bool(spec(node).get("unschedulable")),
+            "allocatable": _resources(status(node)["allocatable"]),
+            "requested": _resources(requested.get(name, {})),
+        }
+    )
+
+
+def _requested_by_node(pods: Iterable[Object], skipped: list[str]) -> dict[str, dict[str, int]]:
+    totals: dict[str, dict[str, int]] = {}
+
+    def add(pod: Object) -> None:
+        node = spec(pod).get("nodeName")
+        if not node or status(pod).get("phase") in TERMINAL:
+            return
+        bucket = totals.setdefault(node, {})
+        for resource, amount in pod_requests(pod).items():
+            bucket[resource] = bucket.get(resource, 0) + amount
+
+    _each("pod", pods, add, skipped)
+    return totals
+
+
+def _storage_classes(snapshot: Snapshot, config: Config, skipped: list[str]) -> list[StorageClass]:
+    published: dict[str, int] = {}
+
+    def count(capacity: Object) -> None:
+        name = capacity["storageClassName"]
+        published[name] = published.get(name, 0) + quantity.units(str(capacity["capacity"]))
+
+    _each("CSIStorageCapacity", snapshot.csi_storage_capacities, count, skipped)
+
+    def read(sc: Object) -> StorageClass:
+        name = meta(sc)["name"]
+        data: dict[str, Any] = {
+            "name": name,
+            "provisioner": sc.get("provisioner", ""),
+            "is_default": (meta(sc).get("annotations") or {}).get(DEFAULT_CLASS) == "true",
+            "volume_binding_mode": sc.get("volumeBindingMode") or "Immediate",
+        }
+        if name in config.filesystem_overhead:
+            data["filesystem_overhead"] = config.filesystem_overhead[name]
+        if name in published:
+            data.update(available_bytes=published[name], capacity_source=CapacitySource.CSI)
+        elif name in config.storage_pools:
+            capacity, available = config.storage_pools[name]
+            data.update(
+                capacity_bytes=capacity,
+                available_bytes=available,
+                capacity_source=CapacitySource.CONFIGURED,
+            )
+        return StorageClass.model_validate(data)
+
+    classes = _each("StorageClass", snapshot.storage_classes, read, skipped)
+    return _one_default(classes, snapshot.storage_classes)
+
+
+def _one_default(classes: list[StorageClass], objects: Iterable[Object]) -> list[StorageClass]:
+    """Kubernetes picks the newest default class when several claim it; so do we."""
+    defaults = [c for c in classes if c.is_default]
+    if len(defaults) < 2:
+        return classes
+    created = {meta(o).get("name"): str(meta(o).get("creationTimestamp", "")) for o in objects}
+    newest = max(defaults, key=lambda c: (created.get(c.name, ""), c.name)).name
+    return [c.model_copy(update={"is_default": c.name == newest}) for c in classes]
+
+
+def _quota(quota: Object) -> ResourceQuota:
+    return ResourceQuota.model_validate(
+        {
+            "namespace": meta(quota)["namespace"],
+            "name": meta(quota)["name"],
+            "hard": _quota_values(status(quota).get("hard") or spec(quota).get("hard") or {}),
+            "used": _quota_values(status(quota).get("used") or {}),
+        }
+    )
+
+
+def _quota_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: str(value) for name, value in values.items()}
+
+
+def _kubevirt(objects: Iterable[Object]) -> KubeVirtSettings:
+    found = list(objects)
+    if not found:
+        return KubeVirtSettings(installed=False)
+    cr = found[0]
+    config = spec(cr).get("configuration") or {}
+    developer = config.get("developerConfiguration") or {}
+    data: dict[str, Any] = {
+        "installed": True,
+        "version": status(cr).get("observedKubeVirtVersion"),
+        "feature_gates": tuple(developer.get("featureGates") or ()),
+    }
+    if developer.get("cpuAllocationRatio") is not None:
+        data["cpu_allocation_ratio"] = developer["cpuAllocationRatio"]
+    if developer.get("memoryOvercommit") is not None:
+        data["memory_overcommit_percent"] = developer["memoryOvercommit"]
+    ratio = config.get("additionalGuestMemoryOverheadRatio")
+    if ratio is not None:
+        data["additional_guest_memory_overhead_ratio"] = str(ratio)
+    return KubeVirtSettings.model_validate(data)
+
+
+def _pending_launchers(pods: Iterable[Object], skipped: list[str]) -> list[PendingLauncher]:
+    found = _each("pod", pods, _pending_launcher, skipped)
+    return [p for p in found if p is not None]
+
+
+def _pending_launcher(pod: Object) -> PendingLauncher | None:
+    """A virt-launcher pod the scheduler has not placed, with the scheduler's reason."""
+    labels = meta(pod).get("labels") or {}
+    if labels.get("kubevirt.io") != "virt-launcher" or status(pod).get("phase") != "Pending":
+        return None
+    if spec(pod).get("nodeName"):
+        return None
+    condition: Mapping[str, Any] = next(
+        (
+            c
+            for c in status(pod).get("conditions") or ()
+            if c.get("type") == "PodScheduled" and c.get("status") == "False"
+        ),
+        {},
+    )
+    return PendingLauncher(
+        namespace=meta(pod).get("namespace", ""),
+        name=meta(pod).get("name", ""),
+        vm=labels.get(vms.VM_NAME_LABEL),
+        message=condition.get("message", ""),
+        since=condition.get("lastTransitionTime"),
+    )
+
+
+def _vms(snapshot: Snapshot, skipped: list[str]) -> list[VmSpec]:
+    claims: dict[str, dict[str, Object]] = {}
+    for claim in snapshot.persistent_volume_claims:
+        by_name = claims.setdefault(meta(claim).get("namespace", ""), {})
+        by_name[meta(claim).get("name", "")] = claim
+    instances = {
+        (meta(v).get("namespace", ""), meta(v).get("name", "")): v
+        for v in snapshot.virtual_machine_instances
+    }
+    launchers = vms.launcher_pods(snapshot.pods)
+    models = vms.host_models(snapshot.nodes)
+
+    def read(vm: Object) -> VmSpec:
+        key = (meta(vm).get("namespace", ""), meta(vm).get("name", ""))
+        in_namespace = claims.get(key[0], {})
+        return vms.vm_spec(vm, instances.get(key), launchers.get(key, []), in_namespace, models)
+
+    return _each("VirtualMachine", snapshot.virtual_machines, read, skipped)
+
+
+def collect(
+    snapshot: Snapshot, cluster: str, sequence: int, now: datetime, config: Config = Config()
+) -> Collected:
+    skipped: list[str] = []
+    requested = _requested_by_node(snapshot.pods, skipped)
+    nodes = _each("Node", snapshot.nodes, lambda n: _node(n, requested), skipped)
+    try:
+        report = CapacityReport(
+            cluster=cluster,
+            sequence=sequence,
+            generated_at=now,
+            kubevirt=_kubevirt(snapshot.kubevirts),
+            nodes=tuple(nodes),
+            storage_classes=tuple(_storage_classes(snapshot, config, skipped)),
+            quotas=tuple(_each("ResourceQuota", snapshot.resource_quotas, _quota, skipped)),
+            vms=tuple(_vms(snapshot, skipped)),
+            pending_launchers=tuple(_pending_launchers(snapshot.pods, skipped)),
+        )
+    except pydantic.ValidationError as error:
+        raise ValueError(f"the collected report is not valid: {error}") from error
+    return Collected(report, tuple(skipped))

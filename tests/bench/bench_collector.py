@@ -1,0 +1,62 @@
+"""Collector benchmark: a 500-node, ~10,000-pod, 3,000-VM simulated cluster to a report.
+
+Prints one JSON line: report build time (p50 and worst of the runs), report size as JSON
+and gzipped. Run it directly:
+
+    python tests/bench/bench_collector.py --nodes 500 --pods-per-node 15 --vms 3000
+"""
+
+import argparse
+import gzip
+import json
+import statistics
+import time
+from datetime import UTC, datetime
+
+from spoke_agent import simulation
+from spoke_agent.collector import collect
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--nodes", type=int, default=500)
+    parser.add_argument("--pods-per-node", type=int, default=15)
+    parser.add_argument("--vms", type=int, default=3000)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    shape = simulation.FleetShape(
+        clusters=1,
+        nodes=args.nodes,
+        pods_per_node=args.pods_per_node,
+        vms_per_node=max(args.vms // args.nodes, 0),
+    )
+    [cluster] = simulation.fleet(args.seed, shape)
+    snapshot = cluster.snapshot()
+    timings = []
+    for run in range(args.runs + 1):
+        started = time.perf_counter()
+        collected = collect(snapshot, cluster.name, run + 1, datetime.now(UTC))
+        if run:
+            timings.append(time.perf_counter() - started)
+    body = collected.report.model_dump_json().encode()
+    print(
+        json.dumps(
+            {
+                "nodes": len(snapshot.nodes),
+                "pods": len(snapshot.pods),
+                "vms": len(snapshot.virtual_machines),
+                "build_p50_ms": round(statistics.median(timings) * 1000, 1),
+                "build_max_ms": round(max(timings) * 1000, 1),
+                "report_json_bytes": len(body),
+                "report_gzip_bytes": len(gzip.compress(body)),
+                "skipped_objects": len(collected.skipped),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
