@@ -5,6 +5,7 @@ import sys
 from collections.abc import Sequence
 
 import pydantic
+from spoke_agent import cli as spoke
 
 from hub import fleet_files, policy_files
 from hub.cli import demo, local, remote, serve
@@ -21,6 +22,7 @@ def parser() -> argparse.ArgumentParser:
     remote.add_commands(commands)
     local.add_commands(commands)
     serve.add_commands(commands)
+    spoke.add_commands(commands)
     return top
 
 

@@ -8,6 +8,8 @@ only. The Helm chart renders its ClusterRole from it.
 """
 
 import json
+import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +17,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from spoke_agent.snapshot import Object, Snapshot
+
+log = logging.getLogger("cclm.spoke")
 
 RULES: tuple[dict[str, Any], ...] = (
     {
@@ -47,23 +51,45 @@ CUSTOM: dict[str, tuple[str, str, str]] = {
 }
 
 
-class KubernetesSource:
-    """Lists the cluster's objects; a kind whose CRD is not installed reads as empty."""
+def _event(line: bytes) -> str:
+    """The event's type, or "expired" when the server says the watch is too old (410)."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return "noise"
+    if event.get("type") == "ERROR" and (event.get("object") or {}).get("code") == 410:
+        return "expired"
+    return str(event.get("type", "noise"))
 
-    def __init__(self, api_client: client.ApiClient) -> None:
+
+class KubernetesSource:
+    """Lists the cluster's objects (a kind whose CRD is not installed reads as empty) and
+    watches them, so that a change triggers a new report within seconds."""
+
+    def __init__(self, api_client: client.ApiClient, watch_seconds: int = 300) -> None:
         core = client.CoreV1Api(api_client)
         storage = client.StorageV1Api(api_client)
-        self._custom = client.CustomObjectsApi(api_client)
-        self._lists: dict[str, Callable[..., Any]] = {
-            "nodes": core.list_node,
-            "pods": core.list_pod_for_all_namespaces,
-            "persistent_volume_claims": core.list_persistent_volume_claim_for_all_namespaces,
-            "resource_quotas": core.list_resource_quota_for_all_namespaces,
-            "storage_classes": storage.list_storage_class,
-            "csi_storage_capacities": storage.list_csi_storage_capacity_for_all_namespaces,
+        custom = client.CustomObjectsApi(api_client)
+        self._watch_seconds = watch_seconds
+        self._calls: dict[str, tuple[Callable[..., Any], tuple[str, ...]]] = {
+            "nodes": (core.list_node, ()),
+            "pods": (core.list_pod_for_all_namespaces, ()),
+            "persistent_volume_claims": (
+                core.list_persistent_volume_claim_for_all_namespaces,
+                (),
+            ),
+            "resource_quotas": (core.list_resource_quota_for_all_namespaces, ()),
+            "storage_classes": (storage.list_storage_class, ()),
+            "csi_storage_capacities": (storage.list_csi_storage_capacity_for_all_namespaces, ()),
+            **{kind: (custom.list_cluster_custom_object, args) for kind, args in CUSTOM.items()},
         }
 
-    def _items(self, call: Callable[..., Any], *args: str) -> list[Object]:
+    @property
+    def kinds(self) -> list[str]:
+        return list(self._calls)
+
+    def _items(self, kind: str) -> list[Object]:
+        call, args = self._calls[kind]
         try:
             response = call(*args, _preload_content=False)
         except ApiException as error:
@@ -74,9 +100,34 @@ class KubernetesSource:
         return [item for item in items if isinstance(item, dict)]
 
     def snapshot(self) -> Snapshot:
-        kinds = {kind: self._items(call) for kind, call in self._lists.items()}
-        for kind, (group, version, plural) in CUSTOM.items():
-            kinds[kind] = self._items(
-                self._custom.list_cluster_custom_object, group, version, plural
-            )
-        return Snapshot(**kinds)
+        return Snapshot(**{kind: self._items(kind) for kind in self._calls})
+
+    def watch(self, kind: str, on_change: Callable[[], None], stop: threading.Event) -> None:
+        """Call `on_change` on every event of `kind` until `stop` is set. Blocking: run it
+        in a thread. Expiry (410 Gone), timeouts and API errors start a new watch, after a
+        backoff when something failed; a kind whose CRD is absent is checked again later."""
+        call, args = self._calls[kind]
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                response = call(
+                    *args,
+                    watch="true",
+                    timeout_seconds=self._watch_seconds,
+                    _preload_content=False,
+                    _request_timeout=self._watch_seconds + 30,
+                )
+                for line in response:
+                    if stop.is_set():
+                        break
+                    if _event(line) == "expired":
+                        break
+                    on_change()
+                response.release_conn()
+                backoff = 1.0
+            except Exception as error:
+                missing = isinstance(error, ApiException) and error.status == 404
+                if not missing:
+                    log.warning("watching %s failed: %s; again in %.0f s", kind, error, backoff)
+                stop.wait(60.0 if missing else backoff)
+                backoff = min(backoff * 2, 30.0)

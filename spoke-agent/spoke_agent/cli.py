@@ -1,0 +1,169 @@
+"""`cclm spoke run`: the agent in a cluster (in-cluster config) or beside it (kubeconfig)."""
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from aiohttp import web
+from kubernetes import client, config
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from hub.models import quantity
+from spoke_agent.agent import Agent
+from spoke_agent.client import HubClient
+from spoke_agent.collector import Config
+from spoke_agent.kube_source import KubernetesSource
+from spoke_agent.sequence import Sequence
+
+log = logging.getLogger("cclm.spoke")
+
+
+class SpokeUsageError(ValueError):
+    """A bad option; printed as one line, exit status 2."""
+
+
+def _pools(values: list[str]) -> dict[str, tuple[int, int]]:
+    pools = {}
+    for value in values:
+        name, _, sizes = value.partition("=")
+        capacity, _, available = sizes.partition(":")
+        try:
+            pools[name] = (quantity.units(capacity), quantity.units(available or capacity))
+        except ValueError as error:
+            raise SpokeUsageError(
+                f"--storage-pool {value!r}: expected CLASS=CAPACITY[:AVAILABLE], e.g. nfs=10Ti:4Ti"
+            ) from error
+        if not name:
+            raise SpokeUsageError(f"--storage-pool {value!r}: the class name is missing")
+    return pools
+
+
+def _overheads(values: list[str]) -> dict[str, Decimal]:
+    found = {}
+    for value in values:
+        name, _, ratio = value.partition("=")
+        try:
+            found[name] = Decimal(ratio)
+        except InvalidOperation as error:
+            raise SpokeUsageError(
+                f"--filesystem-overhead {value!r}: expected CLASS=RATIO, e.g. nfs=0.055"
+            ) from error
+    return found
+
+
+def _api(kubeconfig: Path | None) -> client.ApiClient:
+    if kubeconfig is None:
+        config.load_incluster_config()
+    else:
+        config.load_kube_config(config_file=str(kubeconfig))
+    return client.ApiClient()
+
+
+def _health(agent: Agent) -> web.Application:
+    async def healthz(_request: web.Request) -> web.Response:
+        stale = agent.last_sent is None or (
+            (agent.clock() - agent.last_sent).total_seconds() > 3 * agent.heartbeat
+        )
+        if stale and agent.last_error:
+            return web.json_response({"status": "failing", "error": agent.last_error}, status=503)
+        return web.json_response({"status": "ok", "last_report": str(agent.last_sent)})
+
+    async def metrics(_request: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(agent.metrics.registry),
+            headers={"Content-Type": CONTENT_TYPE_LATEST},
+        )
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def _serve(args: argparse.Namespace, agent: Agent, source: KubernetesSource) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    runner = web.AppRunner(_health(agent))
+    await runner.setup()
+    await web.TCPSite(runner, args.health_host, args.health_port).start()
+    halt = threading.Event()
+    watchers = [
+        threading.Thread(
+            target=source.watch, args=(kind, agent.notify, halt), name=f"watch-{kind}", daemon=True
+        )
+        for kind in source.kinds
+    ]
+    for watcher in watchers:
+        watcher.start()
+    try:
+        await agent.run(stop)
+    finally:
+        halt.set()
+        with contextlib.suppress(Exception):
+            await runner.cleanup()
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = Config(
+            storage_pools=_pools(args.storage_pool),
+            filesystem_overhead=_overheads(args.filesystem_overhead),
+        )
+        if not args.token_file.is_file():
+            raise SpokeUsageError(f"--token-file {args.token_file}: no such file")
+    except SpokeUsageError as error:
+        print(f"cclm spoke: {error}")
+        return 2
+    source = KubernetesSource(_api(args.kubeconfig))
+    agent = Agent(
+        source,
+        args.cluster,
+        HubClient(args.hub, args.token_file, args.ca_file),
+        Sequence(args.state_dir / "sequence"),
+        lambda: datetime.now(UTC),
+        settings,
+        debounce=args.debounce,
+        heartbeat=args.heartbeat,
+    )
+    asyncio.run(_serve(args, agent, source))
+    return 0
+
+
+def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    spoke = commands.add_parser("spoke", help="the agent that reports a cluster to the hub")
+    actions = spoke.add_subparsers(dest="action", required=True, metavar="ACTION")
+    agent = actions.add_parser(
+        "run",
+        help="collect this cluster's capacity and report it to the hub",
+        description="Watch the cluster and report its capacity to the hub on every change "
+        "(debounced) and at least every --heartbeat seconds.",
+    )
+    agent.add_argument("--kubeconfig", type=Path, help="default: the in-cluster configuration")
+    agent.add_argument("--hub", required=True, help="hub URL, e.g. https://hub.example:8480")
+    agent.add_argument("--cluster", required=True, help="this cluster's registered name")
+    agent.add_argument("--token-file", type=Path, required=True, help="the cluster's token")
+    agent.add_argument("--ca-file", help="CA bundle to verify the hub's certificate")
+    agent.add_argument("--state-dir", type=Path, default=Path("/var/lib/cclm-spoke"))
+    agent.add_argument("--heartbeat", type=float, default=30.0, help="seconds (default 30)")
+    agent.add_argument("--debounce", type=float, default=1.0, help="seconds (default 1)")
+    agent.add_argument("--health-host", default="0.0.0.0", help="/healthz and /metrics address")
+    agent.add_argument("--health-port", type=int, default=8481)
+    agent.add_argument(
+        "--storage-pool",
+        action="append",
+        default=[],
+        metavar="CLASS=CAPACITY[:AVAILABLE]",
+        help="pool size of a class whose driver publishes no CSIStorageCapacity",
+    )
+    agent.add_argument("--filesystem-overhead", action="append", default=[], metavar="CLASS=RATIO")
+    agent.set_defaults(run=run)

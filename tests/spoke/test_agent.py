@@ -1,0 +1,164 @@
+"""The agent end to end: a simulated or emulated cluster, the real hub over HTTP."""
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import kmock
+import pytest
+from kubernetes import client
+from spoke_agent import manifests as m
+from spoke_agent import simulation
+from spoke_agent.agent import Agent
+from spoke_agent.client import HubClient, RefusedError
+from spoke_agent.kube_source import KubernetesSource
+from spoke_agent.sequence import Sequence
+from spoke_agent.snapshot import Snapshot
+
+from tests.api.conftest import LENIENT, Env, FakeClock
+
+SHAPE = simulation.FleetShape(clusters=1, nodes=4, vms_per_node=1, pods_per_node=3)
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[Env]:
+    environment = Env(tmp_path / "hub.db", FakeClock(), LENIENT)
+    await environment.start()
+    yield environment
+    await environment.stop()
+
+
+async def _agent(hub: Env, tmp_path: Path, source: Any, name: str = "sim-000") -> Agent:
+    token = tmp_path / f"{name}.token"
+    token.write_text(await hub.register(name))
+    url = str(hub.api.client.make_url("/")).rstrip("/")
+    sender = HubClient(url, token, attempts=2, first_delay=0.01)
+    return Agent(source, name, sender, Sequence(tmp_path / "state" / "sequence"), hub.clock)
+
+
+async def _detail(hub: Env, name: str) -> Any:
+    return (await hub.api.call("GET", f"/api/v1/clusters/{name}", hub.admin)).body
+
+
+async def test_reports_reach_the_hub_and_follow_changes(hub: Env, tmp_path: Path) -> None:
+    [cluster] = simulation.fleet(1, SHAPE)
+    agent = await _agent(hub, tmp_path, cluster)
+    first = await agent.report_once()
+    assert first["applied"] is True
+    detail = await _detail(hub, "sim-000")
+    assert (detail["nodes_usable"], detail["vms"]) == (4, 4)
+    cluster.cordon(cluster.objects["nodes"][0]["metadata"]["name"])
+    second = await agent.report_once()
+    assert second["sequence"] > first["sequence"]
+    assert (await _detail(hub, "sim-000"))["nodes_usable"] == 3
+
+
+async def test_the_sequence_keeps_growing_across_restarts(hub: Env, tmp_path: Path) -> None:
+    [cluster] = simulation.fleet(1, SHAPE)
+    agent = await _agent(hub, tmp_path, cluster)
+    before = (await agent.report_once())["sequence"]
+    hub.clock.now = hub.clock.now.replace(year=2020)
+    restarted = Agent(
+        cluster, "sim-000", agent.hub, Sequence(tmp_path / "state" / "sequence"), hub.clock
+    )
+    after = await restarted.report_once()
+    assert after["sequence"] == before + 1, "the saved sequence wins over a clock set back"
+    assert after["applied"] is True
+
+
+class Flaky:
+    """A source whose API is unreachable for a while, then back."""
+
+    def __init__(self, inner: simulation.SimulatedCluster, failures: int) -> None:
+        self.inner = inner
+        self.failures = failures
+
+    def snapshot(self) -> Snapshot:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("the API server is unreachable")
+        return self.inner.snapshot()
+
+
+async def test_api_outages_are_survived_and_reports_resume(hub: Env, tmp_path: Path) -> None:
+    [cluster] = simulation.fleet(1, SHAPE)
+    agent = await _agent(hub, tmp_path, Flaky(cluster, failures=2))
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            await agent.report_once()
+    receipt = await agent.report_once()
+    assert receipt["applied"] is True
+    assert agent.metrics.errors.labels("read")._value.get() == 2  # type: ignore[attr-defined]
+
+
+async def test_a_refused_report_is_not_retried(hub: Env, tmp_path: Path) -> None:
+    [cluster] = simulation.fleet(1, SHAPE)
+    agent = await _agent(hub, tmp_path, cluster)
+    (tmp_path / "sim-000.token").write_text("cclm_nope_nope")
+    with pytest.raises(RefusedError) as refused:
+        await agent.report_once()
+    assert refused.value.status == 401
+    metrics = await (await hub.api.client.get("/metrics")).text()
+    assert 'route="/api/v1/clusters/{name}/reports",status="401"} 1.0' in metrics
+
+
+async def test_an_unreachable_hub_is_retried_then_reported(tmp_path: Path) -> None:
+    [cluster] = simulation.fleet(1, SHAPE)
+    token = tmp_path / "token"
+    token.write_text("cclm_a_b")
+    sender = HubClient("http://127.0.0.1:9", token, attempts=3, first_delay=0.01)
+    agent = Agent(cluster, "sim-000", sender, Sequence(tmp_path / "seq"), FakeClock())
+    with pytest.raises(OSError, match="Cannot connect"):
+        await agent.report_once()
+    assert agent.metrics.errors.labels("send")._value.get() == 1  # type: ignore[attr-defined]
+
+
+class Recording:
+    """Passes reports on to the hub and lets the test await each one."""
+
+    def __init__(self, inner: HubClient) -> None:
+        self.inner = inner
+        self.sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def send(self, report: Any) -> dict[str, Any]:
+        receipt = await self.inner.send(report)
+        await self.sent.put(receipt)
+        return receipt
+
+
+async def test_run_reports_at_start_and_on_change_then_stops(hub: Env, tmp_path: Path) -> None:
+    [cluster] = simulation.fleet(1, SHAPE)
+    agent = await _agent(hub, tmp_path, cluster)
+    recording = Recording(agent.hub)  # type: ignore[arg-type]
+    agent.hub, agent.debounce, agent.heartbeat = recording, 0.01, 3600
+    stop = asyncio.Event()
+    running = asyncio.create_task(agent.run(stop))
+    first = await asyncio.wait_for(recording.sent.get(), 10)
+    cluster.cordon(cluster.objects["nodes"][0]["metadata"]["name"])
+    agent.notify()
+    second = await asyncio.wait_for(recording.sent.get(), 10)
+    assert second["sequence"] > first["sequence"]
+    assert (await _detail(hub, "sim-000"))["nodes_usable"] == 3
+    stop.set()
+    await asyncio.wait_for(running, 10)
+
+
+async def test_a_watch_announces_changes_and_stops() -> None:
+    async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
+        emulator.objects["v1/nodes", None, "n1"] = m.node("n1", "4", "8Gi")
+        api = client.ApiClient(client.Configuration(host=str(server.url).rstrip("/")))
+        source = KubernetesSource(api, watch_seconds=5)
+        changed = threading.Event()
+        stop = threading.Event()
+        watcher = asyncio.create_task(asyncio.to_thread(source.watch, "nodes", changed.set, stop))
+        assert await asyncio.to_thread(changed.wait, 10), "the existing node is announced"
+        changed.clear()
+        await emulator.clients[0].post("/api/v1/nodes", json=m.node("n2", "4", "8Gi"))
+        assert await asyncio.to_thread(changed.wait, 10), "a new node wakes the watch"
+        stop.set()
+        await emulator.clients[0].post("/api/v1/nodes", json=m.node("n3", "4", "8Gi"))
+        await asyncio.wait_for(watcher, 15)
+        snapshot = await asyncio.to_thread(source.snapshot)
+        assert [n["metadata"]["name"] for n in snapshot.nodes] == ["n1", "n2", "n3"]
