@@ -4,7 +4,8 @@ It starts a real hub on a loopback port, registers the four example clusters, se
 capacity reports the way spoke agents do (gzipped, with their own tokens), then walks through
 what an administrator does: look at the fleet, check a VM against a full cluster, try to
 migrate it (refused until the shortfall is acknowledged), migrate it where it fits instead,
-and follow the task.
+and follow the task. Last, spoke agents on three simulated clusters read their
+Kubernetes-shaped objects and report them, as the agent does in a real cluster.
 """
 
 import argparse
@@ -20,6 +21,10 @@ from typing import Any
 import aiohttp
 import yaml
 from aiohttp import web
+from spoke_agent import simulation
+from spoke_agent.agent import Agent
+from spoke_agent.client import HubClient
+from spoke_agent.sequence import Sequence
 
 from hub import render
 from hub.api import app as api
@@ -86,6 +91,29 @@ async def _walkthrough(admin: Connection) -> None:
     )
 
 
+async def _simulated_spokes(url: str, admin: Connection, home: Path) -> None:
+    """Spoke agents on simulated clusters: the collector reads Kubernetes-shaped objects and
+    the agent sends the report, exactly as in a real cluster."""
+    shape = simulation.FleetShape(clusters=3, nodes=12, vms_per_node=2, pods_per_node=6)
+    for cluster in simulation.fleet(seed=7, shape=shape):
+        registered = await call(
+            admin, "POST", "/api/v1/clusters", {"name": cluster.name, "labels": cluster.labels}
+        )
+        token = home / f"{cluster.name}.token"
+        token.write_text(registered["token"])
+        agent = Agent(
+            cluster,
+            cluster.name,
+            HubClient(url, token),
+            Sequence(home / cluster.name / "sequence"),
+            lambda: datetime.now(UTC),
+        )
+        receipt = await agent.report_once()
+        print(f"  {cluster.name}: agent sent report #{receipt['sequence']}")
+    clusters = await call(admin, "GET", "/api/v1/clusters", params={"label": "env=sim"})
+    print(render.clusters(ClusterList.model_validate(clusters).items))
+
+
 async def run(home: Path) -> int:
     hub = Hub(SqliteStore(home / "hub.db"), lambda: datetime.now(UTC))
     runner = web.AppRunner(api.build(hub), **api.SERVER_OPTIONS)
@@ -101,6 +129,8 @@ async def run(home: Path) -> int:
         _say("Spoke agents register and report")
         await _feed(url, admin)
         await _walkthrough(admin)
+        _say("Spoke agents on simulated clusters report the same way")
+        await _simulated_spokes(url, admin, home)
     finally:
         await runner.cleanup()
     return 0

@@ -183,7 +183,20 @@ def vm_spec(
         data["host_model"] = host_models.get(str(status(vmi or {}).get("nodeName")))
     elif model and model != "host-passthrough":
         data["cpu_model"] = model
-    return VmSpec.model_validate({k: v for k, v in data.items() if v is not None})
+    return VmSpec.model_validate({k: v for k, v in data.items() if not _default(k, v)})
+
+
+DEFAULTS = {name: info.default for name, info in VmSpec.model_fields.items()}
+
+
+def _default(field: str, value: Any) -> bool:
+    """Left out when it is the model's default: fewer fields to validate, same VmSpec."""
+    if value is None:
+        return True
+    default = DEFAULTS.get(field)
+    if isinstance(default, tuple):
+        return value in ((), [])
+    return type(value) is type(default) and value == default
 
 
 def host_models(nodes: Sequence[Object]) -> dict[str, str]:

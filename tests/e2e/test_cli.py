@@ -256,6 +256,8 @@ def test_the_demo_walks_through_check_refusal_and_migration(
     assert "Migrate to gpu-lab, the top suggestion: accepted" in out
     assert "memory         allocatable 1.6 TiB, requested 352.0 GiB, reserved 32.3 GiB" in out
     assert (tmp_path / "hub.db").is_file()
+    assert out.count("agent sent report #") == 3
+    assert "sim-002                  fresh" in out
 
 
 def test_a_killed_hub_restarts_with_its_migrations_and_reservations(

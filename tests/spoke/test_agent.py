@@ -162,3 +162,45 @@ async def test_a_watch_announces_changes_and_stops() -> None:
         await asyncio.wait_for(watcher, 15)
         snapshot = await asyncio.to_thread(source.snapshot)
         assert [n["metadata"]["name"] for n in snapshot.nodes] == ["n1", "n2", "n3"]
+
+
+async def test_an_api_server_failing_for_a_while_then_back(hub: Env, tmp_path: Path) -> None:
+    """Real HTTP: the emulated API server answers 503 to the next node lists, then recovers."""
+    async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
+        emulator.objects["v1/nodes", None, "n1"] = m.node("n1", "4", "8Gi")
+        api = client.ApiClient(client.Configuration(host=str(server.url).rstrip("/")))
+        agent = await _agent(hub, tmp_path, KubernetesSource(api), name="edge")
+        before = (await agent.report_once())["sequence"]
+        emulator[kmock.resource("v1/nodes")][1:3] << 503
+        for _ in range(2):
+            with pytest.raises(client.ApiException, match="503"):
+                await agent.report_once()
+        emulator.objects["v1/nodes", None, "n2"] = m.node("n2", "4", "8Gi")
+        after = await agent.report_once()
+        assert after["applied"] is True
+        assert after["sequence"] > before
+        assert (await _detail(hub, "edge"))["nodes"] == 2
+
+
+async def test_an_expired_watch_is_started_again() -> None:
+    async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
+        emulator.objects["v1/nodes", None, "n1"] = m.node("n1", "4", "8Gi")
+        gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}}
+        emulator[kmock.resource("v1/nodes")][{"watch": "true"}][:1] << gone
+        api = client.ApiClient(client.Configuration(host=str(server.url).rstrip("/")))
+        source = KubernetesSource(api, watch_seconds=5)
+        changed, stop = threading.Event(), threading.Event()
+        watches_at_change: list[int] = []
+
+        def on_change() -> None:
+            watches_at_change.append(
+                len(list(emulator[kmock.resource("v1/nodes")][{"watch": "true"}]))
+            )
+            changed.set()
+
+        watcher = asyncio.create_task(asyncio.to_thread(source.watch, "nodes", on_change, stop))
+        assert await asyncio.to_thread(changed.wait, 10), "the second watch sees the node"
+        stop.set()
+        await emulator.clients[0].post("/api/v1/nodes", json=m.node("n2", "4", "8Gi"))
+        await asyncio.wait_for(watcher, 15)
+        assert min(watches_at_change) == 2, "the 410 is not a change; a new watch followed it"

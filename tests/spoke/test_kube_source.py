@@ -11,7 +11,7 @@ import kmock
 import pytest
 from kubernetes import client
 from spoke_agent.collector import collect
-from spoke_agent.kube_source import CUSTOM, RULES, KubernetesSource
+from spoke_agent.kube_source import CUSTOM, RULES, KubernetesSource, _event
 from spoke_agent.snapshot import Snapshot
 
 from tests.builders import NOW
@@ -93,3 +93,16 @@ def test_the_rbac_rules_cover_every_kind_read_and_only_read() -> None:
         needed.add((group, parts[-1]))
     assert granted == needed
     assert all(set(rule["verbs"]) == {"get", "list", "watch"} for rule in RULES)
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        (b'{"type": "ERROR", "object": {"kind": "Status", "code": 410}}', "expired"),
+        (b'{"type": "ERROR", "object": {"kind": "Status", "code": 500}}', "ERROR"),
+        (b'{"type": "MODIFIED", "object": {}}', "MODIFIED"),
+        (b"not json", "noise"),
+    ],
+)
+def test_watch_events_are_told_apart(line: bytes, kind: str) -> None:
+    assert _event(line) == kind
