@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from hub.models.report import CapacityReport
-from spoke_agent.collector import Config, collect
+from spoke_agent.collector import Config, Memo, collect
 from spoke_agent.sequence import Sequence
 from spoke_agent.snapshot import Snapshot, Source
 
@@ -71,6 +71,7 @@ class Agent:
     debounce: float = 1.0
     heartbeat: float = 30.0
     metrics: Metrics = field(default_factory=Metrics)
+    memo: Memo = field(default_factory=Memo)
     last_sent: datetime | None = None
     last_error: str = ""
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -93,7 +94,9 @@ class Agent:
         for kind, items in vars_of(snapshot).items():
             self.metrics.objects.labels(kind).set(len(items))
         now = self.clock()
-        collected = collect(snapshot, self.cluster, self.sequence.next(now), now, self.config)
+        collected = collect(
+            snapshot, self.cluster, self.sequence.next(now), now, self.config, self.memo
+        )
         self.metrics.skipped.set(len(collected.skipped))
         try:
             receipt = await self.hub.send(collected.report)

@@ -46,6 +46,21 @@ class Config:
     filesystem_overhead: Mapping[str, Decimal] = field(default_factory=dict)
 
 
+@dataclass
+class Memo:
+    """What was worked out per object version in earlier reports. Kubernetes bumps an
+    object's resourceVersion on every change, so an unchanged version means an unchanged
+    result: a report after a few changes redoes only those few. Objects without a version
+    are always worked out afresh."""
+
+    pods: dict[tuple[str, str], tuple[str, dict[str, int]]] = field(default_factory=dict)
+    vms: dict[tuple[str, str], tuple[tuple[object, ...], VmSpec]] = field(default_factory=dict)
+
+
+def _key(obj: Object) -> tuple[str, str]:
+    return meta(obj).get("namespace", ""), meta(obj).get("name", "")
+
+
 @dataclass(frozen=True, slots=True)
 class Collected:
     report: CapacityReport
@@ -103,18 +118,32 @@ def _node(node: Object, requested: Mapping[str, Mapping[str, int]]) -> Node:
     )
 
 
-def _requested_by_node(pods: Iterable[Object], skipped: list[str]) -> dict[str, dict[str, int]]:
+def _requested_by_node(
+    pods: Iterable[Object], skipped: list[str], memo: Memo
+) -> dict[str, dict[str, int]]:
     totals: dict[str, dict[str, int]] = {}
+    seen: dict[tuple[str, str], tuple[str, dict[str, int]]] = {}
 
     def add(pod: Object) -> None:
         node = spec(pod).get("nodeName")
         if not node or status(pod).get("phase") in TERMINAL:
             return
+        metadata = meta(pod)
+        version = metadata.get("resourceVersion")
+        key = (metadata.get("namespace", ""), metadata.get("name", ""))
+        known = memo.pods.get(key)
+        if version is not None and known is not None and known[0] == version:
+            wanted = known[1]
+        else:
+            wanted = pod_requests(pod)
+        if version is not None:
+            seen[key] = (version, wanted)
         bucket = totals.setdefault(node, {})
-        for resource, amount in pod_requests(pod).items():
+        for resource, amount in wanted.items():
             bucket[resource] = bucket.get(resource, 0) + amount
 
     _each("pod", pods, add, skipped)
+    memo.pods = seen
     return totals
 
 
@@ -228,7 +257,7 @@ def _pending_launcher(pod: Object) -> PendingLauncher | None:
     )
 
 
-def _vms(snapshot: Snapshot, skipped: list[str]) -> list[VmSpec]:
+def _vms(snapshot: Snapshot, skipped: list[str], memo: Memo) -> list[VmSpec]:
     claims: dict[str, dict[str, Object]] = {}
     for claim in snapshot.persistent_volume_claims:
         by_name = claims.setdefault(meta(claim).get("namespace", ""), {})
@@ -240,19 +269,39 @@ def _vms(snapshot: Snapshot, skipped: list[str]) -> list[VmSpec]:
     launchers = vms.launcher_pods(snapshot.pods)
     models = vms.host_models(snapshot.nodes)
 
-    def read(vm: Object) -> VmSpec:
-        key = (meta(vm).get("namespace", ""), meta(vm).get("name", ""))
-        in_namespace = claims.get(key[0], {})
-        return vms.vm_spec(vm, instances.get(key), launchers.get(key, []), in_namespace, models)
+    seen: dict[tuple[str, str], tuple[tuple[object, ...], VmSpec]] = {}
 
-    return _each("VirtualMachine", snapshot.virtual_machines, read, skipped)
+    def read(vm: Object) -> VmSpec:
+        key = _key(vm)
+        inputs = (vm, instances.get(key), launchers.get(key, []), claims.get(key[0], {}))
+        version = vms.fingerprint(*inputs, models)
+        known = memo.vms.get(key)
+        if version is not None and known is not None and known[0] == version:
+            built = known[1]
+        else:
+            built = vms.vm_spec(*inputs, models)
+        if version is not None:
+            seen[key] = (version, built)
+        return built
+
+    found = _each("VirtualMachine", snapshot.virtual_machines, read, skipped)
+    memo.vms = seen
+    return found
 
 
 def collect(
-    snapshot: Snapshot, cluster: str, sequence: int, now: datetime, config: Config = Config()
+    snapshot: Snapshot,
+    cluster: str,
+    sequence: int,
+    now: datetime,
+    config: Config = Config(),
+    memo: Memo | None = None,
 ) -> Collected:
+    """`memo` carries per-object results from the previous report; without one, every
+    object is worked out."""
+    memo = Memo() if memo is None else memo
     skipped: list[str] = []
-    requested = _requested_by_node(snapshot.pods, skipped)
+    requested = _requested_by_node(snapshot.pods, skipped, memo)
     nodes = _each("Node", snapshot.nodes, lambda n: _node(n, requested), skipped)
     try:
         report = CapacityReport(
@@ -263,7 +312,7 @@ def collect(
             nodes=tuple(nodes),
             storage_classes=tuple(_storage_classes(snapshot, config, skipped)),
             quotas=tuple(_each("ResourceQuota", snapshot.resource_quotas, _quota, skipped)),
-            vms=tuple(_vms(snapshot, skipped)),
+            vms=tuple(_vms(snapshot, skipped, memo)),
             pending_launchers=tuple(_pending_launchers(snapshot.pods, skipped)),
         )
     except pydantic.ValidationError as error:

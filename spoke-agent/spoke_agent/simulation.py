@@ -24,8 +24,16 @@ class SimulatedCluster:
     name: str
     labels: dict[str, str] = field(default_factory=dict)
     objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    version: int = 0
+    """The cluster-wide resourceVersion counter, as the API server keeps one."""
+
+    def touch(self, obj: dict[str, Any]) -> None:
+        """Record a change to `obj`, the way the API server bumps its resourceVersion."""
+        self.version += 1
+        obj["metadata"]["resourceVersion"] = str(self.version)
 
     def add(self, kind: str, obj: dict[str, Any]) -> None:
+        self.touch(obj)
         self.objects.setdefault(kind, []).append(obj)
 
     def remove(self, kind: str, namespace: str | None, name: str) -> None:
@@ -39,6 +47,7 @@ class SimulatedCluster:
         for obj in self.objects.get("nodes", []):
             if obj["metadata"]["name"] == node:
                 obj["spec"]["unschedulable"] = cordoned
+                self.touch(obj)
 
     def snapshot(self) -> Snapshot:
         return Snapshot(**{kind: list(items) for kind, items in self.objects.items()})

@@ -199,6 +199,31 @@ def _default(field: str, value: Any) -> bool:
     return type(value) is type(default) and value == default
 
 
+def fingerprint(
+    vm: Object,
+    vmi: Object | None,
+    launchers: Sequence[Object],
+    claims: Mapping[str, Object],
+    host_models: Mapping[str, str],
+) -> tuple[object, ...] | None:
+    """The versions of everything `vm_spec` reads for this VM; None when one has none."""
+    versions: list[object] = [meta(vm).get("resourceVersion")]
+    if vmi is not None:
+        versions.append(meta(vmi).get("resourceVersion"))
+    ordered = sorted(launchers, key=lambda p: str(meta(p).get("name")))
+    versions += [meta(p).get("resourceVersion") for p in ordered]
+    for volume in _get(spec(vm), "template", "spec", "volumes") or ():
+        name = _get(volume, "persistentVolumeClaim", "claimName") or _get(
+            volume, "dataVolume", "name"
+        )
+        if name is not None and name in claims:
+            versions.append(meta(claims[name]).get("resourceVersion"))
+    if any(version is None for version in versions):
+        return None
+    node = None if vmi is None else str(status(vmi).get("nodeName"))
+    return (*versions, len(ordered), host_models.get(node or ""))
+
+
 def host_models(nodes: Sequence[Object]) -> dict[str, str]:
     """Each node's host CPU model, from the label KubeVirt's node labeller sets."""
     found = {}

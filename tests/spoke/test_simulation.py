@@ -1,7 +1,7 @@
 """Simulated clusters are reproducible and read by the same collector as real ones."""
 
 from spoke_agent import simulation
-from spoke_agent.collector import collect
+from spoke_agent.collector import Memo, collect
 
 from tests.builders import NOW
 
@@ -49,3 +49,23 @@ def test_changes_show_in_the_next_report() -> None:
     assert next(n for n in report.nodes if n.name == node).unschedulable
     assert f"{vm['namespace']}/{vm['name']}" not in {v.key for v in report.vms}
     assert len(report.vms) == 2
+
+
+def test_results_kept_by_resource_version_give_the_same_report() -> None:
+    [cluster] = simulation.fleet(9, simulation.FleetShape(clusters=1, nodes=5, vms_per_node=2))
+    memo = Memo()
+    first = collect(cluster.snapshot(), cluster.name, 1, NOW, memo=memo).report
+    assert len(memo.pods) == len(cluster.objects["pods"])
+    assert len(memo.vms) == len(cluster.objects["virtual_machines"])
+    assert collect(cluster.snapshot(), cluster.name, 1, NOW, memo=memo).report == first
+    pod = next(p for p in cluster.objects["pods"] if p["spec"]["containers"][0]["name"] == "app")
+    pod["spec"]["containers"][0]["resources"]["requests"]["memory"] = "1Gi"
+    cluster.touch(pod)
+    vm = cluster.objects["virtual_machines"][0]
+    vm["spec"]["template"]["spec"]["domain"]["memory"]["guest"] = "3Gi"
+    cluster.touch(vm)
+    kept = collect(cluster.snapshot(), cluster.name, 2, NOW, memo=memo).report
+    fresh = collect(cluster.snapshot(), cluster.name, 2, NOW).report
+    assert kept == fresh
+    assert kept != first
+    assert kept.vms[0].guest_memory_bytes == 3 * 2**30
