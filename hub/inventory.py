@@ -45,9 +45,6 @@ class Entry:
     claims: tuple[Claim, ...] = ()
 
 
-EMPTY = Entry("", {}, datetime.min)
-
-
 @dataclass(frozen=True, slots=True)
 class Facts:
     """What summaries need from a report beyond the index, kept so they need no parse."""
@@ -196,7 +193,7 @@ class Inventory:
         waiting = [
             name
             for name in sorted(self._changed)
-            if name not in self._indexes and self._entries.get(name, EMPTY).body is not None
+            if name not in self._indexes and getattr(self._entries.get(name), "body", None)
         ]
         for name in waiting[:limit]:
             self.index(name)

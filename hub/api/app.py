@@ -102,7 +102,6 @@ def build(hub: Hub, maintain_every: float | None = 2.0) -> web.Application:
     """The app; `maintain_every=None` leaves sweeping to the caller (tests drive it)."""
     metrics = Metrics()
     app = web.Application(middlewares=[middleware.errors])
-    app[middleware.HUB_KEY] = hub
     app[METRICS_KEY] = metrics
     table = routes()
     for route in table:

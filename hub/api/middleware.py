@@ -15,7 +15,6 @@ from hub.service import Hub, Principal
 log = logging.getLogger("cclm.api")
 Next = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
-HUB_KEY: web.AppKey[Hub] = web.AppKey("hub", Hub)
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> web.Response:

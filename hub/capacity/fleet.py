@@ -7,7 +7,7 @@ so the exact per-cluster check runs only where it can matter.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -15,11 +15,14 @@ import numpy as np
 import numpy.typing as npt
 
 from hub.capacity import rules
-from hub.capacity.index import BoolArray, ClusterIndex, IntArray
+from hub.capacity.index import BoolArray, ClusterIndex, IntArray, Totals
 from hub.models.policy import LabelSelector
 from hub.models.report import KubeVirtSettings
 
 FloatArray = npt.NDArray[np.float64]
+TOTALS = tuple(f.name for f in fields(Totals))
+"""Per-cluster columns, one per `Totals` field."""
+NODE_COLUMNS = ("node_cpu_free", "node_memory_free", "node_usable", "node_plain")
 
 
 def sizing_key(settings: KubeVirtSettings) -> tuple[object, ...]:
@@ -93,6 +96,9 @@ def build(clusters: Iterable[ClusterIndex]) -> FleetIndex:
         return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(0, dtype=dtype)
 
     totals = [c.totals for c in ordered]
+    columns: dict[str, Any] = {
+        name: per_cluster([getattr(t, name) for t in totals]) for name in TOTALS
+    }
     return FleetIndex(
         clusters=ordered,
         position={c.name: i for i, c in enumerate(ordered)},
@@ -100,14 +106,7 @@ def build(clusters: Iterable[ClusterIndex]) -> FleetIndex:
         sizing_of=np.array(sizing_of, dtype=np.int32),
         installed=np.array([c.kubevirt.installed for c in ordered], dtype=np.bool_),
         received_at=np.array([c.received_at.timestamp() for c in ordered], dtype=np.float64),
-        cpu_allocatable=per_cluster([t.cpu_allocatable for t in totals]),
-        memory_allocatable=per_cluster([t.memory_allocatable for t in totals]),
-        cpu_used=per_cluster([t.cpu_used for t in totals]),
-        memory_used=per_cluster([t.memory_used for t in totals]),
-        cpu_free_positive=per_cluster([t.cpu_free_positive for t in totals]),
-        memory_free_positive=per_cluster([t.memory_free_positive for t in totals]),
-        largest_cpu=per_cluster([t.largest_cpu for t in totals]),
-        largest_memory=per_cluster([t.largest_memory for t in totals]),
+        **columns,
         node_cluster=joined(
             [np.full(len(c.node_names), i, dtype=np.int32) for i, c in enumerate(ordered)], np.int32
         ),
@@ -138,23 +137,7 @@ def patch(old: FleetIndex, changed: Sequence[ClusterIndex]) -> FleetIndex | None
         plan.append((at, start, start + len(cluster.node_names), cluster))
     arrays = {
         name: getattr(old, name).copy()
-        for name in (
-            "sizing_of",
-            "installed",
-            "received_at",
-            "cpu_allocatable",
-            "memory_allocatable",
-            "cpu_used",
-            "memory_used",
-            "cpu_free_positive",
-            "memory_free_positive",
-            "largest_cpu",
-            "largest_memory",
-            "node_cpu_free",
-            "node_memory_free",
-            "node_usable",
-            "node_plain",
-        )
+        for name in ("sizing_of", "installed", "received_at", *TOTALS, *NODE_COLUMNS)
     }
     clusters = list(old.clusters)
     for at, start, end, cluster in plan:
@@ -163,16 +146,7 @@ def patch(old: FleetIndex, changed: Sequence[ClusterIndex]) -> FleetIndex | None
         arrays["sizing_of"][at] = sizing_ids[sizing_key(cluster.kubevirt)]
         arrays["installed"][at] = cluster.kubevirt.installed
         arrays["received_at"][at] = cluster.received_at.timestamp()
-        for name in (
-            "cpu_allocatable",
-            "memory_allocatable",
-            "cpu_used",
-            "memory_used",
-            "cpu_free_positive",
-            "memory_free_positive",
-            "largest_cpu",
-            "largest_memory",
-        ):
+        for name in TOTALS:
             arrays[name][at] = getattr(totals, name)
         arrays["node_cpu_free"][start:end] = cluster.cpu_free
         arrays["node_memory_free"][start:end] = cluster.memory_free

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
-from hub.models.check import CheckResult, Code, Finding, Mode, TargetResult
+from hub.models.check import CheckResult, Code, Mode, TargetResult
 from hub.models.claim import Claim
 from hub.models.report import Resources
 from hub.models.vm import VmSpec, Wire
@@ -240,13 +240,6 @@ class Alert(Wire):
     cluster: str | None = None
     migration_id: str | None = None
     created_at: AwareDatetime
-
-
-class Refusal(Wire):
-    """Why a migration was not accepted: the check's findings that stand in the way."""
-
-    findings: tuple[Finding, ...]
-    check: TargetResult
 
 
 class CheckAnswer(CheckResult):

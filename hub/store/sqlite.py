@@ -358,29 +358,13 @@ class SqliteStore:
         expected_generation: int,
         idempotency_key: str | None,
     ) -> AcceptOutcome:
-        return await self._run(
-            self._accept, migration, task, claim, expected_generation, idempotency_key
-        )
-
-    def _accept(
-        self,
-        migration: Migration,
-        task: Task,
-        claim: Claim,
-        expected_generation: int,
-        idempotency_key: str | None,
-    ) -> AcceptOutcome:
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            outcome = self._accept_in(
+        """Every refusal is decided before the first write, so a refused accept commits an
+        unchanged database."""
+        return await self._txn(
+            lambda db: self._accept_in(
                 db, migration, task, claim, expected_generation, idempotency_key
             )
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT" if outcome.status == Accepted.ACCEPTED else "ROLLBACK")
-        return outcome
+        )
 
     def _accept_in(
         self,

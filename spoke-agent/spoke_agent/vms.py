@@ -24,31 +24,27 @@ def _get(data: Mapping[str, Any], *path: str) -> Any:
     return data
 
 
-def _claim_size(claim: Object) -> tuple[int, str | None, str]:
-    body = spec(claim)
-    size = _get(status(claim), "capacity", "storage") or _get(
-        body, "resources", "requests", "storage"
-    )
+def _volume(size: object, storage: Mapping[str, Any], what: str) -> tuple[int, str | None, str]:
+    """Size, class and mode of a PVC spec or a DataVolume's storage spec."""
+    size = size or _get(storage, "resources", "requests", "storage")
     if size is None:
-        raise ValueError(f"PVC {meta(claim).get('name')} has no size")
-    return (
-        quantity.units(str(size)),
-        body.get("storageClassName"),
-        body.get("volumeMode") or "Filesystem",
-    )
-
-
-def _template_size(template: Mapping[str, Any]) -> tuple[int, str | None, str]:
-    body = template.get("spec") or {}
-    storage = body.get("storage") or body.get("pvc") or {}
-    size = _get(storage, "resources", "requests", "storage")
-    if size is None:
-        raise ValueError(f"DataVolume template {_get(template, 'metadata', 'name')} has no size")
+        raise ValueError(f"{what} has no size")
     return (
         quantity.units(str(size)),
         storage.get("storageClassName"),
         storage.get("volumeMode") or "Filesystem",
     )
+
+
+def _claim_size(claim: Object) -> tuple[int, str | None, str]:
+    capacity = _get(status(claim), "capacity", "storage")
+    return _volume(capacity, spec(claim), f"PVC {meta(claim).get('name')}")
+
+
+def _template_size(template: Mapping[str, Any]) -> tuple[int, str | None, str]:
+    body = template.get("spec") or {}
+    storage = body.get("storage") or body.get("pvc") or {}
+    return _volume(None, storage, f"DataVolume template {_get(template, 'metadata', 'name')}")
 
 
 def _disks(
