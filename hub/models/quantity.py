@@ -30,10 +30,18 @@ _DECIMAL = {
     "E": Fraction(10**18),
 }
 _PATTERN = re.compile(
-    r"^(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+))"
-    r"(?:(?P<exp>[eE][+-]?\d+)|(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$"
+    r"^(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
+    r"(?:(?P<exp>[eE][+-]?[0-9]+)|(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$"
 )
 _MAX_EXPONENT = 30
+_WHOLE = re.compile(r"([0-9]{1,18})(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]?)")
+"""Whole numbers with an optional suffix: nearly every quantity a cluster holds, and exact in
+integers, so they skip the Fraction arithmetic that costs ~8 µs a value."""
+_MILLIS_PER = {
+    "m": 1,
+    **{suffix: int(scale * 1000) for suffix, scale in _DECIMAL.items() if scale >= 1},
+    **{suffix: scale * 1000 for suffix, scale in _BINARY.items()},
+}
 
 
 class QuantityError(ValueError):
@@ -66,12 +74,17 @@ def parse(text: str | int) -> Fraction:
 def millis(text: str | int) -> int:
     """CPU as integer millicores, rounded up like the API server's MilliValue. Memoized: a
     cluster's pods repeat a few dozen distinct quantities thousands of times."""
+    if type(text) is str and (whole := _WHOLE.fullmatch(text)):
+        return int(whole[1]) * _MILLIS_PER[whole[2]]
     return math.ceil(parse(text) * 1000)
 
 
 @functools.lru_cache(maxsize=4096)
 def units(text: str | int) -> int:
     """Bytes or a device count as an integer, rounded up like the API server's Value."""
+    if type(text) is str and (whole := _WHOLE.fullmatch(text)):
+        number, per = int(whole[1]), _MILLIS_PER[whole[2]]
+        return -(-number * per // 1000)
     return math.ceil(parse(text))
 
 

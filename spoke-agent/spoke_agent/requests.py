@@ -21,11 +21,16 @@ def _amount(resource: str, value: object) -> int:
     return quantity.millis(text) if resource == CPU else quantity.units(text)
 
 
+def amounts(values: Mapping[str, Any]) -> dict[str, int]:
+    """Quantities by resource name as integers (millicores for cpu)."""
+    return {name: _amount(name, value) for name, value in values.items()}
+
+
 def container_requests(container: Mapping[str, Any]) -> dict[str, int]:
     resources = container.get("resources") or {}
-    limits = resources.get("limits") or {}
-    requests = {**limits, **(resources.get("requests") or {})}
-    return {name: _amount(name, value) for name, value in requests.items()}
+    limits = resources.get("limits")
+    requests = resources.get("requests") or {}
+    return amounts({**limits, **requests} if limits else requests)
 
 
 def _add(total: dict[str, int], more: Mapping[str, int]) -> None:
@@ -41,6 +46,8 @@ def _max(total: dict[str, int], other: Mapping[str, int]) -> None:
 def pod_requests(pod: Object) -> dict[str, int]:
     """Resource name to amount (millicores for cpu, bytes or counts otherwise)."""
     body = spec(pod)
+    if not body.get("initContainers") and not body.get("overhead"):
+        return _steady(body.get("containers"), {})
     effective: dict[str, int] = {}
     sidecars: dict[str, int] = {}
     for init in _containers(body.get("initContainers")):
@@ -51,13 +58,18 @@ def pod_requests(pod: Object) -> dict[str, int]:
             during = dict(sidecars)
             _add(during, wanted)
             _max(effective, during)
-    steady = dict(sidecars)
-    for container in _containers(body.get("containers")):
-        _add(steady, container_requests(container))
-    _max(effective, steady)
+    _max(effective, _steady(body.get("containers"), dict(sidecars)))
     for name, value in (body.get("overhead") or {}).items():
         effective[name] = effective.get(name, 0) + _amount(name, value)
     return effective
+
+
+def _steady(containers: object, total: dict[str, int]) -> dict[str, int]:
+    """The app containers' requests added to `total`: the whole pod for most pods, which
+    have neither init containers nor overhead."""
+    for container in _containers(containers):
+        _add(total, container_requests(container))
+    return total
 
 
 def _containers(value: object) -> Iterable[Mapping[str, Any]]:

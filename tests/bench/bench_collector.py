@@ -3,12 +3,17 @@
 Prints one JSON line: report build time from scratch (p50 and worst of the runs, and the CPU
 time, which a busy or shared machine disturbs less), the time to build the next report when
 few objects changed (the agent keeps per-object results by resourceVersion), and the report
-size as JSON and gzipped. Run it directly:
+size as JSON and gzipped. Two more figures help read the others: `reference_ms`, a fixed
+pure-Python workload, shows how fast this machine runs Python today (figures from different
+machines or days compare by their ratio to it); `full_gc_ms` is one full pass of the cyclic
+collector over the snapshot, which a build no longer triggers (it pauses that collector) but
+which the agent's process still pays now and then. Run it directly:
 
     python tests/bench/bench_collector.py --nodes 500 --pods-per-node 15 --vms 3000
 """
 
 import argparse
+import gc
 import gzip
 import json
 import statistics
@@ -17,6 +22,19 @@ from datetime import UTC, datetime
 
 from spoke_agent import simulation
 from spoke_agent.collector import Memo, collect
+
+
+def _reference_ms() -> float:
+    """Best of five runs of a fixed mix of dict, string and integer work."""
+    table = {f"k{i}": i for i in range(1000)}
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        total = 0
+        for i in range(200_000):
+            total += table.get(f"k{i % 1500}", 0) * 3 // 2
+        best = min(best, time.process_time() - started)
+    return best * 1000
 
 
 def main() -> None:
@@ -54,6 +72,9 @@ def main() -> None:
         collect(snapshot, cluster.name, run + 2, datetime.now(UTC), memo=memo)
         warm.append(time.perf_counter() - started)
     body = collected.report.model_dump_json().encode()
+    started = time.perf_counter()
+    gc.collect()
+    full_gc = time.perf_counter() - started
     print(
         json.dumps(
             {
@@ -67,6 +88,8 @@ def main() -> None:
                 "report_json_bytes": len(body),
                 "report_gzip_bytes": len(gzip.compress(body)),
                 "skipped_objects": len(collected.skipped),
+                "full_gc_ms": round(full_gc * 1000, 1),
+                "reference_ms": round(_reference_ms(), 1),
             }
         )
     )

@@ -1,5 +1,6 @@
 """The collector over Kubernetes-shaped objects, checked field by field with hand figures."""
 
+import gc
 from decimal import Decimal
 
 import pytest
@@ -256,3 +257,70 @@ def test_cpu_models(model: str) -> None:
         "host-passthrough": (None, None),
     }[model]
     assert (spec.host_model, spec.cpu_model) == expected
+
+
+def test_every_sizing_field_of_the_template_is_read() -> None:
+    vm = m.virtual_machine(
+        "a",
+        "full",
+        domain={
+            "cpu": {"cores": 2, "isolateEmulatorThread": True},
+            "memory": {},
+            "resources": {
+                "requests": {"cpu": "1500m", "memory": "3Gi"},
+                "limits": {"cpu": "2", "memory": "4Gi"},
+                "overcommitGuestOverhead": True,
+            },
+            "devices": {"tpm": {}, "hostDevices": [{"name": "h", "deviceName": "intel.com/qat"}]},
+            "launchSecurity": {"sev": {}},
+        },
+        template={
+            "architecture": "arm64",
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {"matchExpressions": [{"key": "rack", "operator": "Exists"}]}
+                        ]
+                    }
+                }
+            },
+        },
+        volumes=[
+            {"name": "root", "dataVolume": {"name": "full-root"}},
+            {"name": "scratch", "hostDisk": {"capacity": "1Gi", "path": "/x"}},
+        ],
+        data_volume_templates=[
+            {
+                "metadata": {"name": "full-root"},
+                "spec": {"storage": {"resources": {"requests": {"storage": "30Gi"}}}},
+            }
+        ],
+    )
+    [spec] = collect(_snapshot(virtual_machines=[vm]), "east", 1, NOW).report.vms
+    assert (spec.requests_cpu_millis, spec.requests_memory_bytes) == (1500, 3 * GIB)
+    assert (spec.limits_cpu_millis, spec.limits_memory_bytes) == (2000, 4 * GIB)
+    assert spec.guest_memory_bytes is None
+    assert spec.memory_bytes == 3 * GIB
+    assert (spec.isolate_emulator_thread, spec.overcommit_guest_overhead) == (True, True)
+    assert (spec.tpm, spec.sev, spec.dedicated_cpu) == (True, True, False)
+    assert spec.host_devices == {"intel.com/qat": 1}
+    assert spec.architecture == "arm64"
+    assert spec.affinity[0].match_expressions[0].key == "rack"
+    assert [(d.name, d.size_bytes, d.storage_class, d.copyable) for d in spec.disks] == [
+        ("root", 30 * GIB, None, True),
+        ("scratch", GIB, None, False),
+    ]
+    assert not spec.running, "no VMI and no launcher pod"
+
+
+def test_a_build_leaves_the_cyclic_collector_as_it_found_it() -> None:
+    assert gc.isenabled()
+    collect(_snapshot(), "east", 1, NOW)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        collect(_snapshot(), "east", 1, NOW)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

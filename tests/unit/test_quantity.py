@@ -1,8 +1,11 @@
 """Kubernetes quantities parse exactly, round up into integer units, and print conservatively."""
 
+import math
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hub.models import quantity
 from hub.models.quantity import QuantityError
@@ -121,7 +124,22 @@ def test_units_rounds_up(text: str, expected: int) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "1.5 Gi", "Gi", "1x", "--1", "1e99", "1e-31", True, False, None, 1.5, "1Gi1", "0x10"],
+    [
+        "",
+        "1.5 Gi",
+        "Gi",
+        "1x",
+        "--1",
+        "1e99",
+        "1e-31",
+        True,
+        False,
+        None,
+        1.5,
+        "1Gi1",
+        "0x10",
+        "\u0661\u0662",
+    ],
     ids=[
         "an empty string",
         "a space between number and suffix",
@@ -136,6 +154,7 @@ def test_units_rounds_up(text: str, expected: int) -> None:
         "a float",
         "trailing digits after the suffix",
         "a hexadecimal number",
+        "digits other than ASCII",
     ],
 )
 def test_parse_rejects(text: object) -> None:
@@ -148,6 +167,19 @@ def test_rejection_quotes_the_text_and_is_a_value_error() -> None:
         quantity.parse("1x")
 
     assert isinstance(error.value, QuantityError)
+
+
+@given(
+    number=st.integers(min_value=0, max_value=10**18 - 1),
+    suffix=st.sampled_from(
+        ["", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"]
+    ),
+)
+def test_whole_numbers_take_the_integer_path_to_the_same_result(number: int, suffix: str) -> None:
+    text = f"{number}{suffix}"
+
+    assert quantity.millis(text) == math.ceil(quantity.parse(text) * 1000)
+    assert quantity.units(text) == math.ceil(quantity.parse(text))
 
 
 def test_millis_and_units_reject_what_parse_rejects() -> None:
