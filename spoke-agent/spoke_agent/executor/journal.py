@@ -1,0 +1,105 @@
+"""The executor's durable journal: one SQLite file on the agent's volume.
+
+Records are appended in one transaction per batch with `synchronous=FULL`, so a record the
+executor acted on is on disk before the action, and a crash never leaves half a batch. Each
+record is stored as JSON tagged with its type, and read back into the same dataclass.
+"""
+
+import dataclasses
+import functools
+import json
+import sqlite3
+from collections.abc import Iterable
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from spoke_agent.executor import model, records
+from spoke_agent.executor.records import Record
+
+_KINDS: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (
+        *records.Record.__args__,
+        *model.Action.__args__,
+    )
+}
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    job TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (job, seq)
+)
+"""
+
+
+class Journal:
+    def __init__(self, path: Path | str) -> None:
+        """`path` may be ":memory:" for a journal that lives as long as this object."""
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def load(self, job: str) -> list[Record]:
+        rows = self._db.execute("SELECT body FROM records WHERE job = ? ORDER BY seq", (job,))
+        return [decode(json.loads(body)) for (body,) in rows]
+
+    def append(self, job: str, batch: Iterable[Record]) -> None:
+        bodies = [json.dumps(encode(record), sort_keys=True) for record in batch]
+        with self._transaction():
+            (last,) = self._db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM records WHERE job = ?", (job,)
+            ).fetchone()
+            self._db.executemany(
+                "INSERT INTO records (job, seq, body) VALUES (?, ?, ?)",
+                [(job, last + i + 1, body) for i, body in enumerate(bodies)],
+            )
+
+    def _transaction(self) -> "_Transaction":
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        self.db.execute("ROLLBACK" if kind is not None else "COMMIT")
+
+
+def encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {"type": type(value).__name__, **fields}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [encode(v) for v in value]
+    if isinstance(value, dict):
+        return {k: encode(v) for k, v in value.items()}
+    return value
+
+
+def decode(data: dict[str, Any]) -> Any:
+    kind = _KINDS.get(data.get("type", ""))
+    if kind is None:
+        raise ValueError(f"the journal holds an unknown record type {data.get('type')!r}")
+    if kind in (records.Intent, records.Applied):
+        return kind(decode(data["action"]))
+    return _adapter(data["type"]).validate_python({k: v for k, v in data.items() if k != "type"})
+
+
+@functools.cache
+def _adapter(kind: str) -> TypeAdapter[Any]:
+    """Building an adapter costs milliseconds; reading a journal back needs one per type."""
+    return TypeAdapter(_KINDS[kind])

@@ -1,0 +1,226 @@
+"""What the executor works with: the job, what a cluster shows of it, and the steps it takes.
+
+Everything here is plain frozen data. A cluster driver fills a `ClusterState` from the real
+objects (or the simulation) and carries out `Action`s; the decision logic reads the one and
+returns the other, so it can be tested without a cluster or a clock.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Mode(StrEnum):
+    LIVE = "live"
+    OFFLINE = "offline"
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class Side(StrEnum):
+    SOURCE = "source"
+    TARGET = "target"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """An accepted migration as the source spoke receives it. `id` is the idempotency key:
+    a job delivered twice is one job."""
+
+    id: str
+    vms: tuple[str, ...]
+    """namespace/name of each VM, in the order the migration listed them"""
+    target: str
+    delete_source: bool = False
+    storage_class_map: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    name: str
+    phase: Phase
+    deleting: bool = False
+    message: str = ""
+    """The scheduler's reason while Pending (from the PodScheduled condition)."""
+
+    @property
+    def running(self) -> bool:
+        return self.phase == Phase.RUNNING and not self.deleting
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """The VirtualMachine object of one VM in one cluster."""
+
+    running: bool
+    """The run strategy asks for the VM to run (what a power change flips)."""
+    receiver: bool = False
+    """Target only: waiting as the receiver of a live migration (runStrategy WaitAsReceiver)."""
+    migrated_by: str | None = None
+    """Source only: the job that finalized this definition as migrated (start is refused)."""
+    manifest: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """The object itself, which the target's definition is made from."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A live migration object (VirtualMachineInstanceMigration) of one attempt."""
+
+    attempt: int
+    phase: Phase
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VmObjects:
+    """What one cluster holds of one VM of the job."""
+
+    definition: Definition | None = None
+    launchers: tuple[Pod, ...] = ()
+    """virt-launcher pods: on the source the VM's own, on the target the receiving one."""
+    transfer: Transfer | None = None
+    volumes_ready: bool = False
+    client: tuple[int, Pod] | None = None
+    """Source only: the rsync client pod of this VM and the round it belongs to."""
+
+    @property
+    def launcher_running(self) -> bool:
+        return any(p.running for p in self.launchers)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterState:
+    vms: Mapping[str, VmObjects]
+    servers: Mapping[int, Pod] = field(default_factory=dict)
+    """Target only: rsync server pods by round."""
+
+    def vm(self, name: str) -> VmObjects:
+        return self.vms.get(name) or VmObjects()
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    source: ClusterState
+    target: ClusterState
+
+
+# Actions: each one idempotent, so repeating it after a crash does no harm.
+
+
+@dataclass(frozen=True, slots=True)
+class PrepareVolumes:
+    """Target: the VM's volumes, empty, in the mapped storage classes."""
+
+    vm: str
+    side: Side = Side.TARGET
+
+
+@dataclass(frozen=True, slots=True)
+class CreateReceiver:
+    """Target: the VM's definition waiting as receiver and the receiving migration object."""
+
+    vm: str
+    attempt: int
+    manifest: Mapping[str, Any]
+    side: Side = Side.TARGET
+
+
+@dataclass(frozen=True, slots=True)
+class StartSending:
+    """Source: the migration object that sends the running VM to the receiver."""
+
+    vm: str
+    attempt: int
+    side: Side = Side.SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class StopSending:
+    vm: str
+    side: Side = Side.SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class StopReceiving:
+    """Target: the receiving migration object and the receiver definition (which takes its
+    virt-launcher pod with it); a definition that already runs the VM is left alone."""
+
+    vm: str
+    side: Side = Side.TARGET
+
+
+@dataclass(frozen=True, slots=True)
+class CreateServer:
+    round: int
+    vms: tuple[str, ...]
+    side: Side = Side.TARGET
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteServer:
+    round: int
+    side: Side = Side.TARGET
+
+
+@dataclass(frozen=True, slots=True)
+class CreateClient:
+    round: int
+    vm: str
+    side: Side = Side.SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteClient:
+    round: int
+    vm: str
+    side: Side = Side.SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class FinalizeTarget:
+    """Target: the definition present, no longer a receiver, in the run state the VM has."""
+
+    vm: str
+    running: bool
+    manifest: Mapping[str, Any]
+    side: Side = Side.TARGET
+
+
+@dataclass(frozen=True, slots=True)
+class FinalizeSource:
+    """Source: kept stopped and marked as migrated by this job, or deleted."""
+
+    vm: str
+    job: str
+    delete: bool
+    side: Side = Side.SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveFromTarget:
+    """Target: what a job that failed or was cancelled left of a VM it did not migrate."""
+
+    vm: str
+    side: Side = Side.TARGET
+
+
+Action = (
+    PrepareVolumes
+    | CreateReceiver
+    | StartSending
+    | StopSending
+    | StopReceiving
+    | CreateServer
+    | DeleteServer
+    | CreateClient
+    | DeleteClient
+    | FinalizeTarget
+    | FinalizeSource
+    | RemoveFromTarget
+)

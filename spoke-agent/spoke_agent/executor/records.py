@@ -1,0 +1,264 @@
+"""The journal's records and what they add up to.
+
+The journal holds what cannot be observed again after a crash: which round a VM was put in,
+which live attempt is current, that a copy completed, which finalize steps are done. Every
+record is a fact decided before the actions that depend on it; `fold` replays them into a
+`Ledger`, so an executor that restarts knows exactly what its predecessor knew.
+"""
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from spoke_agent.executor.model import Action, Mode
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """The source definition, kept so a lost target definition can be made again."""
+
+    vm: str
+    manifest: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStarted:
+    vm: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEnded:
+    vm: str
+    attempt: int
+    reason: str
+    """"succeeded", "stopped" (the VM was stopped) or what made it fail"""
+
+
+@dataclass(frozen=True, slots=True)
+class RoundOpened:
+    round: int
+    vms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientEnded:
+    round: int
+    vm: str
+    reason: str
+    """"succeeded", "started" (the VM was started) or what made it fail"""
+
+
+@dataclass(frozen=True, slots=True)
+class RoundClosed:
+    round: int
+
+
+@dataclass(frozen=True, slots=True)
+class Copied:
+    """The VM's data is complete on the target."""
+
+    vm: str
+    mode: Mode
+    adopted: bool = False
+    """Found already running on the target after a restart, with no record of how."""
+
+
+@dataclass(frozen=True, slots=True)
+class CopyVoided:
+    """An offline copy that no longer holds: the VM was started on the source before it
+    was finalized there."""
+
+    vm: str
+
+
+@dataclass(frozen=True, slots=True)
+class TargetLost:
+    """The target definition vanished before the VM was done; it is made again from the
+    captured manifest."""
+
+    vm: str
+
+
+@dataclass(frozen=True, slots=True)
+class TargetFinalized:
+    vm: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFinalized:
+    vm: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failing:
+    """The job stops migrating; VMs already copied are still finalized, the rest is removed."""
+
+    reason: str
+    touch_nothing: bool = False
+    """Set when acting could do harm (a VM running on both clusters)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """The job is over: `failed` carries the reason when it did not finish."""
+
+    failed: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    action: Action
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    action: Action
+
+
+Record = (
+    Captured
+    | LiveStarted
+    | LiveEnded
+    | RoundOpened
+    | ClientEnded
+    | RoundClosed
+    | Copied
+    | CopyVoided
+    | TargetLost
+    | TargetFinalized
+    | SourceFinalized
+    | Failing
+    | Ended
+    | Intent
+    | Applied
+)
+
+
+@dataclass(frozen=True, slots=True)
+class VmLedger:
+    manifest: Mapping[str, Any] | None = None
+    attempt: int = 0
+    """Live attempts started."""
+    live_open: bool = False
+    """The current live attempt has neither succeeded nor been given up."""
+    live_failures: int = 0
+    last_failure: str = ""
+    round: int | None = None
+    """The last round the VM was put in."""
+    copy_failures: int = 0
+    copied: Mode | None = None
+    target_final: bool = False
+    source_final: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.source_final
+
+
+@dataclass(frozen=True, slots=True)
+class RoundLedger:
+    id: int
+    vms: tuple[str, ...]
+    ended: Mapping[str, str] = field(default_factory=dict)
+    """Members whose client is over, and why."""
+    closed: bool = False
+
+    @property
+    def active(self) -> tuple[str, ...]:
+        """Members whose client is still to run."""
+        return tuple(vm for vm in self.vms if vm not in self.ended)
+
+
+@dataclass(frozen=True, slots=True)
+class Ledger:
+    vms: Mapping[str, VmLedger]
+    rounds: tuple[RoundLedger, ...] = ()
+    failing: Failing | None = None
+    ended: Ended | None = None
+
+    @classmethod
+    def start(cls, vms: Iterable[str]) -> "Ledger":
+        return cls(vms={vm: VmLedger() for vm in vms})
+
+    @property
+    def open_round(self) -> RoundLedger | None:
+        return next((r for r in self.rounds if not r.closed), None)
+
+    def round(self, round_id: int | None) -> RoundLedger | None:
+        return next((r for r in self.rounds if r.id == round_id), None)
+
+
+def fold(ledger: Ledger, records: Iterable[Record]) -> Ledger:
+    for record in records:
+        ledger = _apply(ledger, record)
+    return ledger
+
+
+def _vm(ledger: Ledger, vm: str, **changes: Any) -> Ledger:
+    vms = dict(ledger.vms)
+    vms[vm] = dataclasses.replace(vms.get(vm, VmLedger()), **changes)
+    return dataclasses.replace(ledger, vms=vms)
+
+
+def _round(ledger: Ledger, round_id: int, **changes: Any) -> Ledger:
+    rounds = tuple(
+        dataclasses.replace(r, **changes) if r.id == round_id else r for r in ledger.rounds
+    )
+    return dataclasses.replace(ledger, rounds=rounds)
+
+
+def _apply(ledger: Ledger, record: Record) -> Ledger:
+    vm = ledger.vms.get(getattr(record, "vm", ""), VmLedger())
+    match record:
+        case Captured():
+            return _vm(ledger, record.vm, manifest=record.manifest)
+        case LiveStarted():
+            return _vm(ledger, record.vm, attempt=record.attempt, live_open=True)
+        case LiveEnded(reason="succeeded"):
+            return _vm(ledger, record.vm, live_open=False)
+        case LiveEnded(reason="stopped"):
+            return _vm(ledger, record.vm, live_open=False)
+        case LiveEnded():
+            return _vm(
+                ledger,
+                record.vm,
+                live_open=False,
+                live_failures=vm.live_failures + 1,
+                last_failure=record.reason,
+            )
+        case RoundOpened():
+            ledger = dataclasses.replace(
+                ledger, rounds=(*ledger.rounds, RoundLedger(record.round, record.vms))
+            )
+            for member in record.vms:
+                ledger = _vm(ledger, member, round=record.round)
+            return ledger
+        case ClientEnded():
+            current = ledger.round(record.round)
+            ended = {**(current.ended if current else {}), record.vm: record.reason}
+            ledger = _round(ledger, record.round, ended=ended)
+            if record.reason in ("succeeded", "started"):
+                return ledger
+            return _vm(
+                ledger, record.vm, copy_failures=vm.copy_failures + 1, last_failure=record.reason
+            )
+        case RoundClosed():
+            return _round(ledger, record.round, closed=True)
+        case Copied():
+            return _vm(ledger, record.vm, copied=record.mode)
+        case CopyVoided():
+            return _vm(ledger, record.vm, copied=None, target_final=False)
+        case TargetLost():
+            return _vm(ledger, record.vm, target_final=False)
+        case TargetFinalized():
+            return _vm(ledger, record.vm, target_final=True)
+        case SourceFinalized():
+            return _vm(ledger, record.vm, source_final=True)
+        case Failing():
+            return dataclasses.replace(ledger, failing=record)
+        case Ended():
+            return dataclasses.replace(ledger, ended=record)
+        case Intent() | Applied():
+            return ledger
