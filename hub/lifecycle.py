@@ -4,7 +4,7 @@ transaction that reads them, so a change is never computed from a stale copy."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub.models.api import Migration, State, Task
+from hub.models.api import Migration, Progress, ProgressState, State, Task, TaskVm
 
 
 def _ended(
@@ -47,3 +47,45 @@ class Expire:
             "so its capacity was released; check again and start a new migration"
         )
         return _ended(migration, task, State.FAILED, message, self.at)
+
+
+_STATES = {
+    ProgressState.RUNNING: State.RUNNING,
+    ProgressState.FINISHED: State.FINISHED,
+    ProgressState.FAILED: State.FAILED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The executor's progress: the first report starts the task; a final one ends it. A
+    migration that already ended (cancelled, expired) is left as it is."""
+
+    progress: Progress
+    at: datetime
+
+    def __call__(self, migration: Migration, task: Task) -> tuple[Migration, Task] | None:
+        if not migration.state.active:
+            return None
+        state = _STATES[self.progress.state]
+        done = state == State.FINISHED
+        given = {vm.vm: vm for vm in self.progress.vms}
+        vms = tuple(given.get(vm.vm, vm) for vm in task.vms)
+        changes: dict[str, object] = {
+            "state": state,
+            "message": self.progress.message or task.message,
+            "progress": 100 if done else self.progress.progress,
+            "vms": vms,
+            "updated_at": self.at,
+            "started_at": task.started_at or self.at,
+        }
+        if not state.active:
+            changes["finished_at"] = self.at
+        return (
+            migration.model_copy(update={"state": state, "updated_at": self.at}),
+            task.model_copy(update=changes),
+        )
+
+
+def unknown_vms(migration: Migration, vms: tuple[TaskVm, ...]) -> list[str]:
+    return sorted({vm.vm for vm in vms} - set(migration.vms))

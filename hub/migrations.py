@@ -13,8 +13,16 @@ from datetime import datetime
 
 from hub import lifecycle, reservations
 from hub.capacity import check
-from hub.errors import Conflict, Invalid, NotFound, Refused, Unavailable
-from hub.models.api import Migration, MigrationRequest, State, Task, TaskVm
+from hub.errors import Conflict, Forbidden, Invalid, NotFound, Refused, Unavailable
+from hub.models.api import (
+    Migration,
+    MigrationRequest,
+    Progress,
+    ProgressReceipt,
+    State,
+    Task,
+    TaskVm,
+)
 from hub.models.check import Code, Finding, Severity, TargetResult
 from hub.models.vm import VmSpec
 from hub.service import Hub
@@ -189,6 +197,7 @@ async def _attempt(
             if latest is not None:
                 await hub.sync(latest)
         stored = await hub.store.migration(migration.id)
+        hub.announce_jobs(request.source_cluster)
         return (stored or migration), True
     if outcome.status == Accepted.VM_BUSY:
         raise _busy(outcome.busy_vm or "", outcome.existing_migration or "")
@@ -233,7 +242,47 @@ async def cancel(hub: Hub, migration_id: str, who: str) -> Migration:
     updated = await hub.store.update_migration(migration_id, lifecycle.Cancel(who, now), now)
     if updated is None:
         raise NotFound(f"no migration {migration_id!r}", code="unknown_migration")
+    hub.announce_jobs(current.source_cluster)
     record = await hub.store.cluster(current.target_cluster)
     if record is not None:
         await hub.sync(record)
     return updated[0]
+
+
+async def report(hub: Hub, cluster: str, migration_id: str, progress: Progress) -> ProgressReceipt:
+    """A source spoke's progress on one of its jobs: updates the task, renews the
+    reservation while the job runs, releases it once the job ends."""
+    current = await hub.store.migration(migration_id)
+    if current is None:
+        raise NotFound(f"no migration {migration_id!r}", code="unknown_migration")
+    if current.source_cluster != cluster:
+        raise Forbidden(
+            f"migration {migration_id} runs from {current.source_cluster!r}, not {cluster!r}",
+            code="wrong_cluster",
+        )
+    unknown = lifecycle.unknown_vms(current, progress.vms)
+    if unknown:
+        raise Invalid(
+            f"not part of migration {migration_id}: {', '.join(unknown)}",
+            details={"vms": unknown, "migration_vms": list(current.vms)},
+            code="unknown_vm",
+        )
+    now = hub.clock()
+    updated = await hub.store.update_migration(
+        migration_id, lifecycle.Report(progress, now), now, renew_until=now + hub.settings.claim_ttl
+    )
+    if updated is None:
+        raise NotFound(f"no migration {migration_id!r}", code="unknown_migration")
+    migration = updated[0]
+    if current.state.active and not migration.state.active:
+        record = await hub.store.cluster(migration.target_cluster)
+        if record is not None:
+            await hub.sync(record)
+    reservation = migration.reservation
+    live = reservation is not None and reservation.released_at is None
+    return ProgressReceipt(
+        migration_id=migration.id,
+        state=migration.state,
+        cancel=migration.state == State.CANCELLED,
+        reservation_expires_at=reservation.claim.expires_at if reservation and live else None,
+    )

@@ -95,6 +95,17 @@ class Hub:
         self._arrivals: deque[float] = deque(maxlen=max(1, int(self.settings.warm_below_rate)))
         self.in_flight = 0
         """Requests being handled; background indexing waits for a moment with none."""
+        self._job_events: dict[str, asyncio.Event] = {}
+
+    def jobs_changed(self, cluster: str) -> asyncio.Event:
+        """Set once a job from `cluster` is accepted or cancelled on this hub. Waiting spokes
+        also re-read the store now and then, which catches what other replicas accepted."""
+        return self._job_events.setdefault(cluster, asyncio.Event())
+
+    def announce_jobs(self, cluster: str) -> None:
+        event = self._job_events.pop(cluster, None)
+        if event is not None:
+            event.set()
 
     async def start(self) -> None:
         await self.store.open()

@@ -190,6 +190,29 @@ class TaskVm(Wire):
     message: str = ""
 
 
+class ProgressState(StrEnum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class Progress(Wire):
+    """What the source cluster's executor reports of a job. The first report acknowledges it
+    (the task starts running); each one renews the job's reservation."""
+
+    state: ProgressState
+    message: str = Field("", max_length=2000)
+    progress: int = Field(0, ge=0, le=100, description="Percent of the job done")
+    vms: tuple[TaskVm, ...] = Field((), description="Per VM; VMs left out keep their last state")
+
+
+class ProgressReceipt(Wire):
+    migration_id: str
+    state: State
+    cancel: bool = Field(description="The migration was cancelled on the hub: stop and clean up")
+    reservation_expires_at: AwareDatetime | None = None
+
+
 class Task(Wire):
     id: str
     migration_id: str
@@ -265,6 +288,14 @@ class MigrationList(Wire):
 
 class TaskList(Wire):
     items: tuple[Task, ...]
+
+
+class JobList(Wire):
+    cluster: str
+    items: tuple[Migration, ...] = Field(
+        description="Active migrations whose source is this cluster, oldest first. A job is "
+        "listed until it ends, so it is delivered at least once; its id is the idempotency key"
+    )
 
 
 class ClusterList(Wire):

@@ -113,10 +113,19 @@ class Store(Protocol):
     async def tasks(self, state: State | None, cluster: str | None, limit: int) -> list[Task]: ...
 
     async def update_migration(
-        self, migration_id: str, change: Transition, at: datetime
+        self,
+        migration_id: str,
+        change: Transition,
+        at: datetime,
+        renew_until: datetime | None = None,
     ) -> tuple[Migration, Task] | None:
         """Apply `change`; when the migration leaves an active state its claim is released
-        and its VMs are free to migrate again. None when there is no such migration."""
+        and its VMs are free to migrate again; while it stays active, `renew_until` moves its
+        claim's expiry. None when there is no such migration."""
+        ...
+
+    async def jobs(self, source_cluster: str) -> list[Migration]:
+        """Active migrations from `source_cluster`, oldest first."""
         ...
 
     async def expire_claims(

@@ -531,12 +531,35 @@ class SqliteStore:
         return await self._query(read)
 
     async def update_migration(
-        self, migration_id: str, change: Transition, at: datetime
+        self,
+        migration_id: str,
+        change: Transition,
+        at: datetime,
+        renew_until: datetime | None = None,
     ) -> tuple[Migration, Task] | None:
-        return await self._txn(lambda db: self._change(db, migration_id, change, at))
+        return await self._txn(lambda db: self._change(db, migration_id, change, at, renew_until))
+
+    async def jobs(self, source_cluster: str) -> list[Migration]:
+        def read(db: sqlite3.Connection) -> list[Migration]:
+            rows = db.execute(
+                "SELECT id, body FROM migrations WHERE source_cluster = ? "
+                "AND state IN ('queued', 'running') ORDER BY created_at",
+                (source_cluster,),
+            ).fetchall()
+            return [
+                with_reservation(Migration.model_validate_json(body), self._reservation(db, id_))
+                for id_, body in rows
+            ]
+
+        return await self._query(read)
 
     def _change(
-        self, db: sqlite3.Connection, migration_id: str, change: Transition, at: datetime
+        self,
+        db: sqlite3.Connection,
+        migration_id: str,
+        change: Transition,
+        at: datetime,
+        renew_until: datetime | None = None,
     ) -> tuple[Migration, Task] | None:
         migration = self._load_migration(db, "id", migration_id)
         if migration is None:
@@ -547,6 +570,8 @@ class SqliteStore:
         if changed is None:
             return migration, task
         migration, task = changed
+        if migration.state.active and renew_until is not None:
+            self._renew(db, migration.id, renew_until)
         db.execute(
             "UPDATE migrations SET state = ?, body = ? WHERE id = ?",
             (
@@ -562,6 +587,20 @@ class SqliteStore:
                 "UPDATE migration_vms SET active = 0 WHERE migration_id = ?", (migration.id,)
             )
         return with_reservation(migration, self._reservation(db, migration.id)), task
+
+    @staticmethod
+    def _renew(db: sqlite3.Connection, migration_id: str, until: datetime) -> None:
+        row = db.execute(
+            "SELECT id, body FROM claims WHERE migration_id = ? AND released_at IS NULL",
+            (migration_id,),
+        ).fetchone()
+        if row is None:
+            return
+        claim = Claim.model_validate_json(row[1]).model_copy(update={"expires_at": until})
+        db.execute(
+            "UPDATE claims SET expires_at = ?, body = ? WHERE id = ?",
+            (_ts(until), claim.model_dump_json(), row[0]),
+        )
 
     @staticmethod
     def _release(

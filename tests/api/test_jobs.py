@@ -1,0 +1,145 @@
+"""Job handoff: the source cluster's agent pulls its jobs (long-poll) and reports progress,
+which starts and ends the task, renews the reservation, and carries a cancel back."""
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Env
+from tests.api.fleet import east, west
+from tests.api.test_migrations import migrate, reserved_memory
+
+
+@pytest.fixture
+async def spokes(env: Env) -> dict[str, str]:
+    tokens = {}
+    for name, built in (("east", east()), ("west", west())):
+        tokens[name] = await env.register(name)
+        assert (await env.report(tokens[name], built)).status == 202
+    return tokens
+
+
+async def jobs(env: Env, token: str, cluster: str = "east", wait: str | None = None) -> Any:
+    params = {"wait": wait} if wait is not None else None
+    return await env.api.call("GET", f"/api/v1/clusters/{cluster}/jobs", token, params=params)
+
+
+async def report(env: Env, token: str, migration: str, body: dict[str, Any]) -> Any:
+    path = f"/api/v1/clusters/east/jobs/{migration}/progress"
+    return await env.api.call("POST", path, token, body)
+
+
+async def test_the_source_agent_gets_its_jobs_and_no_one_else_does(
+    env: Env, spokes: dict[str, str]
+) -> None:
+    assert (await jobs(env, spokes["east"])).body == {"cluster": "east", "items": []}
+    migration = (await migrate(env)).body
+    listed = await jobs(env, spokes["east"])
+    assert [j["id"] for j in listed.body["items"]] == [migration["id"]]
+    assert listed.body["items"][0]["target_cluster"] == "west"
+    assert (await jobs(env, spokes["west"], "west")).body["items"] == []
+    other = await jobs(env, spokes["west"], "east")
+    assert (other.status, other.code) == (403, "wrong_cluster")
+    again = await jobs(env, spokes["east"])
+    assert again.body == listed.body, "listed until it ends: delivered at least once"
+
+
+async def test_a_waiting_agent_gets_a_job_accepted_meanwhile(
+    env: Env, spokes: dict[str, str]
+) -> None:
+    waiting = asyncio.create_task(jobs(env, spokes["east"], wait="10"))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    migration = (await migrate(env)).body
+    answer = await asyncio.wait_for(waiting, timeout=10)
+    assert [j["id"] for j in answer.body["items"]] == [migration["id"]]
+
+
+async def test_progress_runs_the_task_renews_the_reservation_and_ends_it(
+    env: Env, spokes: dict[str, str]
+) -> None:
+    migration = (await migrate(env)).body
+    first_expiry = migration["reservation"]["claim"]["expires_at"]
+    env.clock.advance(600)
+    vm = {"vm": "shop/db", "mode": "live", "phase": "transferring", "bytes_copied": 2**30}
+    receipt = await report(
+        env,
+        spokes["east"],
+        migration["id"],
+        {
+            "state": "running",
+            "progress": 40,
+            "message": "migrating",
+            "vms": [vm],
+        },
+    )
+    assert receipt.status == 200
+    assert (receipt.body["state"], receipt.body["cancel"]) == ("running", False)
+    assert receipt.body["reservation_expires_at"] > first_expiry
+    env.clock.advance(600)
+    assert await env.hub.sweep() == 0, "renewed: 20 minutes in, the 15-minute claim holds"
+    task = (await env.api.call("GET", f"/api/v1/tasks/{migration['task_id']}", env.admin)).body
+    assert (task["state"], task["progress"], task["message"]) == ("running", 40, "migrating")
+    assert task["vms"][0]["phase"] == "transferring"
+    assert task["vms"][0]["node"] is None, "a VM reported whole replaces the hub's copy"
+    assert task["started_at"] is not None
+    done = await report(env, spokes["east"], migration["id"], {"state": "finished"})
+    assert (done.body["state"], done.body["reservation_expires_at"]) == ("finished", None)
+    assert await reserved_memory(env, "west") == 0
+    task = (await env.api.call("GET", f"/api/v1/tasks/{migration['task_id']}", env.admin)).body
+    assert (task["state"], task["progress"]) == ("finished", 100)
+    assert (await jobs(env, spokes["east"])).body["items"] == []
+    late = await report(env, spokes["east"], migration["id"], {"state": "running"})
+    assert late.body["state"] == "finished", "a report after the end changes nothing"
+
+
+async def test_a_cancel_on_the_hub_reaches_the_agent(env: Env, spokes: dict[str, str]) -> None:
+    migration = (await migrate(env)).body
+    await report(env, spokes["east"], migration["id"], {"state": "running"})
+    await env.api.call("POST", f"/api/v1/migrations/{migration['id']}/cancel", env.admin)
+    receipt = await report(env, spokes["east"], migration["id"], {"state": "running"})
+    assert (receipt.body["state"], receipt.body["cancel"]) == ("cancelled", True)
+    assert (await jobs(env, spokes["east"])).body["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"state": "running", "vms": [{"vm": "shop/web", "mode": "live"}]}, 400, "unknown_vm"),
+        ({"state": "paused"}, 400, "invalid_field"),
+        ({"state": "running", "progress": 101}, 400, "invalid_field"),
+        ({"state": "running", "surprise": 1}, 400, "unknown_field"),
+        ({}, 400, "missing_field"),
+    ],
+    ids=[
+        "a VM that is not part of the migration",
+        "an unknown state",
+        "progress above 100",
+        "an unknown field",
+        "no state",
+    ],
+)
+async def test_bad_progress_is_refused_with_a_reason(
+    env: Env, spokes: dict[str, str], body: dict[str, Any], status: int, code: str
+) -> None:
+    migration = (await migrate(env)).body
+    answer = await report(env, spokes["east"], migration["id"], body)
+    assert (answer.status, answer.code) == (status, code)
+
+
+async def test_progress_for_a_job_that_is_not_this_clusters(
+    env: Env, spokes: dict[str, str]
+) -> None:
+    missing = await report(env, spokes["east"], "mig-nope", {"state": "running"})
+    assert (missing.status, missing.code) == (404, "unknown_migration")
+    migration = (await migrate(env)).body
+    path = f"/api/v1/clusters/west/jobs/{migration['id']}/progress"
+    wrong = await env.api.call("POST", path, spokes["west"], {"state": "running"})
+    assert (wrong.status, wrong.code) == (403, "wrong_cluster")
+
+
+@pytest.mark.parametrize("wait", ["-1", "61", "soon", "\u0661"])
+async def test_a_bad_wait_is_refused(env: Env, spokes: dict[str, str], wait: str) -> None:
+    answer = await jobs(env, spokes["east"], wait=wait)
+    assert (answer.status, answer.code) == (400, "invalid_parameter")
