@@ -4,7 +4,7 @@ transaction that reads them, so a change is never computed from a stale copy."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub.models.api import Migration, Progress, ProgressState, State, Task, TaskVm
+from hub.models.api import Migration, Progress, State, Task
 
 
 def _ended(
@@ -49,13 +49,6 @@ class Expire:
         return _ended(migration, task, State.FAILED, message, self.at)
 
 
-_STATES = {
-    ProgressState.RUNNING: State.RUNNING,
-    ProgressState.FINISHED: State.FINISHED,
-    ProgressState.FAILED: State.FAILED,
-}
-
-
 @dataclass(frozen=True, slots=True)
 class Report:
     """The executor's progress: the first report starts the task; a final one ends it. A
@@ -67,7 +60,7 @@ class Report:
     def __call__(self, migration: Migration, task: Task) -> tuple[Migration, Task] | None:
         if not migration.state.active:
             return None
-        state = _STATES[self.progress.state]
+        state = State(self.progress.state.value)
         done = state == State.FINISHED
         given = {vm.vm: vm for vm in self.progress.vms}
         vms = tuple(given.get(vm.vm, vm) for vm in task.vms)
@@ -85,7 +78,3 @@ class Report:
             migration.model_copy(update={"state": state, "updated_at": self.at}),
             task.model_copy(update=changes),
         )
-
-
-def unknown_vms(migration: Migration, vms: tuple[TaskVm, ...]) -> list[str]:
-    return sorted({vm.vm for vm in vms} - set(migration.vms))

@@ -243,10 +243,15 @@ async def cancel(hub: Hub, migration_id: str, who: str) -> Migration:
     if updated is None:
         raise NotFound(f"no migration {migration_id!r}", code="unknown_migration")
     hub.announce_jobs(current.source_cluster)
-    record = await hub.store.cluster(current.target_cluster)
+    await _resync(hub, current.target_cluster)
+    return updated[0]
+
+
+async def _resync(hub: Hub, cluster: str) -> None:
+    """Pick up the claims a migration that ended released on its target."""
+    record = await hub.store.cluster(cluster)
     if record is not None:
         await hub.sync(record)
-    return updated[0]
 
 
 async def report(hub: Hub, cluster: str, migration_id: str, progress: Progress) -> ProgressReceipt:
@@ -260,7 +265,7 @@ async def report(hub: Hub, cluster: str, migration_id: str, progress: Progress) 
             f"migration {migration_id} runs from {current.source_cluster!r}, not {cluster!r}",
             code="wrong_cluster",
         )
-    unknown = lifecycle.unknown_vms(current, progress.vms)
+    unknown = sorted({vm.vm for vm in progress.vms} - set(current.vms))
     if unknown:
         raise Invalid(
             f"not part of migration {migration_id}: {', '.join(unknown)}",
@@ -275,9 +280,7 @@ async def report(hub: Hub, cluster: str, migration_id: str, progress: Progress) 
         raise NotFound(f"no migration {migration_id!r}", code="unknown_migration")
     migration = updated[0]
     if current.state.active and not migration.state.active:
-        record = await hub.store.cluster(migration.target_cluster)
-        if record is not None:
-            await hub.sync(record)
+        await _resync(hub, migration.target_cluster)
     reservation = migration.reservation
     live = reservation is not None and reservation.released_at is None
     return ProgressReceipt(

@@ -267,16 +267,20 @@ class Hub:
 
     # reports
 
-    async def ingest(
-        self, cluster: str, body: bytes, encoding: str, principal: Principal
-    ) -> ReportReceipt:
-        if principal.role == Role.SPOKE and principal.cluster != cluster:
+    def require_own(self, principal: Principal | None, cluster: str, doing: str) -> None:
+        """A spoke token acts only for its own cluster; other roles pass."""
+        if principal is not None and principal.role == Role.SPOKE and principal.cluster != cluster:
             raise Forbidden(
-                f"this token belongs to cluster {principal.cluster!r}; it may not report for "
+                f"this token belongs to cluster {principal.cluster!r}; it may not {doing} "
                 f"{cluster!r}",
                 code="wrong_cluster",
             )
         self.inventory.require(cluster)
+
+    async def ingest(
+        self, cluster: str, body: bytes, encoding: str, principal: Principal
+    ) -> ReportReceipt:
+        self.require_own(principal, cluster, "report for")
         inspected = await self._inspect(body, encoding)
         if inspected.error_code:
             kind = TooLarge if inspected.error_code == "payload_too_large" else Invalid

@@ -6,7 +6,7 @@ import contextlib
 
 from hub import migrations
 from hub.api.routing import Call, Param, Reply, Route
-from hub.errors import Forbidden, Invalid
+from hub.errors import Invalid
 from hub.models.api import JobList, Progress, ProgressReceipt, Role
 
 MAX_WAIT = 60
@@ -17,13 +17,7 @@ reaches it this late at most."""
 
 def _own(call: Call) -> str:
     cluster = call.path("cluster")
-    principal = call.principal
-    if principal is not None and principal.role == Role.SPOKE and principal.cluster != cluster:
-        raise Forbidden(
-            f"this token belongs to cluster {principal.cluster!r}; it may not act for {cluster!r}",
-            code="wrong_cluster",
-        )
-    call.hub.inventory.require(cluster)
+    call.hub.require_own(call.principal, cluster, "act for")
     return cluster
 
 

@@ -38,7 +38,6 @@ from spoke_agent.executor.model import (
 
 MAX_FAILURES = 3
 """Live attempts, or offline copies, that may fail for one VM before the job fails."""
-NOT_FAILURES = ("succeeded", "stopped", "started", "abandoned")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +65,14 @@ class _Vm:
         return bool(self.source.launchers or self.target.launchers)
 
     @property
-    def transfer_objects(self) -> bool:
+    def receiving(self) -> bool:
+        """The target holds a receiver definition or a receiving migration object."""
         receiver = self.target.definition is not None and self.target.definition.receiver
-        return bool(self.source.transfer or self.target.transfer or receiver)
+        return self.target.transfer is not None or receiver
+
+    @property
+    def transfer_objects(self) -> bool:
+        return self.source.transfer is not None or self.receiving
 
     @property
     def runs_on_target(self) -> bool:
@@ -330,9 +334,7 @@ def _vm_actions(job: Job, ledger: r.Ledger, vm: _Vm) -> Iterator[Action]:
         return
     if vm.source.transfer is not None:
         yield StopSending(vm.name)
-    if vm.target.transfer is not None or (
-        vm.target.definition is not None and vm.target.definition.receiver
-    ):
+    if vm.receiving:
         yield StopReceiving(vm.name)
     current = ledger.open_round
     client = vm.source.client

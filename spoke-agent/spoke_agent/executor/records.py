@@ -117,6 +117,9 @@ class Applied:
     action: Action
 
 
+NOT_FAILURES = ("succeeded", "stopped", "started", "abandoned")
+"""Reasons an attempt or a client ends that do not count towards the job failing."""
+
 Record = (
     Captured
     | LiveStarted
@@ -216,9 +219,7 @@ def _apply(ledger: Ledger, record: Record) -> Ledger:
             return _vm(ledger, record.vm, manifest=record.manifest)
         case LiveStarted():
             return _vm(ledger, record.vm, attempt=record.attempt, live_open=True)
-        case LiveEnded(reason="succeeded"):
-            return _vm(ledger, record.vm, live_open=False)
-        case LiveEnded(reason="stopped"):
+        case LiveEnded() if record.reason in NOT_FAILURES:
             return _vm(ledger, record.vm, live_open=False)
         case LiveEnded():
             return _vm(
@@ -239,7 +240,7 @@ def _apply(ledger: Ledger, record: Record) -> Ledger:
             current = ledger.round(record.round)
             ended = {**(current.ended if current else {}), record.vm: record.reason}
             ledger = _round(ledger, record.round, ended=ended)
-            if record.reason in ("succeeded", "started"):
+            if record.reason in NOT_FAILURES:
                 return ledger
             return _vm(
                 ledger, record.vm, copy_failures=vm.copy_failures + 1, last_failure=record.reason
