@@ -1,10 +1,11 @@
 """How a migration and its task change state: pure transitions the store applies inside the
 transaction that reads them, so a change is never computed from a stale copy."""
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from hub.models.api import Migration, Progress, State, Task
+from hub.models.api import Condition, Migration, Progress, State, Task, TaskVm
 
 
 def _ended(
@@ -52,10 +53,12 @@ class Expire:
 @dataclass(frozen=True, slots=True)
 class Report:
     """The executor's progress: the first report starts the task; a final one ends it. A
-    migration that already ended (cancelled, expired) is left as it is."""
+    migration that already ended (cancelled, expired) is left as it is. A receiving pod seen
+    Pending for longer than `stall_after` puts a `stalled` condition on the task."""
 
     progress: Progress
     at: datetime
+    stall_after: timedelta = timedelta(minutes=5)
 
     def __call__(self, migration: Migration, task: Task) -> tuple[Migration, Task] | None:
         if not migration.state.active:
@@ -63,12 +66,13 @@ class Report:
         state = State(self.progress.state.value)
         done = state == State.FINISHED
         given = {vm.vm: vm for vm in self.progress.vms}
-        vms = tuple(given.get(vm.vm, vm) for vm in task.vms)
+        vms = tuple(_pending_since(vm, given.get(vm.vm), self.at) for vm in task.vms)
         changes: dict[str, object] = {
             "state": state,
             "message": self.progress.message or task.message,
             "progress": 100 if done else self.progress.progress,
             "vms": vms,
+            "conditions": tuple(stalled(vms, self.at, self.stall_after)) if state.active else (),
             "updated_at": self.at,
             "started_at": task.started_at or self.at,
         }
@@ -77,4 +81,32 @@ class Report:
         return (
             migration.model_copy(update={"state": state, "updated_at": self.at}),
             task.model_copy(update=changes),
+        )
+
+
+def _pending_since(old: TaskVm, new: TaskVm | None, at: datetime) -> TaskVm:
+    """The hub's own clock dates a Pending receiving pod, from the first report showing it:
+    an agent's clock may be off, and a new pod starts a new wait."""
+    if new is None:
+        return old
+    pod = new.receiving_pod
+    if pod is None or pod.phase != "Pending":
+        return new.model_copy(update={"pending_since": None})
+    same = old.receiving_pod is not None and old.receiving_pod.name == pod.name
+    since = old.pending_since if same and old.pending_since is not None else at
+    return new.model_copy(update={"pending_since": since})
+
+
+def stalled(vms: Iterable[TaskVm], at: datetime, after: timedelta) -> Iterator[Condition]:
+    for vm in vms:
+        pod = vm.receiving_pod
+        if vm.pending_since is None or pod is None or at - vm.pending_since < after:
+            continue
+        waited = int((at - vm.pending_since).total_seconds())
+        reason = pod.message or "the scheduler gave no reason"
+        yield Condition(
+            type="stalled",
+            vm=vm.vm,
+            message=f"{vm.vm}: receiving pod {pod.name} has been Pending for {waited} s: {reason}",
+            since=vm.pending_since,
         )

@@ -15,6 +15,9 @@ from hub import lifecycle, reservations
 from hub.capacity import check
 from hub.errors import Conflict, Forbidden, Invalid, NotFound, Refused, Unavailable
 from hub.models.api import (
+    Alert,
+    AlertKind,
+    Condition,
     Migration,
     MigrationRequest,
     Progress,
@@ -32,6 +35,13 @@ SOFT = (Severity.WARNING, Severity.CRITICAL)
 UNPLACED = (
     "accepted with the shortage acknowledged: no node had room, so no CPU or memory is "
     "reserved for this VM and its receiving pod may stay Pending"
+)
+
+
+KEPT_SOURCE = (
+    "the source VM is kept, stopped and marked as migrated: starting it again would run a "
+    "second copy beside the migrated one, so the agent refuses to start it; delete it once "
+    "the migrated VM is confirmed, or ask for delete_source"
 )
 
 
@@ -82,6 +92,7 @@ def records(
     task_id = f"task-{secrets.token_hex(8)}"
     vms = tuple(p.vm for p in result.placements)
     task = Task(
+        warnings=() if request.delete_source else (KEPT_SOURCE,),
         id=task_id,
         migration_id=migration_id,
         source_cluster=request.source_cluster,
@@ -221,6 +232,22 @@ def _repeat(existing: Migration, request: MigrationRequest, key: str) -> Migrati
     return existing
 
 
+def stall_alert(migration: Migration, condition: Condition, now: datetime) -> Alert:
+    """One alert per stall: its id is made of what identifies the stall, so the reports that
+    follow while it lasts do not repeat it."""
+    stamp = condition.since.strftime("%Y%m%dT%H%M%S%f")
+    return Alert(
+        id=f"alert-stalled-{migration.id}-{condition.vm.replace('/', '.')}-{stamp}",
+        kind=AlertKind.STALLED,
+        severity="warning",
+        message=f"migration {migration.id} to {migration.target_cluster} is stalled: "
+        f"{condition.message}",
+        cluster=migration.target_cluster,
+        migration_id=migration.id,
+        created_at=now,
+    )
+
+
 def _busy(vm: str, migration_id: str) -> Conflict:
     return Conflict(
         f"VM {vm} is already being migrated by {migration_id}; cancel it or wait for it to end",
@@ -238,6 +265,14 @@ async def cancel(hub: Hub, migration_id: str, who: str) -> Migration:
             f"migration {migration_id} already {current.state.value}; there is nothing to cancel",
             code="already_ended",
         )
+    past = [vm.vm for vm in (await _task_of(hub, current)).vms if vm.phase.past_cutover]
+    if past:
+        raise Conflict(
+            f"migration {migration_id} can no longer be stopped: the cutover of "
+            f"{', '.join(past)} has begun; let it finish, then migrate back if needed",
+            details={"vms": past},
+            code="cutover_started",
+        )
     now = hub.clock()
     updated = await hub.store.update_migration(migration_id, lifecycle.Cancel(who, now), now)
     if updated is None:
@@ -245,6 +280,13 @@ async def cancel(hub: Hub, migration_id: str, who: str) -> Migration:
     hub.announce_jobs(current.source_cluster)
     await _resync(hub, current.target_cluster)
     return updated[0]
+
+
+async def _task_of(hub: Hub, migration: Migration) -> Task:
+    task = await hub.store.task(migration.task_id)
+    if task is None:
+        raise NotFound(f"migration {migration.id} has no task", code="unknown_task")
+    return task
 
 
 async def _resync(hub: Hub, cluster: str) -> None:
@@ -273,12 +315,15 @@ async def report(hub: Hub, cluster: str, migration_id: str, progress: Progress) 
             code="unknown_vm",
         )
     now = hub.clock()
+    change = lifecycle.Report(progress, now, hub.settings.stall_after)
     updated = await hub.store.update_migration(
-        migration_id, lifecycle.Report(progress, now), now, renew_until=now + hub.settings.claim_ttl
+        migration_id, change, now, renew_until=now + hub.settings.claim_ttl
     )
     if updated is None:
         raise NotFound(f"no migration {migration_id!r}", code="unknown_migration")
-    migration = updated[0]
+    migration, task = updated
+    for condition in task.conditions:
+        await hub.store.add_alert(stall_alert(migration, condition, now))
     if current.state.active and not migration.state.active:
         await _resync(hub, migration.target_cluster)
     reservation = migration.reservation

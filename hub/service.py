@@ -41,6 +41,8 @@ POLICY_KEY = "policy"
 @dataclass(frozen=True, slots=True)
 class Settings:
     claim_ttl: timedelta = timedelta(minutes=15)
+    stall_after: timedelta = timedelta(minutes=5)
+    """A receiving pod Pending this long marks its task `stalled` and raises an alert."""
     max_report_bytes: int = 32 * 2**20
     max_body_bytes: int = 4 * 2**20
     accept_attempts: int = 8

@@ -1,6 +1,8 @@
 """Migrations (operator to create and cancel, viewer to read) and the tasks the console polls."""
 
-from hub import migrations
+import pydantic
+
+from hub import migrations, validation
 from hub.api.routing import Call, Param, Reply, Route
 from hub.errors import Invalid, NotFound
 from hub.models.api import (
@@ -11,6 +13,7 @@ from hub.models.api import (
     State,
     Task,
     TaskList,
+    VmMigrationRequest,
 )
 
 FILTERS = (
@@ -20,7 +23,7 @@ FILTERS = (
 )
 
 
-async def create(call: Call) -> Reply:
+def _idempotency_key(call: Call) -> str | None:
     key = call.request.headers.get("Idempotency-Key")
     if key is not None and not (
         1 <= len(key.strip()) <= 200 and key.isascii() and key.isprintable()
@@ -29,15 +32,55 @@ async def create(call: Call) -> Reply:
             "the Idempotency-Key header must be 1 to 200 printable ASCII characters",
             code="invalid_header",
         )
+    return key.strip() if key else None
+
+
+async def create(call: Call) -> Reply:
+    key = _idempotency_key(call)
     request = await call.body(MigrationRequest)
-    migration, created = await migrations.create(
-        call.hub, request, call.who, key.strip() if key else None
-    )
+    migration, created = await migrations.create(call.hub, request, call.who, key)
     return Reply(
         201 if created else 200,
         migration,
         headers={"Location": f"/api/v1/migrations/{migration.id}"},
     )
+
+
+def _vm_request(call: Call, body: VmMigrationRequest) -> MigrationRequest:
+    source = call.path("cluster")
+    target = (body.target or "").strip()
+    if not target:
+        raise Invalid("target cluster is required", code="missing_target")
+    if target == source:
+        raise Invalid(
+            f"target {target!r} is the cluster the VM already runs on; name another cluster",
+            code="target_is_source",
+        )
+    vm = f"{call.path('namespace')}/{call.path('name')}"
+    try:
+        return MigrationRequest(
+            source_cluster=source,
+            target=target,
+            vms=(vm,),
+            storage_class_map=body.storage_class_map,
+            delete_source=body.delete_source,
+            acknowledge=body.acknowledge,
+        )
+    except pydantic.ValidationError as error:
+        problem = validation.problems(error)[0]
+        raise Invalid(
+            f"{problem['field']}: {problem['problem']}", code=validation.code(error)
+        ) from error
+
+
+async def migrate_vm(call: Call) -> Reply:
+    key = _idempotency_key(call)
+    request = _vm_request(call, await call.body(VmMigrationRequest))
+    migration, _ = await migrations.create(call.hub, request, call.who, key)
+    task = await call.hub.store.task(migration.task_id)
+    if task is None:
+        raise NotFound(f"migration {migration.id} has no task", code="unknown_task")
+    return Reply(202, task, headers={"Location": f"/api/v1/tasks/{task.id}"})
 
 
 async def list_migrations(call: Call) -> Reply:
@@ -96,6 +139,27 @@ ROUTES = (
         "(200).",
     ),
     Route(
+        "POST",
+        "/api/v1/clusters/{cluster}/vms/{namespace}/{name}/migrate",
+        migrate_vm,
+        "Migrate one VM (the console's action): check, reserve and queue; answers the task",
+        Role.OPERATOR,
+        "migrations",
+        body=VmMigrationRequest,
+        answers={202: Task},
+        params=(
+            Param(
+                "Idempotency-Key",
+                "Repeat-safe key: a repeated request with the same key answers the same task",
+                where="header",
+            ),
+        ),
+        description="`target` is required and must differ from the VM's cluster. Unless "
+        "`delete_source` is set, the task carries a warning: the source VM is kept stopped "
+        "and protected against being started, since a second copy would conflict with the "
+        "migrated one. Soft findings need `acknowledge` (409), hard ones refuse (422).",
+    ),
+    Route(
         "GET",
         "/api/v1/migrations",
         list_migrations,
@@ -122,6 +186,8 @@ ROUTES = (
         Role.OPERATOR,
         "migrations",
         answers={200: Migration},
+        description="Possible until the cutover of a live migration begins; after that the "
+        "answer is 409 `cutover_started` naming the VMs, since the VM is already moving.",
     ),
     Route(
         "GET",

@@ -169,6 +169,22 @@ class MigrationRequest(Wire):
         return self
 
 
+class VmMigrationRequest(Wire):
+    """Migrate one VM, the console's action on a VM's page. `target` is checked by hand so
+    that a missing or blank one reads as what it is."""
+
+    target: str | None = Field(None, description="The cluster to move the VM to (required)")
+    storage_class_map: dict[Text, Text] = Field(default_factory=dict)
+    delete_source: bool = Field(
+        False,
+        description="Delete the source VM after success; by default it is kept stopped, "
+        "marked as migrated and protected against being started",
+    )
+    acknowledge: tuple[Code, ...] = Field(
+        (), description="Codes of soft findings the caller accepts proceeding with"
+    )
+
+
 class State(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -181,13 +197,59 @@ class State(StrEnum):
         return self in (State.QUEUED, State.RUNNING)
 
 
+class VmPhase(StrEnum):
+    """Where one VM of a migration stands, in the order it passes through them."""
+
+    PENDING = "pending"
+    """Not started: waiting for the agent, for a round, or for its pods to settle."""
+    PREPARING = "preparing"
+    """Target volumes being made."""
+    RECEIVING = "receiving"
+    """Live: the receiver waits on the target for its virt-launcher pod."""
+    CUTOVER = "cutover"
+    """Live: the VM is being sent; from here a cancel no longer stops it."""
+    COPYING = "copying"
+    """Offline: its rsync client copies the disks."""
+    FINALIZING = "finalizing"
+    MIGRATED = "migrated"
+    ABANDONED = "abandoned"
+    """The migration failed or was cancelled before this VM was moved; it stays on the source."""
+
+    @property
+    def past_cutover(self) -> bool:
+        return self in (VmPhase.CUTOVER, VmPhase.FINALIZING, VmPhase.MIGRATED)
+
+
+class PodStatus(Wire):
+    name: str
+    phase: str
+    message: str = Field("", max_length=2000, description="The scheduler's reason while Pending")
+
+
 class TaskVm(Wire):
     vm: str
     mode: Mode
-    phase: str = "pending"
+    phase: VmPhase = VmPhase.PENDING
     node: str | None = None
-    bytes_copied: int = 0
-    message: str = ""
+    bytes_copied: int = Field(0, ge=0)
+    message: str = Field("", max_length=2000)
+    receiving_pod: PodStatus | None = Field(
+        None, description="Live: the receiving virt-launcher pod on the target"
+    )
+    pending_since: AwareDatetime | None = Field(
+        None,
+        description="Set by the hub: when it first saw the receiving pod Pending (the agent's "
+        "value is ignored)",
+    )
+
+
+class Condition(Wire):
+    """Something about a running task that needs a person's attention."""
+
+    type: str = Field(description="`stalled`: a receiving pod has been Pending too long")
+    vm: str
+    message: str
+    since: AwareDatetime
 
 
 class ProgressState(StrEnum):
@@ -222,10 +284,12 @@ class Task(Wire):
     message: str
     progress: int = Field(ge=0, le=100)
     vms: tuple[TaskVm, ...]
+    conditions: tuple[Condition, ...] = ()
     created_at: AwareDatetime
     updated_at: AwareDatetime
     started_at: AwareDatetime | None = None
     finished_at: AwareDatetime | None = None
+    warnings: tuple[str, ...] = ()
 
 
 class ClaimStatus(Wire):
@@ -253,6 +317,7 @@ class Migration(Wire):
 
 class AlertKind(StrEnum):
     RESERVATION_EXPIRED = "reservation-expired"
+    STALLED = "stalled"
 
 
 class Alert(Wire):

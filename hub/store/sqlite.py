@@ -649,6 +649,17 @@ class SqliteStore:
             (alert.id, _ts(alert.created_at), alert.model_dump_json()),
         )
 
+    async def add_alert(self, alert: Alert) -> bool:
+        def write(db: sqlite3.Connection) -> bool:
+            return bool(
+                db.execute(
+                    "INSERT OR IGNORE INTO alerts (id, created_at, body) VALUES (?, ?, ?)",
+                    (alert.id, _ts(alert.created_at), alert.model_dump_json()),
+                ).rowcount
+            )
+
+        return await self._txn(write)
+
     async def alerts(self, limit: int) -> list[Alert]:
         def read(db: sqlite3.Connection) -> list[Alert]:
             rows = db.execute(

@@ -62,7 +62,7 @@ async def test_progress_runs_the_task_renews_the_reservation_and_ends_it(
     migration = (await migrate(env)).body
     first_expiry = migration["reservation"]["claim"]["expires_at"]
     env.clock.advance(600)
-    vm = {"vm": "shop/db", "mode": "live", "phase": "transferring", "bytes_copied": 2**30}
+    vm = {"vm": "shop/db", "mode": "live", "phase": "cutover", "bytes_copied": 2**30}
     receipt = await report(
         env,
         spokes["east"],
@@ -81,7 +81,7 @@ async def test_progress_runs_the_task_renews_the_reservation_and_ends_it(
     assert await env.hub.sweep() == 0, "renewed: 20 minutes in, the 15-minute claim holds"
     task = (await env.api.call("GET", f"/api/v1/tasks/{migration['task_id']}", env.admin)).body
     assert (task["state"], task["progress"], task["message"]) == ("running", 40, "migrating")
-    assert task["vms"][0]["phase"] == "transferring"
+    assert task["vms"][0]["phase"] == "cutover"
     assert task["vms"][0]["node"] is None, "a VM reported whole replaces the hub's copy"
     assert task["started_at"] is not None
     done = await report(env, spokes["east"], migration["id"], {"state": "finished"})
@@ -143,3 +143,69 @@ async def test_progress_for_a_job_that_is_not_this_clusters(
 async def test_a_bad_wait_is_refused(env: Env, spokes: dict[str, str], wait: str) -> None:
     answer = await jobs(env, spokes["east"], wait=wait)
     assert (answer.status, answer.code) == (400, "invalid_parameter")
+
+
+def _receiving(phase: str, pod: str = "virt-launcher-db-x1", message: str = "") -> dict[str, Any]:
+    return {
+        "vm": "shop/db",
+        "mode": "live",
+        "phase": "receiving",
+        "receiving_pod": {"name": pod, "phase": phase, "message": message},
+    }
+
+
+async def test_a_receiving_pod_pending_too_long_stalls_the_task_once(
+    env: Env, spokes: dict[str, str]
+) -> None:
+    migration = (await migrate(env)).body
+    task_path = f"/api/v1/tasks/{migration['task_id']}"
+    why = "0/3 nodes are available: 3 Insufficient memory."
+    body = {"state": "running", "vms": [_receiving("Pending", message=why)]}
+    await report(env, spokes["east"], migration["id"], body)
+    env.clock.advance(240)
+    await report(env, spokes["east"], migration["id"], body)
+    task = (await env.api.call("GET", task_path, env.admin)).body
+    assert task["conditions"] == [], "four minutes is within the five-minute threshold"
+    assert task["vms"][0]["pending_since"] is not None
+    env.clock.advance(120)
+    await report(env, spokes["east"], migration["id"], body)
+    await report(env, spokes["east"], migration["id"], body)
+    task = (await env.api.call("GET", task_path, env.admin)).body
+    [condition] = task["conditions"]
+    assert (condition["type"], condition["vm"]) == ("stalled", "shop/db")
+    assert why in condition["message"]
+    assert "360 s" in condition["message"]
+    alerts = (await env.api.call("GET", "/api/v1/alerts", env.admin)).body["items"]
+    stalls = [a for a in alerts if a["kind"] == "stalled"]
+    assert len(stalls) == 1, "reports while the stall lasts raise no second alert"
+    assert why in stalls[0]["message"]
+    assert stalls[0]["migration_id"] == migration["id"]
+    running = {"state": "running", "vms": [_receiving("Running")]}
+    await report(env, spokes["east"], migration["id"], running)
+    task = (await env.api.call("GET", task_path, env.admin)).body
+    assert task["conditions"] == []
+    assert task["vms"][0]["pending_since"] is None
+
+
+async def test_a_new_receiving_pod_starts_a_new_wait(env: Env, spokes: dict[str, str]) -> None:
+    migration = (await migrate(env)).body
+    await report(
+        env, spokes["east"], migration["id"], {"state": "running", "vms": [_receiving("Pending")]}
+    )
+    env.clock.advance(400)
+    retry = {"state": "running", "vms": [_receiving("Pending", pod="virt-launcher-db-x2")]}
+    await report(env, spokes["east"], migration["id"], retry)
+    task = (await env.api.call("GET", f"/api/v1/tasks/{migration['task_id']}", env.admin)).body
+    assert task["conditions"] == []
+
+
+async def test_cancel_is_refused_once_cutover_began(env: Env, spokes: dict[str, str]) -> None:
+    migration = (await migrate(env)).body
+    sending = {"state": "running", "vms": [{"vm": "shop/db", "mode": "live", "phase": "cutover"}]}
+    await report(env, spokes["east"], migration["id"], sending)
+    answer = await env.api.call("POST", f"/api/v1/migrations/{migration['id']}/cancel", env.admin)
+    assert (answer.status, answer.code) == (409, "cutover_started")
+    assert "can no longer be stopped" in answer.message
+    assert "shop/db" in answer.message
+    still = await env.api.call("GET", f"/api/v1/migrations/{migration['id']}", env.admin)
+    assert still.body["state"] == "running"

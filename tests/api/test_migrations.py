@@ -50,8 +50,12 @@ async def test_accepting_reserves_capacity_and_queues_a_task(fleet: Env) -> None
             "node": node,
             "bytes_copied": 0,
             "message": "",
+            "receiving_pod": None,
+            "pending_since": None,
         }
     ]
+    assert task.body["conditions"] == []
+    assert "refuses to start it" in task.body["warnings"][0], "the source is kept by default"
     big = [{"name": f"big-{i}", "namespace": "lab", "guest_memory_bytes": "60Gi"} for i in (1, 2)]
     check = await fleet.api.call(
         "POST", "/api/v1/checks", fleet.admin, {"vms": big, "target": "west"}

@@ -430,7 +430,7 @@ class SimulatedDriver:
 
 
 def _pod(pod: _Pod) -> Pod:
-    return Pod(pod.name, pod.phase, pod.deleted_at is not None, pod.stuck)
+    return Pod(pod.name, pod.phase, pod.deleted_at is not None, pod.stuck, pod.copied)
 
 
 def _manifest(name: str) -> dict[str, object]:

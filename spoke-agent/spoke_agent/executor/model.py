@@ -48,6 +48,8 @@ class Pod:
     deleting: bool = False
     message: str = ""
     """The scheduler's reason while Pending (from the PodScheduled condition)."""
+    bytes_copied: int = 0
+    """rsync clients only: how much of the VM's data has been sent so far."""
 
     @property
     def running(self) -> bool:
