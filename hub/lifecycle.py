@@ -19,15 +19,21 @@ def _ended(
     )
 
 
+def past_cutover(task: Task) -> list[str]:
+    return [vm.vm for vm in task.vms if vm.phase.past_cutover]
+
+
 @dataclass(frozen=True, slots=True)
 class Cancel:
-    """An operator's cancel; a migration that already ended is left as it is."""
+    """An operator's cancel; a migration that already ended, or one with a VM whose cutover
+    has begun, is left as it is. Decided inside the store's transaction, so a progress
+    report announcing a cutover and a cancel cannot both win."""
 
     who: str
     at: datetime
 
     def __call__(self, migration: Migration, task: Task) -> tuple[Migration, Task] | None:
-        if not migration.state.active:
+        if not migration.state.active or past_cutover(task):
             return None
         message = f"cancelled by {self.who}; reservation released"
         return _ended(migration, task, State.CANCELLED, message, self.at)

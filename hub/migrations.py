@@ -265,28 +265,21 @@ async def cancel(hub: Hub, migration_id: str, who: str) -> Migration:
             f"migration {migration_id} already {current.state.value}; there is nothing to cancel",
             code="already_ended",
         )
-    past = [vm.vm for vm in (await _task_of(hub, current)).vms if vm.phase.past_cutover]
-    if past:
+    now = hub.clock()
+    updated = await hub.store.update_migration(migration_id, lifecycle.Cancel(who, now), now)
+    if updated is None:
+        raise NotFound(f"no migration {migration_id!r}", code="unknown_migration")
+    past = lifecycle.past_cutover(updated[1])
+    if updated[0].state.active and past:
         raise Conflict(
             f"migration {migration_id} can no longer be stopped: the cutover of "
             f"{', '.join(past)} has begun; let it finish, then migrate back if needed",
             details={"vms": past},
             code="cutover_started",
         )
-    now = hub.clock()
-    updated = await hub.store.update_migration(migration_id, lifecycle.Cancel(who, now), now)
-    if updated is None:
-        raise NotFound(f"no migration {migration_id!r}", code="unknown_migration")
     hub.announce_jobs(current.source_cluster)
     await _resync(hub, current.target_cluster)
     return updated[0]
-
-
-async def _task_of(hub: Hub, migration: Migration) -> Task:
-    task = await hub.store.task(migration.task_id)
-    if task is None:
-        raise NotFound(f"migration {migration.id} has no task", code="unknown_task")
-    return task
 
 
 async def _resync(hub: Hub, cluster: str) -> None:

@@ -1,6 +1,7 @@
-"""Talks to the hub: sends reports gzipped with the cluster's token, over HTTPS with a CA
-bundle when given, retrying with exponential backoff and jitter. A 4xx other than 429 is not
-retried: the same report would be refused again, so the error is surfaced instead."""
+"""Talks to the hub: sends reports gzipped, pulls jobs (long-poll) and reports their
+progress, all with the cluster's token, over HTTPS with a CA bundle when given, retrying
+with exponential backoff and jitter. A 4xx other than 429 is not retried: the same request
+would be refused again, so the error is surfaced instead."""
 
 import asyncio
 import gzip
@@ -8,24 +9,32 @@ import json
 import logging
 import random
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from hub.models.api import JobList, Progress, ProgressReceipt
 from hub.models.report import CapacityReport
 
 log = logging.getLogger("cclm.spoke")
 
 
 class RefusedError(Exception):
-    """The hub refused the report (4xx); retrying would not help."""
+    """The hub refused the request (4xx); retrying would not help."""
 
     def __init__(self, status: int, body: Any) -> None:
-        super().__init__(f"the hub refused the report ({status}): {body}")
+        super().__init__(f"the hub refused the request ({status}): {body}")
         self.status = status
         self.body = body
+
+
+class RetryableStatusError(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,36 +54,73 @@ class HubClient:
     def _ssl(self) -> ssl.SSLContext | bool:
         return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else True
 
+    def _path(self, cluster: str, rest: str) -> str:
+        return f"{self.url.rstrip('/')}/api/v1/clusters/{cluster}/{rest}"
+
     async def send(self, report: CapacityReport) -> dict[str, Any]:
         body = gzip.compress(report.model_dump_json().encode(), 6)
-        path = f"{self.url.rstrip('/')}/api/v1/clusters/{report.cluster}/reports"
+        path = self._path(report.cluster, "reports")
+        return await self._retrying("sending the report", "POST", path, body, gzipped=True)
+
+    async def jobs(self, cluster: str, wait: int) -> JobList:
+        """The cluster's jobs, waiting up to `wait` seconds for one when there is none."""
+        path = self._path(cluster, "jobs")
+        data = await self._retrying(
+            "pulling jobs", "GET", path, None, params={"wait": str(wait)}, extra_time=wait
+        )
+        return JobList.model_validate(data)
+
+    async def progress(self, cluster: str, job: str, progress: Progress) -> ProgressReceipt:
+        path = self._path(cluster, f"jobs/{job}/progress")
+        body = progress.model_dump_json().encode()
+        data = await self._retrying("reporting progress", "POST", path, body)
+        return ProgressReceipt.model_validate(data)
+
+    async def _retrying(
+        self,
+        what: str,
+        method: str,
+        path: str,
+        body: bytes | None,
+        gzipped: bool = False,
+        params: Mapping[str, str] | None = None,
+        extra_time: float = 0.0,
+    ) -> dict[str, Any]:
         delay = self.first_delay
         for attempt in range(1, self.attempts + 1):
             try:
-                return await self._post(path, body)
+                return await self._call(method, path, body, gzipped, params, extra_time)
             except RefusedError:
                 raise
             except (aiohttp.ClientError, TimeoutError, RetryableStatusError) as error:
                 if attempt == self.attempts:
                     raise
                 pause = random.uniform(delay / 2, delay)
-                log.warning(
-                    "sending the report failed (%s); retry %d in %.1f s", error, attempt, pause
-                )
+                log.warning("%s failed (%s); retry %d in %.1f s", what, error, attempt, pause)
                 await asyncio.sleep(pause)
                 delay = min(delay * 2, self.max_delay)
         raise AssertionError("unreachable")
 
-    async def _post(self, path: str, body: bytes) -> dict[str, Any]:
-        headers = {
-            "Authorization": f"Bearer {self._token()}",
-            "Content-Type": "application/json",
-            "Content-Encoding": "gzip",
-        }
-        timeout = aiohttp.ClientTimeout(total=self.timeout)
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        gzipped: bool,
+        params: Mapping[str, str] | None,
+        extra_time: float,
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self._token()}"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        timeout = aiohttp.ClientTimeout(total=self.timeout + extra_time)
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(path, data=body, headers=headers, ssl=self._ssl()) as response,
+            session.request(
+                method, path, data=body, headers=headers, params=params, ssl=self._ssl()
+            ) as response,
         ):
             text = await response.text()
             data = json.loads(text) if text else {}
@@ -83,9 +129,3 @@ class HubClient:
             if response.status == 429 or response.status >= 500:
                 raise RetryableStatusError(response.status)
             raise RefusedError(response.status, data)
-
-
-class RetryableStatusError(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status

@@ -415,6 +415,8 @@ class World:
 
 
 class SimulatedDriver:
+    """One side of a world, as the executor's `ClusterDriver`."""
+
     def __init__(self, world: World, side: Side) -> None:
         self.world, self.side = world, side
 
@@ -440,3 +442,18 @@ def _manifest(name: str) -> dict[str, object]:
         "kind": "VirtualMachine",
         "metadata": {"namespace": namespace, "name": short},
     }
+
+
+class TickingDriver(SimulatedDriver):
+    """The source end where nothing else moves the world's clock (the demo, the agent's job
+    loop): every look at the clusters comes one tick later."""
+
+    def observe(self, job: Job) -> ClusterState:
+        self.world.tick()
+        return super().observe(job)
+
+
+def pair(world: World) -> tuple[SimulatedDriver, SimulatedDriver]:
+    """Source and target drivers of a world whose time passes as the executor looks."""
+    return TickingDriver(world, Side.SOURCE), world.driver(Side.TARGET)
+

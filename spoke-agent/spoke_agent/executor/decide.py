@@ -112,9 +112,22 @@ def _facts(job: Job, ledger: r.Ledger, vms: list[_Vm], observed: Observed) -> It
     failing = ledger.failing is not None
     for vm in vms:
         if not vm.ledger.done:
-            yield from _vm_facts(job, ledger, vm, failing)
+            yield from _vm_facts(job, ledger, vm, failing and not _let_through(ledger, vm))
     yield from _round_facts(ledger, vms, observed, failing)
     yield from _end(ledger, vms, observed)
+
+
+def _let_through(ledger: r.Ledger, vm: _Vm) -> bool:
+    """A cancel stops what has not begun its cutover; a VM already being sent finishes."""
+    failing = ledger.failing
+    transfer = vm.source.transfer
+    return (
+        failing is not None
+        and failing.cancelled
+        and vm.ledger.live_open
+        and transfer is not None
+        and transfer.attempt == vm.ledger.attempt
+    )
 
 
 def _hazards(vms: list[_Vm]) -> Iterator[r.Record]:
@@ -360,8 +373,19 @@ def _live_actions(vm: _Vm) -> Iterator[Action]:
         or vm.target.transfer.attempt != attempt
     ):
         yield CreateReceiver(vm.name, attempt, vm.ledger.manifest or {})
-    elif vm.source.transfer is None or vm.source.transfer.attempt != attempt:
+    elif (
+        vm.source.transfer is None or vm.source.transfer.attempt != attempt
+    ) and _receiver_scheduled(vm):
         yield StartSending(vm.name, attempt)
+
+
+def _receiver_scheduled(vm: _Vm) -> bool:
+    """The receiving pod got a node. Until then the cutover does not begin, so a receiver
+    the target has no room for can still be cancelled: nothing has left the source."""
+    return any(
+        not p.deleting and not (p.phase == Phase.PENDING and p.message)
+        for p in vm.target.launchers
+    )
 
 
 def _round_actions(current: r.RoundLedger, vms: list[_Vm], observed: Observed) -> Iterator[Action]:

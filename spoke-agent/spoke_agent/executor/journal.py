@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from enum import Enum
 from pathlib import Path
@@ -33,7 +34,12 @@ CREATE TABLE IF NOT EXISTS records (
     seq INTEGER NOT NULL,
     body TEXT NOT NULL,
     PRIMARY KEY (job, seq)
-)
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    ended INTEGER NOT NULL DEFAULT 0
+);
 """
 
 
@@ -43,18 +49,35 @@ class Journal:
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(_SCHEMA)
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+        """One connection serves the executors of every job, each on its own thread."""
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
+
+    def remember(self, job: model.Job) -> None:
+        """Keep the job itself, so a restarted agent finishes it even if the hub no longer
+        lists it (cancelled meanwhile, say). Remembering it again changes nothing."""
+        body = json.dumps(encode(job), sort_keys=True)
+        with self._lock, self._transaction():
+            self._db.execute("INSERT OR IGNORE INTO jobs (id, body) VALUES (?, ?)", (job.id, body))
+
+    def unfinished(self) -> list[model.Job]:
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM jobs WHERE ended = 0 ORDER BY rowid")
+            return [_job(json.loads(body)) for (body,) in rows]
 
     def load(self, job: str) -> list[Record]:
-        rows = self._db.execute("SELECT body FROM records WHERE job = ? ORDER BY seq", (job,))
-        return [decode(json.loads(body)) for (body,) in rows]
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM records WHERE job = ? ORDER BY seq", (job,))
+            return [decode(json.loads(body)) for (body,) in rows]
 
     def append(self, job: str, batch: Iterable[Record]) -> None:
+        batch = list(batch)
         bodies = [json.dumps(encode(record), sort_keys=True) for record in batch]
-        with self._transaction():
+        with self._lock, self._transaction():
             (last,) = self._db.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM records WHERE job = ?", (job,)
             ).fetchone()
@@ -62,6 +85,8 @@ class Journal:
                 "INSERT INTO records (job, seq, body) VALUES (?, ?, ?)",
                 [(job, last + i + 1, body) for i, body in enumerate(bodies)],
             )
+            if any(isinstance(record, records.Ended) for record in batch):
+                self._db.execute("UPDATE jobs SET ended = 1 WHERE id = ?", (job,))
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -72,6 +97,16 @@ class Journal:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+
+def _job(data: dict[str, Any]) -> model.Job:
+    return model.Job(
+        id=data["id"],
+        vms=tuple(data["vms"]),
+        target=data["target"],
+        delete_source=data["delete_source"],
+        storage_class_map=dict(data["storage_class_map"]),
+    )
 
 
 def encode(value: Any) -> Any:

@@ -10,7 +10,7 @@ from spoke_agent.drivers import ClusterDriver
 from spoke_agent.executor import records
 from spoke_agent.executor.decide import decide
 from spoke_agent.executor.journal import Journal
-from spoke_agent.executor.model import Action, Job, Observed, Side
+from spoke_agent.executor.model import Action, Job, Observed, Side, StartSending
 from spoke_agent.executor.records import Ledger
 
 MAX_FACT_ROUNDS = 50
@@ -18,6 +18,9 @@ MAX_FACT_ROUNDS = 50
 
 Checkpoint = Callable[[str], None]
 """Called before every durable step; crash tests raise from it to stop the executor there."""
+Consent = Callable[[str], bool]
+"""Asked before a VM's cutover begins (the sending migration object is made): from then on
+a cancel no longer stops it, so the hub must know first. False: not now, ask again later."""
 
 
 class Executor:
@@ -28,15 +31,25 @@ class Executor:
         source: ClusterDriver,
         target: ClusterDriver,
         checkpoint: Checkpoint | None = None,
+        cutover: Consent | None = None,
     ) -> None:
         self.job, self.journal = job, journal
         self.drivers = {Side.SOURCE: source, Side.TARGET: target}
         self.checkpoint = checkpoint or (lambda _: None)
+        self.cutover = cutover or (lambda _: True)
         self.ledger = records.fold(Ledger.start(job.vms), journal.load(job.id))
+        self.observed: Observed | None = None
+        """What the last pass saw, for progress reports."""
 
     @property
     def ended(self) -> bool:
         return self.ledger.ended is not None
+
+    def cancel(self, reason: str) -> None:
+        """Stop the job as the hub asked: what has not begun its cutover is undone by the
+        next passes. Repeating it, or cancelling a job that already failed, changes nothing."""
+        if self.ledger.failing is None and not self.ended:
+            self._write((records.Failing(reason, cancelled=True),))
 
     def step(self) -> None:
         """One pass: note what is new, then act on it."""
@@ -46,6 +59,7 @@ class Executor:
             self.drivers[Side.SOURCE].observe(self.job),
             self.drivers[Side.TARGET].observe(self.job),
         )
+        self.observed = observed
         for _ in range(MAX_FACT_ROUNDS):
             decision = decide(self.job, self.ledger, observed)
             if not decision.records:
@@ -62,6 +76,8 @@ class Executor:
         self.ledger = records.fold(self.ledger, batch)
 
     def _act(self, action: Action) -> None:
+        if isinstance(action, StartSending) and not self.cutover(action.vm):
+            return
         name = type(action).__name__
         self._write((records.Intent(action),))
         self.checkpoint(f"apply {name}")

@@ -98,6 +98,8 @@ class Failing:
     reason: str
     touch_nothing: bool = False
     """Set when acting could do harm (a VM running on both clusters)."""
+    cancelled: bool = False
+    """Asked for on the hub: a VM whose cutover has begun is let through, the rest undone."""
 
 
 @dataclass(frozen=True, slots=True)

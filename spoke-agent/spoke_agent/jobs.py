@@ -1,0 +1,196 @@
+"""The agent's job loop: pull the migrations this cluster is the source of, run one executor
+per job, report its progress, and pass a cancel from the hub on to it.
+
+A job is delivered at least once (the hub lists it until it ends) and executed once: its id
+keys the journal, so a job pulled again, or found unfinished in the journal after a
+restart, carries on from where its executor stopped. The journal also keeps the job itself,
+so a restart finishes cleaning up a job the hub has meanwhile stopped listing (cancelled).
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from hub.models.api import JobList, Migration, Progress, ProgressReceipt, VmPhase
+from spoke_agent.client import RefusedError
+from spoke_agent.drivers import ClusterDriver
+from spoke_agent.executor.journal import Journal
+from spoke_agent.executor.model import Job
+from spoke_agent.executor.progress import summarize
+from spoke_agent.executor.reconcile import Executor
+
+log = logging.getLogger("cclm.spoke.jobs")
+
+Drivers = Callable[[Job], tuple[ClusterDriver, ClusterDriver]]
+"""The source and target drivers of a job: this cluster, and the target through the job's
+connection."""
+Pause = Callable[[float], Awaitable[None]]
+GONE = object()
+
+
+class JobHub(Protocol):
+    async def jobs(self, cluster: str, wait: int) -> JobList: ...
+    async def progress(self, cluster: str, job: str, progress: Progress) -> ProgressReceipt: ...
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    poll_wait: int = 30
+    """Seconds a pull waits at the hub for a new job."""
+    poll_pause: float = 5.0
+    """Seconds between pulls while every listed job already runs here (the hub answers at
+    once while it lists any job)."""
+    interval: float = 2.0
+    """Seconds between passes of a running job: the level-triggered timer."""
+    heartbeat: float = 30.0
+    """Progress is sent at least this often, which keeps the job's reservation alive."""
+
+
+def job_of(migration: Migration) -> Job:
+    return Job(
+        id=migration.id,
+        vms=migration.vms,
+        target=migration.target_cluster,
+        delete_source=migration.delete_source,
+        storage_class_map=dict(migration.storage_class_map),
+    )
+
+
+@dataclass
+class JobRunner:
+    cluster: str
+    hub: JobHub
+    journal: Journal
+    drivers: Drivers
+    settings: JobSettings = field(default_factory=JobSettings)
+    pause: Pause = asyncio.sleep
+    clock: Callable[[], float] = field(default=lambda: asyncio.get_running_loop().time())
+    running: dict[str, "asyncio.Task[None]"] = field(default_factory=dict)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.resume()
+        try:
+            while not stop.is_set():
+                await self.poll_once(stop)
+        finally:
+            for task in self.running.values():
+                task.cancel()
+            await asyncio.gather(*self.running.values(), return_exceptions=True)
+
+    async def resume(self) -> None:
+        """Carry on with the jobs the journal holds unfinished, whatever the hub lists."""
+        for job in await asyncio.to_thread(self.journal.unfinished):
+            self.start(job)
+
+    async def poll_once(self, stop: asyncio.Event) -> None:
+        try:
+            listed = await self.hub.jobs(self.cluster, self.settings.poll_wait)
+        except Exception as error:
+            log.warning("pulling jobs failed: %s", error)
+            await self._pause_unless(stop, self.settings.poll_pause)
+            return
+        new = [job_of(m) for m in listed.items if m.id not in self.running]
+        for job in new:
+            self.start(job)
+        if not new and listed.items:
+            await self._pause_unless(stop, self.settings.poll_pause)
+
+    def start(self, job: Job) -> None:
+        if job.id not in self.running:
+            log.info("job %s: %d VM(s) to %s", job.id, len(job.vms), job.target)
+            self.running[job.id] = asyncio.create_task(self.execute(job), name=job.id)
+
+    async def execute(self, job: Job) -> None:
+        await asyncio.to_thread(self.journal.remember, job)
+        source, target = self.drivers(job)
+        consent = _Consent(self, job, asyncio.get_running_loop())
+        executor = await asyncio.to_thread(
+            Executor, job, self.journal, source, target, cutover=consent
+        )
+        consent.executor = executor
+        sent: Progress | None = None
+        sent_at = float("-inf")
+        while True:
+            error = await self._step(executor)
+            progress = summarize(job, executor.ledger, executor.observed, sent)
+            if error:
+                progress = progress.model_copy(update={"message": f"retrying: {error}"})
+            due = self.clock() - sent_at >= self.settings.heartbeat
+            if progress != sent or due:
+                receipt = await self._report(job, progress, executor)
+                if receipt is GONE and executor.ended:
+                    return
+                if isinstance(receipt, ProgressReceipt):
+                    sent, sent_at = progress, self.clock()
+                    if executor.ended and not receipt.state.active:
+                        log.info("job %s: %s", job.id, progress.message)
+                        return
+            await self.pause(self.settings.interval)
+
+    async def _step(self, executor: Executor) -> str:
+        try:
+            await asyncio.to_thread(executor.step)
+        except Exception as error:
+            log.warning("job %s: a pass failed (%s); it is retried", executor.job.id, error)
+            return str(error)
+        return ""
+
+    async def _report(
+        self, job: Job, progress: Progress, executor: Executor
+    ) -> ProgressReceipt | object | None:
+        """None when the hub could not be told (the next pass tries again); GONE when the
+        hub does not know the job, which is then stopped like a cancelled one."""
+        try:
+            receipt = await self.hub.progress(self.cluster, job.id, progress)
+        except RefusedError as refused:
+            log.warning("job %s: the hub refused its progress: %s", job.id, refused)
+            if refused.status != 404:
+                return None
+            await asyncio.to_thread(executor.cancel, "the hub no longer knows this migration")
+            return GONE
+        except Exception as error:
+            log.warning("job %s: reporting progress failed: %s", job.id, error)
+            return None
+        if receipt.cancel:
+            await asyncio.to_thread(executor.cancel, "cancelled on the hub")
+        return receipt
+
+    async def _pause_unless(self, stop: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+
+@dataclass
+class _Consent:
+    """Asks the hub before a VM's cutover: the hub records the VM as in cutover, which
+    refuses later cancels, or answers that the job was cancelled, and the cutover does not
+    begin. With the hub out of reach the cutover waits. Runs on the executor's thread."""
+
+    runner: JobRunner
+    job: Job
+    loop: asyncio.AbstractEventLoop
+    executor: Executor | None = None
+    timeout: float = 300.0
+
+    def __call__(self, vm: str) -> bool:
+        executor = self.executor
+        if executor is None:
+            return False
+        base = summarize(self.job, executor.ledger, executor.observed)
+        vms = tuple(
+            v.model_copy(update={"phase": VmPhase.CUTOVER}) if v.vm == vm else v for v in base.vms
+        )
+        asked = self.runner.hub.progress(
+            self.runner.cluster, self.job.id, base.model_copy(update={"vms": vms})
+        )
+        try:
+            receipt = asyncio.run_coroutine_threadsafe(asked, self.loop).result(self.timeout)
+        except Exception as error:
+            log.warning(
+                "job %s: %s waits for the hub before its cutover: %s", self.job.id, vm, error
+            )
+            return False
+        return receipt.state.active and not receipt.cancel

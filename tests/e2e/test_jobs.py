@@ -1,0 +1,224 @@
+"""Jobs from hub to spoke and back over real HTTP: the hub accepts a migration, the source
+cluster's agent pulls it with its `HubClient`, runs it against simulated clusters, and its
+progress moves the task to the end. Cancels, stalls and restarts go the same way."""
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from spoke_agent.client import HubClient
+from spoke_agent.drivers import ClusterDriver, simulated
+from spoke_agent.drivers.simulated import World
+from spoke_agent.executor.journal import Journal
+from spoke_agent.executor.model import Job
+from spoke_agent.jobs import JobRunner, JobSettings
+
+from tests.api.conftest import LENIENT, Env, FakeClock
+from tests.api.fleet import east, west
+
+Hook = Callable[[World], Awaitable[None]]
+FAST = JobSettings(poll_wait=0, poll_pause=0, interval=0, heartbeat=3600)
+
+
+@dataclass
+class Spoke:
+    """The east cluster's agent: one simulated world per job, a hook run between passes."""
+
+    hub: Env
+    home: Path
+    running: dict[str, bool] = field(default_factory=dict)
+    worlds: dict[str, World] = field(default_factory=dict)
+    hook: Hook | None = None
+    journal: Journal | None = None
+
+    def drivers(self, job: Job) -> tuple[ClusterDriver, ClusterDriver]:
+        if job.id not in self.worlds:
+            self.worlds[job.id] = World({vm: self.running.get(vm, True) for vm in job.vms})
+        return simulated.pair(self.worlds[job.id])
+
+    def runner(self, settings: JobSettings = FAST) -> JobRunner:
+        self.journal = Journal(self.home / "journal.db")
+        url = str(self.hub.api.client.make_url("/")).rstrip("/")
+        client = HubClient(url, self.home / "token", first_delay=0.01)
+        return JobRunner("east", client, self.journal, self.drivers, settings, self._pause)
+
+    async def _pause(self, _seconds: float) -> None:
+        if self.hook is not None:
+            for world in self.worlds.values():
+                await self.hook(world)
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[Env]:
+    environment = Env(tmp_path / "hub.db", FakeClock(), LENIENT)
+    await environment.start()
+    yield environment
+    await environment.stop()
+
+
+@pytest.fixture
+async def spoke(hub: Env, tmp_path: Path) -> Spoke:
+    tokens = {name: await hub.register(name) for name in ("east", "west")}
+    for name, built in (("east", east()), ("west", west())):
+        assert (await hub.report(tokens[name], built)).status == 202
+    (tmp_path / "token").write_text(tokens["east"])
+    return Spoke(hub, tmp_path)
+
+
+async def _migrate(hub: Env, **fields: Any) -> dict[str, Any]:
+    body = {"source_cluster": "east", "target": "west", "vms": ["shop/db", "shop/web"], **fields}
+    answer = await hub.api.call("POST", "/api/v1/migrations", hub.admin, body)
+    assert answer.status == 201, answer.body
+    return dict(answer.body)
+
+
+async def _get(hub: Env, path: str) -> dict[str, Any]:
+    return dict((await hub.api.call("GET", path, hub.admin)).body)
+
+
+async def _run_until_done(runner: JobRunner) -> None:
+    """One pull, then every job it started to its end: no timers, the loop's own pace."""
+    stop = asyncio.Event()
+    await runner.poll_once(stop)
+    for task in list(runner.running.values()):
+        await task
+
+
+async def test_a_migration_runs_from_hub_to_spoke_and_back(hub: Env, spoke: Spoke) -> None:
+    spoke.running = {"shop/web": False}
+    migration = await _migrate(hub)
+    phases: list[tuple[str, ...]] = []
+
+    async def watch(_world: World) -> None:
+        task = await _get(hub, f"/api/v1/tasks/{migration['task_id']}")
+        phases.append(tuple(vm["phase"] for vm in task["vms"]))
+
+    spoke.hook = watch
+    runner = spoke.runner()
+    await _run_until_done(runner)
+    task = await _get(hub, f"/api/v1/tasks/{migration['task_id']}")
+    assert (task["state"], task["progress"]) == ("finished", 100), task["message"]
+    modes = {vm["vm"]: (vm["mode"], vm["phase"]) for vm in task["vms"]}
+    assert modes == {"shop/db": ("live", "migrated"), "shop/web": ("offline", "migrated")}
+    web = next(vm for vm in task["vms"] if vm["vm"] == "shop/web")
+    assert web["bytes_copied"] == 10 * 2**30, "the offline copy's bytes survive its client pod"
+    seen = {phase for row in phases for phase in row}
+    assert {"receiving", "cutover", "copying", "finalizing"} <= seen
+    done = await _get(hub, f"/api/v1/migrations/{migration['id']}")
+    assert done["state"] == "finished"
+    assert done["reservation"]["released_at"] is not None
+    token = (spoke.home / "token").read_text()
+    jobs = await hub.api.call("GET", "/api/v1/clusters/east/jobs", token)
+    assert jobs.body["items"] == [], "an ended job is no longer handed out"
+    world = spoke.worlds[migration["id"]]
+    assert all(vm.source is not None and vm.source.migrated_by for vm in world.vms.values())
+
+
+async def test_a_job_pulled_twice_runs_once(hub: Env, spoke: Spoke) -> None:
+    migration = await _migrate(hub, vms=["shop/db"])
+    runner = spoke.runner()
+    stop = asyncio.Event()
+    await runner.poll_once(stop)
+    await runner.poll_once(stop)
+    assert list(runner.running) == [migration["id"]]
+    await runner.running[migration["id"]]
+    world = spoke.worlds[migration["id"]]
+    starts = [e for e in world.history if e.what == "live" and e.detail.startswith("started")]
+    assert len(starts) == 1
+
+
+async def test_a_cancel_on_the_hub_undoes_the_job_on_the_spoke(hub: Env, spoke: Spoke) -> None:
+    migration = await _migrate(hub, vms=["shop/db"])
+    path = f"/api/v1/migrations/{migration['id']}/cancel"
+    answers: list[int] = []
+
+    async def cancel_once_receiving(world: World) -> None:
+        receiving = world.pods_of("receiver")
+        if receiving and not answers and not world.live_started("shop/db"):
+            answers.append((await hub.api.call("POST", path, hub.admin)).status)
+
+    spoke.hook = cancel_once_receiving
+    await _run_until_done(spoke.runner())
+    assert answers == [200]
+    world = spoke.worlds[migration["id"]]
+    vm = world.vms["shop/db"]
+    assert vm.source is not None
+    assert vm.source.running
+    assert (vm.target, vm.volumes) == (None, False), "nothing left on the target"
+    assert not [p for p in world.pods.values() if p.kind == "receiver"]
+    assert (await _get(hub, f"/api/v1/migrations/{migration['id']}"))["state"] == "cancelled"
+    assert spoke.journal is not None
+    assert spoke.journal.unfinished() == []
+
+
+async def test_a_receiving_pod_stuck_pending_stalls_the_task(hub: Env, spoke: Spoke) -> None:
+    migration = await _migrate(hub, vms=["shop/db"])
+    why = "0/2 nodes are available: 2 Insufficient memory."
+    seen: list[list[dict[str, Any]]] = []
+
+    async def stick_then_release(world: World) -> None:
+        """Stick the receiving pod; once the hub has seen it Pending, let ten minutes pass;
+        once the task shows the stall, let the scheduler find room."""
+        pods = [p for p in world.pods_of("receiver") if p.phase.value == "Pending"]
+        if not pods:
+            return
+        task = await _get(hub, f"/api/v1/tasks/{migration['task_id']}")
+        if not seen:
+            world.stick(pods[0].name, why)
+            seen.append([])
+        elif len(seen) == 1 and task["vms"][0]["pending_since"] is not None:
+            hub.clock.advance(600)
+            seen.append([])
+        elif len(seen) == 2 and task["conditions"]:
+            seen.append(task["conditions"])
+            world.unstick(pods[0].name)
+
+    spoke.hook = stick_then_release
+    every_pass = dataclasses.replace(FAST, heartbeat=0)
+    await _run_until_done(spoke.runner(every_pass))
+    assert len(seen) == 3, "the stall reached the task"
+    [condition] = seen[2]
+    assert condition["type"] == "stalled"
+    assert why in condition["message"]
+    task = await _get(hub, f"/api/v1/tasks/{migration['task_id']}")
+    assert (task["state"], task["conditions"]) == ("finished", [])
+    alerts = (await hub.api.call("GET", "/api/v1/alerts", hub.admin)).body["items"]
+    assert [a["kind"] for a in alerts] == ["stalled"]
+
+
+class AgentStoppedError(Exception):
+    """The agent process dies between two passes."""
+
+
+async def test_a_restarted_agent_finishes_its_job_once(hub: Env, spoke: Spoke) -> None:
+    migration = await _migrate(hub)
+    spoke.running = {"shop/web": False}
+    passes: list[int] = []
+
+    async def die_midway(world: World) -> None:
+        passes.append(world.now)
+        if len(passes) == 6:
+            raise AgentStoppedError
+
+    spoke.hook = die_midway
+    first = spoke.runner()
+    with pytest.raises(AgentStoppedError):
+        await _run_until_done(first)
+    assert spoke.journal is not None
+    spoke.journal.close()
+    running = await _get(hub, f"/api/v1/tasks/{migration['task_id']}")
+    assert running["state"] == "running"
+    spoke.hook = None
+    second = spoke.runner()
+    await second.resume()
+    assert list(second.running) == [migration["id"]], "resumed from the journal, not the hub"
+    await second.running[migration["id"]]
+    task = await _get(hub, f"/api/v1/tasks/{migration['task_id']}")
+    assert task["state"] == "finished"
+    world = spoke.worlds[migration["id"]]
+    finals = [e for e in world.history if e.what == "finalize" and e.detail.startswith("source")]
+    assert len(finals) == 2, "each VM's source finalized exactly once"
