@@ -72,7 +72,7 @@ class Report:
         state = State(self.progress.state.value)
         done = state == State.FINISHED
         given = {vm.vm: vm for vm in self.progress.vms}
-        vms = tuple(_pending_since(vm, given.get(vm.vm), self.at) for vm in task.vms)
+        vms = tuple(_merge(vm, given.get(vm.vm), self.at) for vm in task.vms)
         changes: dict[str, object] = {
             "state": state,
             "message": self.progress.message or task.message,
@@ -90,11 +90,13 @@ class Report:
         )
 
 
-def _pending_since(old: TaskVm, new: TaskVm | None, at: datetime) -> TaskVm:
-    """The hub's own clock dates a Pending receiving pod, from the first report showing it:
-    an agent's clock may be off, and a new pod starts a new wait."""
+def _merge(old: TaskVm, new: TaskVm | None, at: datetime) -> TaskVm:
+    """A VM as reported replaces the hub's copy, but keeps the node the check planned (the
+    agent does not know it). The hub's own clock dates a Pending receiving pod, from the
+    first report showing it: an agent's clock may be off, and a new pod starts a new wait."""
     if new is None:
         return old
+    new = new.model_copy(update={"node": new.node or old.node})
     pod = new.receiving_pod
     if pod is None or pod.phase != "Pending":
         return new.model_copy(update={"pending_since": None})

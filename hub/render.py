@@ -152,7 +152,16 @@ def migration(m: Migration) -> str:
 
 def task(t: Task) -> str:
     lines = [f"{t.id}: {t.state.value.upper()} {t.progress}%  {t.message}"]
-    lines += [
-        f"  {v.vm} [{v.mode.value}] {v.phase}" + (f" on {v.node}" if v.node else "") for v in t.vms
-    ]
+    for v in t.vms:
+        line = f"  {v.vm} [{v.mode.value}] {v.phase.value}" + (f" on {v.node}" if v.node else "")
+        if v.bytes_copied:
+            line += f", {v.bytes_copied / 2**30:.1f} GiB copied"
+        if v.receiving_pod is not None:
+            pod = v.receiving_pod
+            line += f"; receiving pod {pod.name} {pod.phase}" + (
+                f": {pod.message}" if pod.message else ""
+            )
+        lines.append(line)
+    lines += [f"  STALLED {c.message}" for c in t.conditions]
+    lines += [f"  warning: {w}" for w in t.warnings]
     return "\n".join(lines)

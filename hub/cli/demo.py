@@ -24,6 +24,10 @@ from aiohttp import web
 from spoke_agent import simulation
 from spoke_agent.agent import Agent
 from spoke_agent.client import HubClient
+from spoke_agent.drivers import simulated
+from spoke_agent.drivers.simulated import World
+from spoke_agent.executor.journal import Journal
+from spoke_agent.jobs import JobRunner, JobSettings
 from spoke_agent.sequence import Sequence
 
 from hub import render
@@ -43,7 +47,9 @@ def _say(title: str, text: str = "") -> None:
         print(text)
 
 
-async def _feed(url: str, admin: Connection) -> None:
+async def _feed(url: str, admin: Connection) -> dict[str, str]:
+    """Registers and reports the example clusters; answers their spoke tokens."""
+    tokens = {}
     fleet = yaml.safe_load(example_fleet().read_text())
     async with aiohttp.ClientSession() as session:
         for entry in fleet["clusters"]:
@@ -65,9 +71,11 @@ async def _feed(url: str, admin: Connection) -> None:
             async with session.post(path, data=body, headers=headers) as response:
                 receipt = await response.json()
             print(f"  {entry['name']}: registered; report #{receipt['sequence']} accepted")
+            tokens[entry["name"]] = registered["token"]
+    return tokens
 
 
-async def _walkthrough(admin: Connection) -> None:
+async def _walkthrough(admin: Connection) -> Migration:
     clusters = await call(admin, "GET", "/api/v1/clusters")
     _say("The fleet", render.clusters(ClusterList.model_validate(clusters).items))
     check: dict[str, Any] = {"vms": [VM], "target": "prod-west", "list_excluded": True}
@@ -89,6 +97,35 @@ async def _walkthrough(admin: Connection) -> None:
         f"{best} now holds the reservation; every later check subtracts it",
         render.cluster(detail),
     )
+    return migration
+
+
+async def _execute(url: str, admin: Connection, token: str, home: Path, job: Migration) -> None:
+    """The source cluster's agent pulls the job and carries it out, here against simulated
+    clusters whose clock moves one tick per pass; the console's view of the task follows."""
+    token_file = home / f"{job.source_cluster}.token"
+    token_file.write_text(token)
+    shown: list[str] = []
+
+    async def follow(_seconds: float) -> None:
+        task = Task.model_validate(await call(admin, "GET", f"/api/v1/tasks/{job.task_id}"))
+        line = render.task(task).splitlines()[1]
+        if not shown or shown[-1] != line:
+            shown.append(line)
+            print(line)
+
+    runner = JobRunner(
+        job.source_cluster,
+        HubClient(url, token_file),
+        Journal(home / f"{job.source_cluster}.journal.db"),
+        lambda j: simulated.pair(World(dict.fromkeys(j.vms, True))),
+        JobSettings(poll_wait=0, interval=0),
+        follow,
+    )
+    await runner.poll_once(asyncio.Event())
+    await asyncio.gather(*runner.running.values())
+    task = await call(admin, "GET", f"/api/v1/tasks/{job.task_id}")
+    _say("The task once the agent is done", render.task(Task.model_validate(task)))
 
 
 async def _simulated_spokes(url: str, admin: Connection, home: Path) -> None:
@@ -127,8 +164,13 @@ async def run(home: Path) -> int:
         admin = Connection(url, (await hub.mint("demo", Role.ADMIN)).token)
         print(f"cclm demo: hub on {url}, store {home / 'hub.db'}")
         _say("Spoke agents register and report")
-        await _feed(url, admin)
-        await _walkthrough(admin)
+        tokens = await _feed(url, admin)
+        migration = await _walkthrough(admin)
+        _say(
+            f"The {migration.source_cluster} agent pulls the job and migrates the VM live "
+            "(simulated clusters)"
+        )
+        await _execute(url, admin, tokens[migration.source_cluster], home, migration)
         _say("Spoke agents on simulated clusters report the same way")
         await _simulated_spokes(url, admin, home)
     finally:

@@ -82,7 +82,8 @@ async def test_progress_runs_the_task_renews_the_reservation_and_ends_it(
     task = (await env.api.call("GET", f"/api/v1/tasks/{migration['task_id']}", env.admin)).body
     assert (task["state"], task["progress"], task["message"]) == ("running", 40, "migrating")
     assert task["vms"][0]["phase"] == "cutover"
-    assert task["vms"][0]["node"] is None, "a VM reported whole replaces the hub's copy"
+    assert task["vms"][0]["bytes_copied"] == 2**30, "a VM reported replaces the hub's copy"
+    assert task["vms"][0]["node"] is not None, "but keeps the node the check planned"
     assert task["started_at"] is not None
     done = await report(env, spokes["east"], migration["id"], {"state": "finished"})
     assert (done.body["state"], done.body["reservation_expires_at"]) == ("finished", None)

@@ -256,6 +256,9 @@ def test_the_demo_walks_through_check_refusal_and_migration(
     assert "Migrate to gpu-lab, the top suggestion: accepted" in out
     assert "memory         allocatable 1.6 TiB, requested 352.0 GiB, reserved 32.3 GiB" in out
     assert (tmp_path / "hub.db").is_file()
+    assert "shop/db-large [live] cutover" in out
+    assert "FINISHED 100%  finished: 1 of 1 VMs migrated" in out
+    assert "shop/db-large [live] migrated on lab-w" in out
     assert out.count("agent sent report #") == 3
     assert "sim-002                  fresh" in out
 
