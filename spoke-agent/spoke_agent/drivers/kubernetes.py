@@ -1,0 +1,364 @@
+"""The executor's driver for a real cluster: KubeVirt, CDI and rsync pods through the
+official client, read raw (paths and dicts, `_preload_content=False`) like `kube_source`.
+The objects themselves are built and parsed in `kube_objects`; this is the I/O edge.
+
+Every action means what it means in `simulated`, against real objects, and is idempotent:
+a 409 on create and a 404 on delete are what was asked for, and changes are merge patches
+(where a null clears a field). Observation lists what the job labelled and gets each VM by
+name, every time.
+
+Network: a source rsync client connects to the target's rsync Service directly, at
+`<service>.<namespace>.<DriverSettings.service_domain>`; only the API calls go through the
+job's connection to the target. The rsync daemon asks for no credentials, so the network
+between the clusters must be one that only they share.
+"""
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from spoke_agent.drivers import kube_objects as ko
+from spoke_agent.executor import model
+from spoke_agent.executor.model import Job, Side
+
+
+@dataclass(frozen=True, slots=True)
+class DriverSettings:
+    rsync_image: str = "quay.io/cclm/rsync:1"
+    """rsync, behind an entrypoint (the progress wrapper) that runs the pod's args and keeps
+    a client pod's `cclm.io/bytes-copied` annotation current; it may patch its own pod."""
+    connect_url: str = ""
+    """Source only: the target's synchronization address, for `spec.sendTo.connectURL`
+    (one of the target KubeVirt CR's `status.synchronizationAddresses`)."""
+    service_domain: str = "svc.clusterset.local"
+    """The default is the Multi-Cluster Services name: it assumes the clusters share a
+    network (Submariner, Cilium ClusterMesh...) that exports the target's rsync Services."""
+
+
+class DriverError(RuntimeError):
+    """A refused action or a failed API call: the method, path, status and the server's
+    message; never a header, so never the token."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    prefix: str
+    plural: str
+
+    def path(self, namespace: str, name: str = "") -> str:
+        found = f"{self.prefix}/namespaces/{namespace}/{self.plural}"
+        return f"{found}/{name}" if name else found
+
+
+VMS = _Kind("/apis/kubevirt.io/v1", "virtualmachines")
+MIGRATIONS = _Kind("/apis/kubevirt.io/v1", "virtualmachineinstancemigrations")
+DATA_VOLUMES = _Kind("/apis/cdi.kubevirt.io/v1beta1", "datavolumes")
+PODS = _Kind("/api/v1", "pods")
+SERVICES = _Kind("/api/v1", "services")
+CLAIMS = _Kind("/api/v1", "persistentvolumeclaims")
+
+
+def connect(url: str, ca_bundle: str | None, token: str) -> client.ApiClient:
+    """A client for the cluster at `url`, verified against the CA file `ca_bundle` (None:
+    the system's). The token sits only in the configuration's `api_key`, which neither its
+    repr nor the client's logging shows; httplib's debug output would, so it stays off."""
+    configuration = client.Configuration(
+        host=url, api_key={"authorization": token}, api_key_prefix={"authorization": "Bearer"}
+    )
+    configuration.verify_ssl = True
+    configuration.ssl_ca_cert = ca_bundle
+    configuration.debug = False
+    return client.ApiClient(configuration)
+
+
+class _Rest:
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        query: Mapping[str, str] | None = None,
+        done: tuple[int, ...] = (),
+    ) -> Any:
+        """The answer as JSON, or None for a status in `done` (the state asked for)."""
+        content = "application/merge-patch+json" if method == "PATCH" else "application/json"
+        try:
+            response = self.api.call_api(
+                path,
+                method,
+                query_params=list((query or {}).items()),
+                header_params={"Accept": "application/json", "Content-Type": content},
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+            )
+        except ApiException as error:
+            if error.status in done:
+                return None
+            raise DriverError(f"{method} {path}: {_reason(error)}", error.status) from error
+        return json.loads(response.data or b"null")
+
+    def get(self, kind: _Kind, namespace: str, name: str) -> ko.Obj | None:
+        found: ko.Obj | None = self.call("GET", kind.path(namespace, name), done=(404,))
+        return found
+
+    def select(self, kind: _Kind, namespace: str, wanted: Mapping[str, str]) -> list[ko.Obj]:
+        query = {"labelSelector": ko.selector(wanted)}
+        items = self.call("GET", kind.path(namespace), query=query)["items"]
+        return [item for item in items if ko.matches(item, wanted)]
+
+    def create(self, kind: _Kind, obj: ko.Obj) -> bool:
+        """False when it already exists."""
+        path = kind.path(obj["metadata"]["namespace"])
+        return self.call("POST", path, ko.prune(obj), done=(409,)) is not None
+
+    def patch(self, kind: _Kind, namespace: str, name: str, body: ko.Obj) -> None:
+        self.call("PATCH", kind.path(namespace, name), body, done=(404,))
+
+    def delete(self, kind: _Kind, namespace: str, name: str) -> None:
+        self.call("DELETE", kind.path(namespace, name), done=(404,))
+
+
+def _reason(error: ApiException) -> str:
+    try:
+        message = json.loads(error.body or b"{}").get("message", "")
+    except (ValueError, AttributeError):
+        message = ""
+    return f"{error.status} {error.reason}: {message}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Owned:
+    """What the job labelled in one namespace."""
+
+    pods: list[ko.Obj]
+    migrations: list[ko.Obj]
+    volumes: list[ko.Obj]
+
+
+def _of(objs: list[ko.Obj], vm: str, role: str) -> list[ko.Obj]:
+    return [o for o in objs if ko.matches(o, {ko.VM: ko.split(vm)[1], ko.ROLE: role})]
+
+
+class KubernetesDriver:
+    """One cluster of a migration. The target's driver also reads the source cluster
+    (`source`): the actions that make volumes and rsync pods name only VMs, whose claims and
+    sizes the source's definitions tell."""
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        side: Side,
+        settings: DriverSettings,
+        source: client.ApiClient | None = None,
+    ) -> None:
+        if side == Side.TARGET and source is None:
+            raise ValueError("the target's driver needs the source cluster's client")
+        self.side, self.settings = side, settings
+        self.rest = _Rest(api)
+        self.source = _Rest(source) if source is not None else self.rest
+
+    # Observation
+
+    def observe(self, job: Job) -> model.ClusterState:
+        owned = {ns: self._owned(job, ns) for ns in _namespaces(job.vms)}
+        vms = {vm: self._objects(vm, owned[ko.split(vm)[0]]) for vm in job.vms}
+        servers: dict[int, list[model.Pod]] = defaultdict(list)
+        for found in owned.values():
+            for obj in found.pods:
+                if ko.matches(obj, {ko.ROLE: "server"}):
+                    servers[int(obj["metadata"]["labels"][ko.ROUND])].append(ko.pod(obj))
+        return model.ClusterState(vms, {r: ko.worst(pods) for r, pods in servers.items()})
+
+    def _owned(self, job: Job, namespace: str) -> _Owned:
+        wanted = {ko.MIGRATION: job.id}
+        volumes = self.rest.select(DATA_VOLUMES, namespace, wanted) if self._target else []
+        return _Owned(
+            self.rest.select(PODS, namespace, wanted),
+            self.rest.select(MIGRATIONS, namespace, wanted),
+            volumes,
+        )
+
+    def _objects(self, vm: str, owned: _Owned) -> model.VmObjects:
+        namespace, name = ko.split(vm)
+        found = self.rest.get(VMS, namespace, name)
+        launchers = {**ko.LAUNCHER, "vm.kubevirt.io/name": name}
+        transfers = sorted(_of(owned.migrations, vm, ko.ROLES[self.side]), key=ko.attempt_of)
+        clients = sorted(_of(owned.pods, vm, "client"), key=_round)
+        return model.VmObjects(
+            definition=ko.definition(found) if found else None,
+            launchers=tuple(ko.pod(p) for p in self.rest.select(PODS, namespace, launchers)),
+            transfer=ko.transfer(transfers[-1]) if transfers else None,
+            volumes_ready=self._volumes_ready(vm, found, _of(owned.volumes, vm, "volume")),
+            client=(_round(clients[-1]), ko.pod(clients[-1])) if clients else None,
+        )
+
+    def _volumes_ready(self, vm: str, found: ko.Obj | None, volumes: list[ko.Obj]) -> bool:
+        """Target: every claim of the VM (as the source's definition has them, or the
+        target's once the source's is gone) is a ready DataVolume of this job; with neither
+        definition, whatever the job made for it. The source's volumes are there."""
+        if not self._target:
+            return True
+        manifest = self.source.get(VMS, *ko.split(vm)) or found
+        if manifest is None:
+            return bool(volumes) and all(ko.volume_ready(v) for v in volumes)
+        by_name = {v["metadata"]["name"]: v for v in volumes}
+        return all(ko.volume_ready(by_name.get(claim)) for claim in ko.claims(manifest))
+
+    # Actions
+
+    def apply(self, job: Job, action: model.Action) -> None:
+        if action.side != self.side:
+            raise ValueError(f"{type(action).__name__} belongs to the {action.side} cluster")
+        match action:
+            case model.PrepareVolumes(vm=vm):
+                self._prepare_volumes(job, vm)
+            case model.CreateReceiver(vm=vm, attempt=attempt, manifest=manifest):
+                self._receive(job, vm, attempt, manifest)
+            case model.StartSending(vm=vm, attempt=attempt):
+                self._migrate(job, vm, attempt)
+            case model.StopSending(vm=vm):
+                self._stop_migrating(job, vm)
+            case model.StopReceiving(vm=vm):
+                self._stop_migrating(job, vm)
+                self._delete_vm(job, vm, only_receiver=True)
+            case model.CreateServer(round=round_id, vms=vms):
+                self._create_server(job, round_id, vms)
+            case model.DeleteServer(round=round_id):
+                for namespace in _namespaces(job.vms):
+                    name = ko.server_name(job.id, round_id)
+                    self.rest.delete(SERVICES, namespace, name)
+                    self.rest.delete(PODS, namespace, name)
+            case model.CreateClient(round=round_id, vm=vm):
+                self._create_client(job, round_id, vm)
+            case model.DeleteClient(round=round_id, vm=vm):
+                self.rest.delete(PODS, ko.split(vm)[0], ko.client_name(job.id, round_id, vm))
+            case model.FinalizeTarget(vm=vm, running=running, manifest=manifest):
+                self._stop_migrating(job, vm)
+                self._put_vm(job, vm, manifest, "Always" if running else "Halted")
+            case model.FinalizeSource(vm=vm, job=job_id, delete=delete):
+                self._stop_migrating(job, vm)
+                if delete:
+                    self.rest.delete(VMS, *ko.split(vm))
+                else:
+                    self.rest.patch(VMS, *ko.split(vm), ko.source_mark(job_id))
+            case model.RemoveFromTarget(vm=vm):
+                self._delete_vm(job, vm, only_receiver=False)
+                for volume in self.rest.select(DATA_VOLUMES, ko.split(vm)[0], _mine(job, vm)):
+                    self.rest.delete(DATA_VOLUMES, ko.split(vm)[0], volume["metadata"]["name"])
+
+    def _prepare_volumes(self, job: Job, vm: str) -> None:
+        """A DataVolume of another's is refused: rsync or KubeVirt would write into it."""
+        namespace = ko.split(vm)[0]
+        manifest = self._source_vm(vm)
+        templates = ko.templated(manifest)
+        for claim in ko.claims(manifest):
+            volume = templates.get(claim) or ko.claimed(self._source_claim(namespace, claim))
+            if self.rest.create(
+                DATA_VOLUMES, ko.blank_volume(job.id, vm, volume, job.storage_class_map)
+            ):
+                continue
+            existing = self.rest.get(DATA_VOLUMES, namespace, claim) or {}
+            if not ko.matches(existing, {ko.MIGRATION: job.id}):
+                raise DriverError(f"DataVolume {namespace}/{claim} on the target is not ours")
+
+    def _receive(self, job: Job, vm: str, attempt: int, manifest: Mapping[str, Any]) -> None:
+        found = self.rest.get(VMS, *ko.split(vm))
+        definition = ko.definition(found) if found else None
+        if definition is not None and definition.running and not definition.receiver:
+            raise DriverError(f"{vm} already runs on the target; refusing to receive it")
+        self._put_vm(job, vm, manifest, "WaitAsReceiver")
+        self._migrate(job, vm, attempt)
+
+    def _put_vm(self, job: Job, vm: str, manifest: Mapping[str, Any], strategy: str) -> None:
+        wanted = ko.target_vm(job.id, vm, manifest, strategy)
+        if self.rest.get(VMS, *ko.split(vm)) is None:
+            self.rest.create(VMS, wanted)
+        else:
+            self.rest.patch(VMS, *ko.split(vm), wanted)
+
+    def _delete_vm(self, job: Job, vm: str, only_receiver: bool) -> None:
+        """The receiver always; with `only_receiver` unset also a definition this job made or
+        one that does not run, never another's running VM."""
+        found = self.rest.get(VMS, *ko.split(vm))
+        if found is None:
+            return
+        definition = ko.definition(found)
+        removable = ko.matches(found, {ko.MIGRATION: job.id}) or not definition.running
+        if definition.receiver or (removable and not only_receiver):
+            self.rest.delete(VMS, *ko.split(vm))
+
+    def _migrate(self, job: Job, vm: str, attempt: int) -> None:
+        """This side's migration object of `attempt`, in place of those of other attempts."""
+        for old in self._migrations(job, vm):
+            if ko.attempt_of(old) != attempt:
+                self.rest.delete(MIGRATIONS, ko.split(vm)[0], old["metadata"]["name"])
+        url = self.settings.connect_url
+        self.rest.create(MIGRATIONS, ko.migration(job.id, vm, attempt, self.side, url))
+
+    def _stop_migrating(self, job: Job, vm: str) -> None:
+        for old in self._migrations(job, vm):
+            self.rest.delete(MIGRATIONS, ko.split(vm)[0], old["metadata"]["name"])
+
+    def _migrations(self, job: Job, vm: str) -> list[ko.Obj]:
+        wanted = {**_mine(job, vm), ko.ROLE: ko.ROLES[self.side]}
+        return self.rest.select(MIGRATIONS, ko.split(vm)[0], wanted)
+
+    def _create_server(self, job: Job, round_id: int, vms: tuple[str, ...]) -> None:
+        """One server per namespace (a pod mounts only its namespace's claims); the Service
+        first, so that a server seen running can be reached."""
+        mounts: dict[str, list[str]] = defaultdict(list)
+        for vm in vms:
+            mounts[ko.split(vm)[0]] += ko.claims(self._source_vm(vm))
+        image = self.settings.rsync_image
+        for namespace, claims in mounts.items():
+            self.rest.create(SERVICES, ko.server_service(job.id, round_id, namespace))
+            self.rest.create(PODS, ko.server_pod(job.id, round_id, namespace, claims, image))
+
+    def _create_client(self, job: Job, round_id: int, vm: str) -> None:
+        namespace = ko.split(vm)[0]
+        server = f"{ko.server_name(job.id, round_id)}.{namespace}.{self.settings.service_domain}"
+        claims = ko.claims(self._source_vm(vm))
+        pod = ko.client_pod(job.id, round_id, vm, claims, self.settings.rsync_image, server)
+        self.rest.create(PODS, pod)
+
+    def _source_vm(self, vm: str) -> ko.Obj:
+        found = self.source.get(VMS, *ko.split(vm))
+        if found is None:
+            raise DriverError(f"{vm} is not on the source cluster")
+        return found
+
+    def _source_claim(self, namespace: str, claim: str) -> ko.Obj:
+        found = self.source.get(CLAIMS, namespace, claim)
+        if found is None:
+            raise DriverError(f"claim {namespace}/{claim} is not on the source cluster")
+        return found
+
+    @property
+    def _target(self) -> bool:
+        return self.side == Side.TARGET
+
+
+def _namespaces(vms: tuple[str, ...]) -> list[str]:
+    return sorted({ko.split(vm)[0] for vm in vms})
+
+
+def _mine(job: Job, vm: str) -> dict[str, str]:
+    return {ko.MIGRATION: job.id, ko.VM: ko.split(vm)[1]}
+
+
+def _round(obj: ko.Obj) -> int:
+    return int(obj["metadata"]["labels"][ko.ROUND])

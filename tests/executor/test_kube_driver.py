@@ -1,0 +1,319 @@
+"""The Kubernetes driver against kmock's Kubernetes emulator over real HTTP, with the
+official client: the objects each action leaves, that repeating it changes nothing, what
+observation reads back, and whole migrations run by the executor while the test plays
+KubeVirt and CDI (`kubevirt_fake`)."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import kmock
+import pytest
+from kubernetes import client
+from spoke_agent.drivers import kube_objects as ko
+from spoke_agent.drivers.kubernetes import DriverError, DriverSettings, KubernetesDriver, connect
+from spoke_agent.executor.journal import Journal
+from spoke_agent.executor.model import (
+    Action,
+    CreateClient,
+    CreateReceiver,
+    CreateServer,
+    DeleteClient,
+    DeleteServer,
+    FinalizeSource,
+    FinalizeTarget,
+    Job,
+    Phase,
+    Pod,
+    PrepareVolumes,
+    RemoveFromTarget,
+    Side,
+    StartSending,
+    StopReceiving,
+    StopSending,
+)
+from spoke_agent.executor.reconcile import Executor
+
+from tests.executor import kubevirt_fake as fake
+
+VM = f"{fake.NS}/web"
+JOB = Job("job-7", (VM,), "east", storage_class_map={"fast": "premium"})
+SETTINGS = DriverSettings(rsync_image="rsync:test", connect_url="sync.east.example:9185")
+MIGRATIONS = "virtualmachineinstancemigrations"
+RESOURCES = ("virtualmachines", MIGRATIONS, "datavolumes", "pods", "services")
+
+
+@dataclass
+class Clusters:
+    source: kmock.KubernetesEmulator
+    target: kmock.KubernetesEmulator
+    drivers: dict[Side, KubernetesDriver]
+
+    async def apply(self, action: Action, job: Job = JOB) -> None:
+        """Twice: the second time must raise nothing and change nothing."""
+        driver = self.drivers[action.side]
+        await asyncio.to_thread(driver.apply, job, action)
+        before = self.snapshot()
+        await asyncio.to_thread(driver.apply, job, action)
+        assert self.snapshot() == before
+
+    def snapshot(self) -> dict[tuple[str, str], Any]:
+        sides = {"source": self.source, "target": self.target}
+        return {(s, r): fake.raw(e, r) for s, e in sides.items() for r in RESOURCES}
+
+
+@pytest.fixture
+async def clusters() -> AsyncIterator[Clusters]:
+    async with (
+        kmock.KubernetesEmulator() as source,
+        kmock.Server(source) as source_server,
+        kmock.KubernetesEmulator() as target,
+        kmock.Server(target) as target_server,
+    ):
+        fake.declare(source)
+        fake.declare(target)
+        source_api, target_api = _api(source_server), _api(target_server)
+        drivers = {
+            Side.SOURCE: KubernetesDriver(source_api, Side.SOURCE, SETTINGS),
+            Side.TARGET: KubernetesDriver(target_api, Side.TARGET, SETTINGS, source=source_api),
+        }
+        yield Clusters(source, target, drivers)
+
+
+def _api(server: kmock.Server) -> client.ApiClient:
+    return client.ApiClient(client.Configuration(host=str(server.url).rstrip("/")))
+
+
+async def test_live_objects_have_the_shapes_kubevirt_and_cdi_read(clusters: Clusters) -> None:
+    fake.seed(clusters.source, "web", running=True)
+    await clusters.apply(PrepareVolumes(VM))
+    volumes = fake.raw(clusters.target, "datavolumes")
+    assert {n: v["spec"]["storage"] for n, v in volumes.items()} == {
+        "web-root": {"resources": {"requests": {"storage": "10Gi"}}, "storageClassName": "premium"},
+        "web-data": {"resources": {"requests": {"storage": "5Gi"}}, "storageClassName": "slow"},
+    }
+    assert all(v["spec"]["source"] == {"blank": {}} for v in volumes.values())
+    assert all(v["metadata"]["labels"][ko.MIGRATION] == JOB.id for v in volumes.values())
+
+    manifest = fake.vm("web", "Always")
+    await clusters.apply(CreateReceiver(VM, 1, manifest))
+    receiver = fake.raw(clusters.target, "virtualmachines")["web"]
+    assert receiver["spec"]["runStrategy"] == "WaitAsReceiver"
+    assert "dataVolumeTemplates" not in receiver["spec"]
+    assert receiver["spec"]["template"] == manifest["spec"]["template"]
+    assert receiver["metadata"]["annotations"] == {ko.RESTORE: "Always"}
+    assert "uid" not in receiver["metadata"]
+    assert receiver["metadata"]["labels"] == {ko.MIGRATION: JOB.id, ko.ROLE: "vm", ko.VM: "web"}
+
+    await clusters.apply(StartSending(VM, 1))
+    (receiving,) = fake.raw(clusters.target, MIGRATIONS).values()
+    (sending,) = fake.raw(clusters.source, MIGRATIONS).values()
+    mid = ko.migration_id(JOB.id, VM, 1)
+    assert receiving["spec"] == {"vmiName": "web", "receive": {"migrationID": mid}}
+    assert sending["spec"] == {
+        "vmiName": "web",
+        "sendTo": {"migrationID": mid, "connectURL": SETTINGS.connect_url},
+    }
+    assert sending["metadata"]["labels"][ko.ATTEMPT] == "1"
+
+    await clusters.apply(CreateReceiver(VM, 2, manifest))
+    (receiving,) = fake.raw(clusters.target, MIGRATIONS).values()
+    assert receiving["spec"]["receive"]["migrationID"] not in ("", mid)
+
+    await clusters.apply(StopSending(VM))
+    await clusters.apply(StopReceiving(VM))
+    assert fake.raw(clusters.source, MIGRATIONS) == {}
+    assert fake.raw(clusters.target, MIGRATIONS) == {}
+    assert fake.raw(clusters.target, "virtualmachines") == {}
+
+
+async def test_a_vm_running_on_the_target_is_never_made_a_receiver(clusters: Clusters) -> None:
+    fake.put(clusters.target, "virtualmachines", fake.vm("web", "Always"))
+    with pytest.raises(DriverError, match="already runs"):
+        await clusters.apply(CreateReceiver(VM, 1, fake.vm("web", "Always")))
+    await clusters.apply(StopReceiving(VM))
+    await clusters.apply(RemoveFromTarget(VM))
+    assert fake.raw(clusters.target, "virtualmachines")["web"]["spec"]["runStrategy"] == "Always"
+
+
+async def test_rsync_pods_mount_the_vms_claims_and_find_each_other(clusters: Clusters) -> None:
+    fake.seed(clusters.source, "web", running=False)
+    await clusters.apply(CreateServer(3, (VM,)))
+    name = ko.server_name(JOB.id, 3)
+    service = fake.raw(clusters.target, "services")[name]
+    server = fake.raw(clusters.target, "pods")[name]
+    assert service["spec"]["selector"] == server["metadata"]["labels"]
+    assert server["metadata"]["labels"][ko.ROUND] == "3"
+    assert _claims(server) == ["web-root", "web-data"]
+
+    await clusters.apply(CreateClient(3, VM))
+    pod = fake.raw(clusters.source, "pods")[ko.client_name(JOB.id, 3, VM)]
+    assert _claims(pod) == ["web-root", "web-data"]
+    assert all(v["persistentVolumeClaim"]["readOnly"] for v in pod["spec"]["volumes"])
+    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+    assert env["SERVER"] == f"{name}.{fake.NS}.svc.clusterset.local:873"
+    assert pod["metadata"]["labels"] == {
+        ko.MIGRATION: JOB.id,
+        ko.ROLE: "client",
+        ko.VM: "web",
+        ko.ROUND: "3",
+    }
+
+    await clusters.apply(DeleteClient(3, VM))
+    await clusters.apply(DeleteServer(3))
+    assert not fake.raw(clusters.source, "pods")
+    assert not fake.raw(clusters.target, "pods")
+    assert not fake.raw(clusters.target, "services")
+
+
+def _claims(pod: dict[str, Any]) -> list[str]:
+    return [v["persistentVolumeClaim"]["claimName"] for v in pod["spec"]["volumes"]]
+
+
+async def test_finalizing_leaves_one_running_copy_and_a_marked_source(clusters: Clusters) -> None:
+    fake.seed(clusters.source, "web", running=True)
+    await clusters.apply(CreateReceiver(VM, 1, fake.vm("web", "Always")))
+    await clusters.apply(FinalizeTarget(VM, True, fake.vm("web", "Always")))
+    final = fake.raw(clusters.target, "virtualmachines")["web"]
+    assert final["spec"]["runStrategy"] == "Always"
+    assert ko.RESTORE not in final["metadata"]["annotations"]
+    assert not fake.raw(clusters.target, MIGRATIONS)
+
+    await clusters.apply(FinalizeSource(VM, JOB.id, delete=False))
+    source = fake.raw(clusters.source, "virtualmachines")["web"]
+    assert source["spec"]["runStrategy"] == "Halted"
+    assert source["metadata"]["annotations"][ko.MIGRATED_BY] == JOB.id
+    assert source["metadata"]["labels"][ko.MIGRATED_BY] == JOB.id
+    await clusters.apply(FinalizeSource(VM, JOB.id, delete=True))
+    assert not fake.raw(clusters.source, "virtualmachines")
+
+
+async def test_removing_from_the_target_takes_what_the_job_made(clusters: Clusters) -> None:
+    fake.seed(clusters.source, "web", running=False)
+    fake.put(clusters.target, "datavolumes", {"metadata": {"name": "unrelated"}})
+    await clusters.apply(PrepareVolumes(VM))
+    await clusters.apply(FinalizeTarget(VM, False, fake.vm("web", "Halted")))
+    await clusters.apply(RemoveFromTarget(VM))
+    assert not fake.raw(clusters.target, "virtualmachines")
+    assert list(fake.raw(clusters.target, "datavolumes")) == ["unrelated"]
+
+
+async def test_a_foreign_datavolume_is_not_written_into(clusters: Clusters) -> None:
+    fake.seed(clusters.source, "web", running=False)
+    fake.put(clusters.target, "datavolumes", {"metadata": {"name": "web-data"}})
+    with pytest.raises(DriverError, match="not ours"):
+        await clusters.apply(PrepareVolumes(VM))
+
+
+async def test_observation_reads_back_what_the_clusters_hold(clusters: Clusters) -> None:
+    fake.seed(clusters.source, "web", running=True)
+    marked = fake.vm("web", "Halted")
+    marked["metadata"]["annotations"] = {ko.MIGRATED_BY: "job-1"}
+    fake.put(clusters.source, "virtualmachines", marked)
+    unscheduled = {
+        "phase": "Pending",
+        "conditions": [{"type": "PodScheduled", "status": "False", "message": "0/3 nodes fit"}],
+    }
+    fake.put(clusters.source, "pods", fake.launcher("web", "virt-launcher-web-src", unscheduled))
+    stopping = fake.launcher("web", "virt-launcher-web-old")
+    stopping["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    fake.put(clusters.source, "pods", stopping)
+    fake.put(clusters.source, "pods", fake.launcher("other", "virt-launcher-other"))
+    await clusters.apply(CreateClient(2, VM))
+    client_pod = fake.live(clusters.source, "pods")[ko.client_name(JOB.id, 2, VM)]
+    client_pod.patch(
+        {"status": {"phase": "Running"}, "metadata": {"annotations": {ko.BYTES_COPIED: "4096"}}}
+    )
+    await clusters.apply(CreateReceiver(VM, 1, fake.vm("web", "Always")))
+    await clusters.apply(CreateServer(2, (VM,)))
+    fake.play(clusters.source, clusters.target)
+
+    source = (await _observe(clusters, Side.SOURCE)).vm(VM)
+    assert source.definition is not None
+    assert (source.definition.running, source.definition.migrated_by) == (False, "job-1")
+    assert sorted(source.launchers, key=lambda p: p.name) == [
+        Pod("virt-launcher-web-old", Phase.RUNNING, deleting=True),
+        Pod("virt-launcher-web-src", Phase.PENDING, message="0/3 nodes fit"),
+    ]
+    copying = Pod(client_pod["metadata"]["name"], Phase.RUNNING, bytes_copied=4096)
+    assert source.client == (2, copying)
+
+    target = await _observe(clusters, Side.TARGET)
+    assert target.servers == {2: Pod(ko.server_name(JOB.id, 2), Phase.RUNNING)}
+    received = target.vm(VM)
+    assert received.definition is not None
+    assert received.definition.receiver
+    assert [p.name for p in received.launchers] == ["virt-launcher-web-dst"]
+    assert received.transfer is not None
+    assert received.transfer.attempt == 1
+    assert not received.volumes_ready
+    await clusters.apply(PrepareVolumes(VM))
+    assert not (await _observe(clusters, Side.TARGET)).vm(VM).volumes_ready
+    fake.play(clusters.source, clusters.target)
+    assert (await _observe(clusters, Side.TARGET)).vm(VM).volumes_ready
+
+
+async def _observe(clusters: Clusters, side: Side) -> Any:
+    return await asyncio.to_thread(clusters.drivers[side].observe, JOB)
+
+
+@pytest.mark.parametrize(
+    ("spec", "status", "running"),
+    [
+        ({"runStrategy": "Always"}, {}, True),
+        ({"runStrategy": "RerunOnFailure"}, {}, True),
+        ({"runStrategy": "Halted"}, {"created": True}, False),
+        ({"runStrategy": "Manual"}, {"created": True}, True),
+        ({"runStrategy": "Manual"}, {}, False),
+        ({"running": True}, {}, True),
+        ({"running": False}, {}, False),
+    ],
+)
+def test_run_strategies_read_as_running(
+    spec: dict[str, Any], status: dict[str, Any], running: bool
+) -> None:
+    assert ko.definition({"metadata": {}, "spec": spec, "status": status}).running is running
+
+
+@pytest.mark.parametrize(("running", "final"), [(True, "Always"), (False, "Halted")])
+async def test_a_whole_migration_runs_and_leaves_nothing_behind(
+    clusters: Clusters, running: bool, final: str
+) -> None:
+    """Live when the VM runs, an offline copy in an rsync round when it does not."""
+    fake.seed(clusters.source, "web", running=running)
+    drivers = clusters.drivers
+    executor = Executor(JOB, Journal(":memory:"), drivers[Side.SOURCE], drivers[Side.TARGET])
+    for _ in range(40):
+        await asyncio.to_thread(executor.step)
+        if executor.ended:
+            break
+        fake.play(clusters.source, clusters.target)
+    assert executor.ledger.ended is not None
+    assert executor.ledger.ended.failed is None
+    assert fake.raw(clusters.target, "virtualmachines")["web"]["spec"]["runStrategy"] == final
+    assert sorted(fake.raw(clusters.target, "datavolumes")) == ["web-data", "web-root"]
+    marked = fake.raw(clusters.source, "virtualmachines")["web"]["metadata"]["annotations"]
+    assert marked[ko.MIGRATED_BY] == JOB.id
+    for emulator in (clusters.source, clusters.target):
+        for plural in ("pods", "services", MIGRATIONS):
+            left = fake.raw(emulator, plural).values()
+            assert not [o for o in left if ko.matches(o, {ko.MIGRATION: JOB.id})]
+    assert bool(fake.raw(clusters.target, "pods")) is running
+
+
+async def test_the_token_stays_out_of_reprs_logs_and_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    token = "s3cr3t-t0ken-value"
+    async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
+        api = connect(str(server.url).rstrip("/"), None, token)
+        driver = KubernetesDriver(api, Side.SOURCE, SETTINGS)
+        with caplog.at_level(logging.DEBUG), pytest.raises(DriverError) as raised:
+            await asyncio.to_thread(driver.observe, JOB)
+        assert list(emulator)[-1].headers["Authorization"] == f"Bearer {token}"
+    assert raised.value.status == 404
+    shown = [str(raised.value), repr(raised.value), repr(api.configuration), repr(api), caplog.text]
+    assert "404" in shown[0]
+    assert all(token not in text for text in shown)
