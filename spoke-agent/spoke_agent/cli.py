@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import threading
@@ -16,9 +17,14 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hub.models import quantity
+from spoke_agent import jobs
 from spoke_agent.agent import Agent
 from spoke_agent.client import HubClient
 from spoke_agent.collector import Config
+from spoke_agent.drivers import ClusterDriver
+from spoke_agent.drivers.kubernetes import DriverSettings, KubernetesDriver
+from spoke_agent.executor.journal import Journal
+from spoke_agent.executor.model import Job, Side
 from spoke_agent.kube_source import KubernetesSource
 from spoke_agent.sequence import Sequence
 
@@ -58,6 +64,40 @@ def _overheads(values: list[str]) -> dict[str, Decimal]:
     return found
 
 
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    found = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not (name and sep and rest):
+            raise SpokeUsageError(f"{option} {value!r}: expected CLUSTER=VALUE")
+        found[name] = rest
+    return found
+
+
+def _drivers(api: client.ApiClient, args: argparse.Namespace) -> jobs.Drivers:
+    """Targets are reached with credentials the operator gave this agent: they stay on its
+    volume and never pass through the hub."""
+    targets = _pairs(args.target_kubeconfig, "--target-kubeconfig")
+    sync = _pairs(args.sync_address, "--sync-address")
+
+    def make(job: Job) -> tuple[ClusterDriver, ClusterDriver]:
+        path = targets.get(job.target)
+        if path is None:
+            raise jobs.NoConnectionError(
+                f"this agent has no connection to target cluster {job.target}; start it with "
+                f"--target-kubeconfig {job.target}=PATH"
+            )
+        target_api = config.new_client_from_config(config_file=path)
+        settings = DriverSettings(rsync_image=args.rsync_image)
+        sending = dataclasses.replace(settings, connect_url=sync.get(job.target, ""))
+        return (
+            KubernetesDriver(api, Side.SOURCE, sending),
+            KubernetesDriver(target_api, Side.TARGET, settings, source=api),
+        )
+
+    return make
+
+
 def _api(kubeconfig: Path | None) -> client.ApiClient:
     if kubeconfig is None:
         config.load_incluster_config()
@@ -87,7 +127,9 @@ def _health(agent: Agent) -> web.Application:
     return app
 
 
-async def _serve(args: argparse.Namespace, agent: Agent, source: KubernetesSource) -> None:
+async def _serve(
+    args: argparse.Namespace, agent: Agent, source: KubernetesSource, executor: jobs.JobRunner
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -105,9 +147,10 @@ async def _serve(args: argparse.Namespace, agent: Agent, source: KubernetesSourc
     for watcher in watchers:
         watcher.start()
     try:
-        await agent.run(stop)
+        await asyncio.gather(agent.run(stop), executor.run(stop))
     finally:
         halt.set()
+        executor.journal.close()
         with contextlib.suppress(Exception):
             await runner.cleanup()
 
@@ -121,21 +164,29 @@ def run(args: argparse.Namespace) -> int:
         )
         if not args.token_file.is_file():
             raise SpokeUsageError(f"--token-file {args.token_file}: no such file")
+        _pairs(args.target_kubeconfig, "--target-kubeconfig")
+        _pairs(args.sync_address, "--sync-address")
     except SpokeUsageError as error:
         print(f"cclm spoke: {error}")
         return 2
-    source = KubernetesSource(_api(args.kubeconfig))
+    api = _api(args.kubeconfig)
+    source = KubernetesSource(api)
+    hub = HubClient(args.hub, args.token_file, args.ca_file)
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    runner = jobs.JobRunner(
+        args.cluster, hub, Journal(args.state_dir / "journal.db"), _drivers(api, args)
+    )
     agent = Agent(
         source,
         args.cluster,
-        HubClient(args.hub, args.token_file, args.ca_file),
+        hub,
         Sequence(args.state_dir / "sequence"),
         lambda: datetime.now(UTC),
         settings,
         debounce=args.debounce,
         heartbeat=args.heartbeat,
     )
-    asyncio.run(_serve(args, agent, source))
+    asyncio.run(_serve(args, agent, source, runner))
     return 0
 
 
@@ -166,4 +217,19 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         help="pool size of a class whose driver publishes no CSIStorageCapacity",
     )
     agent.add_argument("--filesystem-overhead", action="append", default=[], metavar="CLASS=RATIO")
+    agent.add_argument(
+        "--target-kubeconfig",
+        action="append",
+        default=[],
+        metavar="CLUSTER=PATH",
+        help="how this agent reaches a target cluster's API to carry out migrations there",
+    )
+    agent.add_argument(
+        "--sync-address",
+        action="append",
+        default=[],
+        metavar="CLUSTER=URL",
+        help="a target KubeVirt's synchronization address (status.synchronizationAddresses)",
+    )
+    agent.add_argument("--rsync-image", default=DriverSettings().rsync_image)
     agent.set_defaults(run=run)

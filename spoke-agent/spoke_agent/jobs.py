@@ -14,7 +14,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hub.models.api import JobList, Migration, Progress, ProgressReceipt, VmPhase
+from hub.models.api import (
+    JobList,
+    Migration,
+    Progress,
+    ProgressReceipt,
+    ProgressState,
+    VmPhase,
+)
 from spoke_agent.client import RefusedError
 from spoke_agent.drivers import ClusterDriver
 from spoke_agent.executor.journal import Journal
@@ -29,6 +36,10 @@ Drivers = Callable[[Job], tuple[ClusterDriver, ClusterDriver]]
 connection."""
 Pause = Callable[[float], Awaitable[None]]
 GONE = object()
+
+
+class NoConnectionError(Exception):
+    """This agent has no way to reach the job's target cluster."""
 
 
 class JobHub(Protocol):
@@ -72,10 +83,14 @@ class JobRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.resume()
+        stopped = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
-                await self.poll_once(stop)
+                polling = asyncio.ensure_future(self.poll_once(stop))
+                await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                polling.cancel()
         finally:
+            stopped.cancel()
             for task in self.running.values():
                 task.cancel()
             await asyncio.gather(*self.running.values(), return_exceptions=True)
@@ -104,8 +119,12 @@ class JobRunner:
             self.running[job.id] = asyncio.create_task(self.execute(job), name=job.id)
 
     async def execute(self, job: Job) -> None:
+        try:
+            source, target = self.drivers(job)
+        except NoConnectionError as missing:
+            await self._refuse(job, str(missing))
+            return
         await asyncio.to_thread(self.journal.remember, job)
-        source, target = self.drivers(job)
         consent = _Consent(self, job, asyncio.get_running_loop())
         executor = await asyncio.to_thread(
             Executor, job, self.journal, source, target, cutover=consent
@@ -129,6 +148,13 @@ class JobRunner:
                         log.info("job %s: %s", job.id, progress.message)
                         return
             await self.pause(self.settings.interval)
+
+    async def _refuse(self, job: Job, reason: str) -> None:
+        """A job this agent cannot run fails at once, with the reason, touching nothing."""
+        log.error("job %s: %s", job.id, reason)
+        failed = Progress(state=ProgressState.FAILED, message=f"failed: {reason}")
+        with contextlib.suppress(Exception):
+            await self.hub.progress(self.cluster, job.id, failed)
 
     async def _step(self, executor: Executor) -> str:
         try:

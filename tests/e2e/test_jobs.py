@@ -15,7 +15,7 @@ from spoke_agent.drivers import ClusterDriver, simulated
 from spoke_agent.drivers.simulated import World
 from spoke_agent.executor.journal import Journal
 from spoke_agent.executor.model import Job
-from spoke_agent.jobs import JobRunner, JobSettings
+from spoke_agent.jobs import JobRunner, JobSettings, NoConnectionError
 
 from tests.api.conftest import LENIENT, Env, FakeClock
 from tests.api.fleet import east, west
@@ -222,3 +222,22 @@ async def test_a_restarted_agent_finishes_its_job_once(hub: Env, spoke: Spoke) -
     world = spoke.worlds[migration["id"]]
     finals = [e for e in world.history if e.what == "finalize" and e.detail.startswith("source")]
     assert len(finals) == 2, "each VM's source finalized exactly once"
+
+
+async def test_a_job_to_a_target_the_agent_cannot_reach_fails_at_once(
+    hub: Env, spoke: Spoke
+) -> None:
+    migration = await _migrate(hub, vms=["shop/db"])
+
+    def unreachable(job: Job) -> tuple[ClusterDriver, ClusterDriver]:
+        raise NoConnectionError(f"this agent has no connection to target cluster {job.target}")
+
+    runner = spoke.runner()
+    runner.drivers = unreachable
+    await _run_until_done(runner)
+    task = await _get(hub, f"/api/v1/tasks/{migration['task_id']}")
+    assert task["state"] == "failed"
+    assert "no connection to target cluster west" in task["message"]
+    assert (await _get(hub, f"/api/v1/migrations/{migration['id']}"))["reservation"][
+        "released_at"
+    ] is not None
