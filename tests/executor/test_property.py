@@ -1,7 +1,8 @@
 """Beyond the nine cases: random fleets of 1-6 VMs, random power flips at random moments
 (one VM flipped again and again included), pods that fail, pods stuck Pending for a while.
-Every history keeps I1-I5, and every VM ends migrated exactly once, or the job ends failed
-with a reason and leaves nothing half-done."""
+A cancel from the hub may come at any moment too. Every history keeps I1-I5, and every VM
+ends migrated exactly once, or the job ends failed (or cancelled) with a reason and leaves
+nothing half-done."""
 
 from collections import defaultdict
 from dataclasses import dataclass
@@ -42,13 +43,17 @@ timings = st.builds(
 MIGRATION_PODS = ("receiver", "client", "server")
 
 
-def _disturb(plan: list[Disturbance], names: list[str]) -> harness.Inject:
+def _disturb(
+    plan: list[Disturbance], names: list[str], cancel_at: int | None = None
+) -> harness.Inject:
     by_tick: dict[int, list[Disturbance]] = defaultdict(list)
     for d in plan:
         by_tick[d.tick].append(d)
     unstick: dict[int, list[str]] = defaultdict(list)
 
-    def inject(world: World, _: Executor) -> None:
+    def inject(world: World, executor: Executor) -> None:
+        if world.now == cancel_at:
+            executor.cancel("cancelled on the hub")
         for pod in unstick.pop(world.now, []):
             world.unstick(pod)
         for d in by_tick.get(world.now, []):
@@ -72,28 +77,32 @@ def _disturb(plan: list[Disturbance], names: list[str]) -> harness.Inject:
     running=st.lists(st.booleans(), min_size=1, max_size=6),
     plan=st.lists(disturbances, min_size=1, max_size=12),
     timing=timings,
+    cancel_at=st.none() | st.integers(0, 30),
 )
 def test_random_power_flips_and_failures_keep_every_invariant(
-    running: list[bool], plan: list[Disturbance], timing: Timing
+    running: list[bool], plan: list[Disturbance], timing: Timing, cancel_at: int | None
 ) -> None:
     names = [f"vm{i}" for i in range(len(running))]
     result = harness.run(
         dict(zip(names, running, strict=True)),
         timing=timing,
-        every_tick=_disturb(plan, names),
+        every_tick=_disturb(plan, names, cancel_at),
         limit=1000,
     )
     invariants.check(result.world, result.ledger)
     ended = result.ledger.ended
     modes = sorted({str(vm.data) for vm in result.world.vms.values()})
     event(
-        f"failed: {ended.failed.split(':')[1][:30]}" if ended and ended.failed else f"modes {modes}"
+        f"failed: {([*ended.failed.split(':'), ''])[1][:30] or ended.failed}"
+        if ended and ended.failed
+        else f"modes {modes}"
     )
     history = result.world.history
     event(f"power changes: {min(sum(e.what == 'power' for e in history), 5)}")
     event(f"pods failed: {min(sum(e.detail == 'Failed' for e in history), 3)}")
     assert ended is not None
     if ended.failed is not None:
-        assert "failed" in ended.failed or "both clusters" in ended.failed, ended.failed
+        reasons = ("failed", "both clusters", "cancelled on the hub")
+        assert any(reason in ended.failed for reason in reasons), ended.failed
     else:
         assert all(v.done for v in result.ledger.vms.values())
