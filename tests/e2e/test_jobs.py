@@ -4,7 +4,7 @@ progress moves the task to the end. Cancels, stalls and restarts go the same way
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from spoke_agent.executor.journal import Journal
 from spoke_agent.executor.model import Job
 from spoke_agent.jobs import JobRunner, JobSettings, NoConnectionError
 
-from tests.api.conftest import LENIENT, Env, FakeClock
+from tests.api.conftest import Env
 from tests.api.fleet import east, west
 
 Hook = Callable[[World], Awaitable[None]]
@@ -50,14 +50,6 @@ class Spoke:
         if self.hook is not None:
             for world in self.worlds.values():
                 await self.hook(world)
-
-
-@pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[Env]:
-    environment = Env(tmp_path / "hub.db", FakeClock(), LENIENT)
-    await environment.start()
-    yield environment
-    await environment.stop()
 
 
 @pytest.fixture

@@ -5,30 +5,20 @@ client, reports to the hub, reports again when a watch sees a change, serves /he
 import asyncio
 import socket
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import kmock
-import pytest
 import yaml
 from spoke_agent import manifests as m
 
-from tests.api.conftest import LENIENT, Env, FakeClock
+from tests.api.conftest import Env
 
 
 def _port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[Env]:
-    environment = Env(tmp_path / "hub.db", FakeClock(), LENIENT)
-    await environment.start()
-    yield environment
-    await environment.stop()
 
 
 async def _line(stream: asyncio.StreamReader, wanted: str) -> str:

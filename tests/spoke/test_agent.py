@@ -2,7 +2,6 @@
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +16,9 @@ from spoke_agent.kube_source import KubernetesSource
 from spoke_agent.sequence import Sequence
 from spoke_agent.snapshot import Snapshot
 
-from tests.api.conftest import LENIENT, Env, FakeClock
+from tests.api.conftest import Env, FakeClock
 
 SHAPE = simulation.FleetShape(clusters=1, nodes=4, vms_per_node=1, pods_per_node=3)
-
-
-@pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[Env]:
-    environment = Env(tmp_path / "hub.db", FakeClock(), LENIENT)
-    await environment.start()
-    yield environment
-    await environment.stop()
 
 
 async def _agent(hub: Env, tmp_path: Path, source: Any, name: str = "sim-000") -> Agent:
