@@ -4,7 +4,6 @@ moves. Every answer is checked against the hub's own OpenAPI document."""
 import gzip
 import json
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -165,8 +164,6 @@ class Env:
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    environment = Env(tmp_path / "hub.db", FakeClock(), LENIENT)
-    await environment.start()
-    yield environment
-    await environment.stop()
+def env(hub: Env) -> Env:
+    """The API tests' name for the shared `hub` fixture (tests/conftest.py)."""
+    return hub
