@@ -209,6 +209,7 @@ async def _attempt(
                 await hub.sync(latest)
         stored = await hub.store.migration(migration.id)
         hub.announce_jobs(request.source_cluster)
+        hub.announce_jobs(migration.target_cluster)
         return (stored or migration), True
     if outcome.status == Accepted.VM_BUSY:
         raise _busy(outcome.busy_vm or "", outcome.existing_migration or "")

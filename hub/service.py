@@ -43,6 +43,11 @@ class Settings:
     claim_ttl: timedelta = timedelta(minutes=15)
     stall_after: timedelta = timedelta(minutes=5)
     """A receiving pod Pending this long marks its task `stalled` and raises an alert."""
+    grant_ttl: timedelta = timedelta(hours=1)
+    """Lifetime of the tokens target agents mint for a migration; renewed at a third left."""
+    grant_linger: timedelta = timedelta(hours=2)
+    """How long after its migration ended a grant stays open for a source agent that never
+    said it was done (it may still be undoing a cancelled job on the target)."""
     max_report_bytes: int = 32 * 2**20
     max_body_bytes: int = 4 * 2**20
     accept_attempts: int = 8
@@ -201,6 +206,9 @@ class Hub:
         )
         for claim in expired:
             log.warning("reservation %s on %s expired", claim.id, claim.cluster)
+        lingering = now - self.settings.grant_linger
+        for migration_id in await self.store.grants.close_lingering_grants(lingering, now):
+            log.info("closed the target access of %s, which ended long ago", migration_id)
         if expired:
             await self.refresh()
         return len(expired)

@@ -12,7 +12,7 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hub import summaries
-from hub.api import admin, checks, clusters, jobs, middleware, migrations, openapi
+from hub.api import admin, checks, clusters, grants, jobs, middleware, migrations, openapi
 from hub.api.routing import Call, Reply, Route
 from hub.errors import Unavailable
 from hub.metrics import Metrics
@@ -25,7 +25,14 @@ SERVER_OPTIONS: dict[str, Any] = {"auto_decompress": False}
 
 
 def routes() -> tuple[Route, ...]:
-    return admin.ROUTES + clusters.ROUTES + checks.ROUTES + migrations.ROUTES + jobs.ROUTES
+    return (
+        admin.ROUTES
+        + clusters.ROUTES
+        + checks.ROUTES
+        + migrations.ROUTES
+        + jobs.ROUTES
+        + grants.ROUTES
+    )
 
 
 def _respond(reply: Reply) -> web.Response:

@@ -27,7 +27,7 @@ from spoke_agent.client import HubClient
 from spoke_agent.drivers import simulated
 from spoke_agent.drivers.simulated import World
 from spoke_agent.executor.journal import Journal
-from spoke_agent.jobs import JobRunner, JobSettings
+from spoke_agent.jobs import JobRunner, JobSettings, StaticConnector
 from spoke_agent.sequence import Sequence
 
 from hub import render
@@ -118,7 +118,7 @@ async def _execute(url: str, admin: Connection, token: str, home: Path, job: Mig
         job.source_cluster,
         HubClient(url, token_file),
         Journal(home / f"{job.source_cluster}.journal.db"),
-        lambda j: simulated.pair(World(dict.fromkeys(j.vms, True))),
+        StaticConnector(lambda j: simulated.pair(World(dict.fromkeys(j.vms, True)))),
         JobSettings(poll_wait=0, interval=0),
         follow,
     )

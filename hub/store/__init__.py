@@ -1,8 +1,9 @@
 """The hub's durable state behind one interface; SQLite is the embedded adapter.
 
 Everything that must survive a restart goes through here: registrations and token hashes,
-the newest report per cluster, claims, migrations, tasks, alerts and the policy. Each method
-is one transaction, so no caller can observe or leave a half-applied change.
+the newest report per cluster, claims, migrations, tasks, alerts, the policy, the agents'
+public sealing keys and the sealed target grants. Each method is one transaction, so no
+caller can observe or leave a half-applied change.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -61,6 +62,46 @@ class AcceptOutcome:
     busy_vm: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class GrantRecord:
+    """A migration's target access grant. `sealed` is ciphertext only the source agent can
+    open; the hub never sees the token inside."""
+
+    migration: Migration
+    recipient_key: str | None
+    sealed: str | None = None
+    expires_at: datetime | None = None
+    ended_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class GrantStore(Protocol):
+    """A grant opens with its migration, stays open while the source may still need the
+    target (to finish or to undo), and closes when the source is done with it."""
+
+    async def set_sealing_key(self, cluster: str, public_key: str) -> bool | None:
+        """Record `cluster`'s key; a changed key drops the sealed grants of its migrations,
+        which no longer open. True when changed, None for an unknown cluster."""
+        ...
+
+    async def open_grants(self, target_cluster: str) -> list[GrantRecord]:
+        """Open grants for migrations to `target_cluster`, oldest first."""
+        ...
+
+    async def grant(self, migration_id: str) -> GrantRecord | None: ...
+    async def put_grant(
+        self, migration_id: str, sealed: str, expires_at: datetime, at: datetime
+    ) -> bool:
+        """Store a sealed grant unless the grant has closed meanwhile."""
+        ...
+
+    async def close_grant(self, migration_id: str, at: datetime) -> bool: ...
+    async def close_lingering_grants(self, ended_before: datetime, at: datetime) -> list[str]:
+        """Close the grants of migrations that ended before `ended_before`: a source agent
+        that never said it was done does not keep the target's access open for ever."""
+        ...
+
+
 Transition = Callable[[Migration, Task], tuple[Migration, Task] | None]
 """A pure change to a migration and its task; None leaves both as they are."""
 
@@ -68,6 +109,9 @@ AlertFor = Callable[[Claim, str | None], Alert]
 
 
 class Store(Protocol):
+    @property
+    def grants(self) -> GrantStore: ...
+
     async def open(self) -> None: ...
     async def close(self) -> None: ...
 

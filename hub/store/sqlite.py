@@ -26,6 +26,7 @@ from hub.store import (
     StoreError,
     TokenRecord,
     Transition,
+    sqlite_grants,
     with_reservation,
 )
 
@@ -97,6 +98,7 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    sqlite_grants.SCHEMA,
 )
 
 
@@ -115,6 +117,7 @@ class SqliteStore:
         self._db: sqlite3.Connection | None = None
         self._pending: list[tuple[StoredReport, asyncio.Future[tuple[bool, int, int]]]] = []
         self._flushing = False
+        self.grants = sqlite_grants.SqliteGrants(self._txn, self._query)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -411,6 +414,7 @@ class SqliteStore:
                 migration.model_copy(update={"reservation": None}).model_dump_json(),
             ),
         )
+        sqlite_grants.opened(db, migration)
         db.executemany(
             "INSERT INTO migration_vms (migration_id, source_cluster, vm, active) "
             "VALUES (?, ?, ?, 1)",
@@ -586,6 +590,7 @@ class SqliteStore:
             db.execute(
                 "UPDATE migration_vms SET active = 0 WHERE migration_id = ?", (migration.id,)
             )
+            sqlite_grants.ended(db, migration.id, at)
         return with_reservation(migration, self._reservation(db, migration.id)), task
 
     @staticmethod

@@ -7,9 +7,11 @@ import dataclasses
 import logging
 import signal
 import threading
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from kubernetes import client, config
@@ -17,7 +19,7 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hub.models import quantity
-from spoke_agent import jobs
+from spoke_agent import access, jobs
 from spoke_agent.agent import Agent
 from spoke_agent.client import HubClient
 from spoke_agent.collector import Config
@@ -25,8 +27,12 @@ from spoke_agent.drivers import ClusterDriver
 from spoke_agent.drivers.kubernetes import DriverSettings, KubernetesDriver
 from spoke_agent.executor.journal import Journal
 from spoke_agent.executor.model import Job, Side
+from spoke_agent.granting import AccessPoint, Granter
 from spoke_agent.kube_source import KubernetesSource
+from spoke_agent.minting import KubernetesMinter
+from spoke_agent.sealing import KeyPair
 from spoke_agent.sequence import Sequence
+from spoke_agent.targets import GrantedConnector
 
 log = logging.getLogger("cclm.spoke")
 
@@ -74,28 +80,67 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
     return found
 
 
-def _drivers(api: client.ApiClient, args: argparse.Namespace) -> jobs.Drivers:
-    """Targets are reached with credentials the operator gave this agent: they stay on its
-    volume and never pass through the hub."""
-    targets = _pairs(args.target_kubeconfig, "--target-kubeconfig")
+def _connector(
+    api: client.ApiClient, args: argparse.Namespace, hub: HubClient, keys: KeyPair
+) -> jobs.Connector:
     sync = _pairs(args.sync_address, "--sync-address")
+    settings = DriverSettings(rsync_image=args.rsync_image)
 
-    def make(job: Job) -> tuple[ClusterDriver, ClusterDriver]:
-        path = targets.get(job.target)
-        if path is None:
-            raise jobs.NoConnectionError(
-                f"this agent has no connection to target cluster {job.target}; start it with "
-                f"--target-kubeconfig {job.target}=PATH"
-            )
-        target_api = config.new_client_from_config(config_file=path)
-        settings = DriverSettings(rsync_image=args.rsync_image)
+    def drivers(job: Job, target_api: client.ApiClient) -> tuple[ClusterDriver, ClusterDriver]:
         sending = dataclasses.replace(settings, connect_url=sync.get(job.target, ""))
         return (
             KubernetesDriver(api, Side.SOURCE, sending),
             KubernetesDriver(target_api, Side.TARGET, settings, source=api),
         )
 
-    return make
+    ca_dir = args.state_dir / "target-ca"
+    granted = GrantedConnector(
+        args.cluster,
+        hub,
+        keys,
+        lambda job, creds: drivers(job, access.api_client(creds, ca_dir, job.id)),
+        lambda: datetime.now(UTC),
+    )
+    given = _pairs(args.target_kubeconfig, "--target-kubeconfig")
+    if not given:
+        return granted
+    static = jobs.StaticConnector(
+        lambda job: drivers(job, config.new_client_from_config(config_file=given[job.target]))
+    )
+    return _Either(given, static, granted)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Either:
+    """An operator-given kubeconfig for a target wins over a grant from its agent: for a
+    target whose agent cannot mint tokens, or runs an older version."""
+
+    given: dict[str, str]
+    static: jobs.StaticConnector
+    granted: GrantedConnector
+
+    def _pick(self, job: Job) -> jobs.Connector:
+        return self.static if job.target in self.given else self.granted
+
+    async def connect(self, job: Job) -> tuple[ClusterDriver, ClusterDriver]:
+        return await self._pick(job).connect(job)
+
+    async def release(self, job: Job) -> None:
+        await self._pick(job).release(job)
+
+
+def _granter(api: client.ApiClient, args: argparse.Namespace, hub: HubClient) -> Granter | None:
+    """This cluster grants access as a migration target only when the operator said how
+    other clusters reach its API."""
+    if not args.api_url:
+        log.warning(
+            "no --api-url: this cluster grants no access to its API, so migrations to it "
+            "need --target-kubeconfig on their source agents"
+        )
+        return None
+    ca_pem = args.api_ca_file.read_text() if args.api_ca_file else ""
+    minter = KubernetesMinter(api, args.grant_namespace)
+    return Granter(args.cluster, hub, minter, AccessPoint(args.api_url, ca_pem))
 
 
 def _api(kubeconfig: Path | None) -> client.ApiClient:
@@ -127,9 +172,42 @@ def _health(agent: Agent) -> web.Application:
     return app
 
 
-async def _serve(
-    args: argparse.Namespace, agent: Agent, source: KubernetesSource, executor: jobs.JobRunner
-) -> None:
+async def _register_key(hub: HubClient, cluster: str, keys: KeyPair, stop: asyncio.Event) -> None:
+    """Until the hub has this agent's key, no grant can be sealed to it: keep trying."""
+    while not stop.is_set():
+        try:
+            await hub.register_key(cluster, keys.public)
+        except Exception as error:
+            log.warning("registering the sealing key failed: %s", error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 60)
+            continue
+        log.info("sealing key registered with the hub")
+        return
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Loops:
+    agent: Agent
+    source: KubernetesSource
+    executor: jobs.JobRunner
+    granter: Granter | None
+    hub: HubClient
+    keys: KeyPair
+
+    def all(self, stop: asyncio.Event, cluster: str) -> list[Coroutine[Any, Any, None]]:
+        loops = [
+            self.agent.run(stop),
+            self.executor.run(stop),
+            _register_key(self.hub, cluster, self.keys, stop),
+        ]
+        if self.granter is not None:
+            loops.append(self.granter.run(stop))
+        return loops
+
+
+async def _serve(args: argparse.Namespace, loops: _Loops) -> None:
+    agent, source, executor = loops.agent, loops.source, loops.executor
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -147,7 +225,7 @@ async def _serve(
     for watcher in watchers:
         watcher.start()
     try:
-        await asyncio.gather(agent.run(stop), executor.run(stop))
+        await asyncio.gather(*loops.all(stop, args.cluster))
     finally:
         halt.set()
         executor.journal.close()
@@ -173,8 +251,9 @@ def run(args: argparse.Namespace) -> int:
     source = KubernetesSource(api)
     hub = HubClient(args.hub, args.token_file, args.ca_file)
     args.state_dir.mkdir(parents=True, exist_ok=True)
+    keys = KeyPair.load_or_create(args.state_dir / "sealing.key")
     runner = jobs.JobRunner(
-        args.cluster, hub, Journal(args.state_dir / "journal.db"), _drivers(api, args)
+        args.cluster, hub, Journal(args.state_dir / "journal.db"), _connector(api, args, hub, keys)
     )
     agent = Agent(
         source,
@@ -186,7 +265,8 @@ def run(args: argparse.Namespace) -> int:
         debounce=args.debounce,
         heartbeat=args.heartbeat,
     )
-    asyncio.run(_serve(args, agent, source, runner))
+    loops = _Loops(agent, source, runner, _granter(api, args, hub), hub, keys)
+    asyncio.run(_serve(args, loops))
     return 0
 
 
@@ -222,7 +302,20 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         action="append",
         default=[],
         metavar="CLUSTER=PATH",
-        help="how this agent reaches a target cluster's API to carry out migrations there",
+        help="reach a target's API with these credentials instead of a grant from its agent",
+    )
+    agent.add_argument(
+        "--api-url",
+        help="how other clusters' agents reach this cluster's API server; without it this "
+        "agent grants no access to migrations coming here",
+    )
+    agent.add_argument(
+        "--api-ca-file", type=Path, help="CA bundle of this cluster's API server, for --api-url"
+    )
+    agent.add_argument(
+        "--grant-namespace",
+        default="cclm-system",
+        help="where this agent creates the service accounts of the access it grants",
     )
     agent.add_argument(
         "--sync-address",

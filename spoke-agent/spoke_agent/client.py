@@ -1,5 +1,6 @@
 """Talks to the hub: sends reports gzipped, pulls jobs (long-poll) and reports their
-progress, all with the cluster's token, over HTTPS with a CA bundle when given, retrying
+progress, registers the agent's sealing key and passes sealed target grants both ways, all
+with the cluster's token, over HTTPS with a CA bundle when given, retrying
 with exponential backoff and jitter. A 4xx other than 429 is not retried: the same request
 would be refused again, so the error is surfaced instead."""
 
@@ -17,6 +18,7 @@ from typing import Any
 import aiohttp
 
 from hub.models.api import JobList, Progress, ProgressReceipt
+from hub.models.grants import GrantList, GrantReceipt, SealedGrant, SealingKey
 from hub.models.report import CapacityReport
 
 log = logging.getLogger("cclm.spoke")
@@ -76,6 +78,42 @@ class HubClient:
         data = await self._retrying("reporting progress", "POST", path, body)
         return ProgressReceipt.model_validate(data)
 
+    async def register_key(self, cluster: str, public_key: str) -> None:
+        body = SealingKey(public_key=public_key).model_dump_json().encode()
+        await self._retrying(
+            "registering the sealing key", "PUT", self._path(cluster, "sealing-key"), body
+        )
+
+    async def grants(self, cluster: str, wait: int) -> GrantList:
+        """The grants this cluster is to mint as a target, waiting up to `wait` seconds."""
+        data = await self._retrying(
+            "pulling grants",
+            "GET",
+            self._path(cluster, "grants"),
+            None,
+            params={"wait": str(wait)},
+            extra_time=wait,
+        )
+        return GrantList.model_validate(data)
+
+    async def hand_in(self, cluster: str, migration: str, grant: SealedGrant) -> GrantReceipt:
+        path = self._path(cluster, f"grants/{migration}")
+        body = grant.model_dump_json().encode()
+        return GrantReceipt.model_validate(
+            await self._retrying("handing in a grant", "PUT", path, body)
+        )
+
+    async def access(self, cluster: str, job: str) -> SealedGrant:
+        """The job's sealed target access; RefusedError (409) while it is not granted yet."""
+        path = self._path(cluster, f"jobs/{job}/access")
+        return SealedGrant.model_validate(
+            await self._retrying("fetching target access", "GET", path, None)
+        )
+
+    async def release(self, cluster: str, job: str) -> None:
+        path = self._path(cluster, f"jobs/{job}/access")
+        await self._retrying("releasing target access", "DELETE", path, None)
+
     async def _retrying(
         self,
         what: str,
@@ -124,7 +162,7 @@ class HubClient:
         ):
             text = await response.text()
             data = json.loads(text) if text else {}
-            if response.status in (200, 202):
+            if response.status in (200, 202, 204):
                 return dict(data)
             if response.status == 429 or response.status >= 500:
                 raise RetryableStatusError(response.status)

@@ -39,7 +39,35 @@ GONE = object()
 
 
 class NoConnectionError(Exception):
-    """This agent has no way to reach the job's target cluster."""
+    """This agent has no way to reach the job's target cluster: the job fails."""
+
+
+class AccessPendingError(Exception):
+    """The job's target access is not granted yet: the job waits, and says why."""
+
+
+class Connector(Protocol):
+    async def connect(self, job: Job) -> tuple[ClusterDriver, ClusterDriver]:
+        """The job's drivers; NoConnectionError or AccessPendingError."""
+        ...
+
+    async def release(self, job: Job) -> None:
+        """The job has ended here: its access to the target may be revoked."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StaticConnector:
+    """Drivers made at once, from what this agent was given (a simulation, or credentials
+    the operator gave it); there is no access to release."""
+
+    drivers: Drivers
+
+    async def connect(self, job: Job) -> tuple[ClusterDriver, ClusterDriver]:
+        return self.drivers(job)
+
+    async def release(self, _job: Job) -> None:
+        return None
 
 
 class JobHub(Protocol):
@@ -58,6 +86,8 @@ class JobSettings:
     """Seconds between passes of a running job: the level-triggered timer."""
     heartbeat: float = 30.0
     """Progress is sent at least this often, which keeps the job's reservation alive."""
+    access_wait: float = 900.0
+    """Seconds a new job waits for its target's agent to grant access before it fails."""
 
 
 def job_of(migration: Migration) -> Job:
@@ -75,7 +105,7 @@ class JobRunner:
     cluster: str
     hub: JobHub
     journal: Journal
-    drivers: Drivers
+    connector: Connector
     settings: JobSettings = field(default_factory=JobSettings)
     pause: Pause = asyncio.sleep
     clock: Callable[[], float] = field(default=lambda: asyncio.get_running_loop().time())
@@ -98,7 +128,7 @@ class JobRunner:
     async def resume(self) -> None:
         """Carry on with the jobs the journal holds unfinished, whatever the hub lists."""
         for job in await asyncio.to_thread(self.journal.unfinished):
-            self.start(job)
+            self.start(job, begun=True)
 
     async def poll_once(self, stop: asyncio.Event) -> None:
         try:
@@ -113,17 +143,46 @@ class JobRunner:
         if not new and listed.items:
             await self._pause_unless(stop, self.settings.poll_pause)
 
-    def start(self, job: Job) -> None:
+    def start(self, job: Job, begun: bool = False) -> None:
         if job.id not in self.running:
             log.info("job %s: %d VM(s) to %s", job.id, len(job.vms), job.target)
-            self.running[job.id] = asyncio.create_task(self.execute(job), name=job.id)
+            self.running[job.id] = asyncio.create_task(self.execute(job, begun), name=job.id)
 
-    async def execute(self, job: Job) -> None:
-        try:
-            source, target = self.drivers(job)
-        except NoConnectionError as missing:
-            await self._refuse(job, str(missing))
+    async def execute(self, job: Job, begun: bool = False) -> None:
+        drivers = await self._connect(job, begun)
+        if drivers is None:
             return
+        await self._carry_out(job, *drivers)
+        await self.connector.release(job)
+
+    async def _connect(self, job: Job, begun: bool) -> tuple[ClusterDriver, ClusterDriver] | None:
+        """Waits for the target's access. A job not yet begun here fails once the wait is
+        too long, and stops if it is cancelled meanwhile; a begun one (resumed from the
+        journal) waits on, since only that access lets it finish or undo its work."""
+        started = self.clock()
+        while True:
+            try:
+                return await self.connector.connect(job)
+            except NoConnectionError as missing:
+                await self._refuse(job, str(missing))
+                return None
+            except AccessPendingError as pending:
+                waited = self.clock() - started
+                if not begun and waited >= self.settings.access_wait:
+                    await self._refuse(
+                        job, f"no access to target {job.target} after {waited:.0f} s: {pending}"
+                    )
+                    return None
+                log.info("job %s: %s", job.id, pending)
+                waiting = Progress(state=ProgressState.RUNNING, message=f"waiting: {pending}")
+                with contextlib.suppress(Exception):
+                    receipt = await self.hub.progress(self.cluster, job.id, waiting)
+                    if not begun and (receipt.cancel or not receipt.state.active):
+                        await self.connector.release(job)
+                        return None
+            await self.pause(self.settings.poll_pause)
+
+    async def _carry_out(self, job: Job, source: ClusterDriver, target: ClusterDriver) -> None:
         await asyncio.to_thread(self.journal.remember, job)
         consent = _Consent(self, job, asyncio.get_running_loop())
         executor = await asyncio.to_thread(
@@ -155,6 +214,7 @@ class JobRunner:
         failed = Progress(state=ProgressState.FAILED, message=f"failed: {reason}")
         with contextlib.suppress(Exception):
             await self.hub.progress(self.cluster, job.id, failed)
+        await self.connector.release(job)
 
     async def _step(self, executor: Executor) -> str:
         try:

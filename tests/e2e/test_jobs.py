@@ -15,7 +15,7 @@ from spoke_agent.drivers import ClusterDriver, simulated
 from spoke_agent.drivers.simulated import World
 from spoke_agent.executor.journal import Journal
 from spoke_agent.executor.model import Job
-from spoke_agent.jobs import JobRunner, JobSettings, NoConnectionError
+from spoke_agent.jobs import JobRunner, JobSettings, NoConnectionError, StaticConnector
 
 from tests.api.conftest import Env
 from tests.api.fleet import east, west
@@ -44,7 +44,8 @@ class Spoke:
         self.journal = Journal(self.home / "journal.db")
         url = str(self.hub.api.client.make_url("/")).rstrip("/")
         client = HubClient(url, self.home / "token", first_delay=0.01)
-        return JobRunner("east", client, self.journal, self.drivers, settings, self._pause)
+        connector = StaticConnector(self.drivers)
+        return JobRunner("east", client, self.journal, connector, settings, self._pause)
 
     async def _pause(self, _seconds: float) -> None:
         if self.hook is not None:
@@ -225,7 +226,7 @@ async def test_a_job_to_a_target_the_agent_cannot_reach_fails_at_once(
         raise NoConnectionError(f"this agent has no connection to target cluster {job.target}")
 
     runner = spoke.runner()
-    runner.drivers = unreachable
+    runner.connector = StaticConnector(unreachable)
     await _run_until_done(runner)
     task = await _get(hub, f"/api/v1/tasks/{migration['task_id']}")
     assert task["state"] == "failed"

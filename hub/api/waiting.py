@@ -1,0 +1,63 @@
+"""Long-polls for spoke agents, which only ever connect out: a request waits at the hub
+until there is something for the agent or its `wait` runs out."""
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from hub.api.routing import Call, Param
+from hub.errors import Invalid
+
+T = TypeVar("T")
+MAX_WAIT = 60
+REREAD = 2.0
+"""Seconds between store reads while a spoke waits: what other hub replicas changed reaches
+it this late at most."""
+
+
+def wait_param(what: str) -> Param:
+    return Param(
+        "wait",
+        f"Seconds to wait for {what} when there is none (0 to {MAX_WAIT}; default 0)",
+        integer=True,
+        minimum=0,
+        maximum=MAX_WAIT,
+    )
+
+
+def own(call: Call) -> str:
+    cluster = call.path("cluster")
+    call.hub.require_own(call.principal, cluster, "act for")
+    return cluster
+
+
+def seconds(call: Call) -> int:
+    value = call.query("wait")
+    if value is None:
+        return 0
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_WAIT:
+        raise Invalid(
+            f"query parameter wait={value!r} must be a whole number of seconds from 0 to "
+            f"{MAX_WAIT}",
+            details={"parameter": "wait"},
+            code="invalid_parameter",
+        )
+    return int(value)
+
+
+async def long_poll(
+    call: Call, cluster: str, read: Callable[[], Awaitable[T]], ready: Callable[[T], bool]
+) -> T:
+    """`read()` as soon as it is `ready`, or as it is when the wait runs out. The cluster's
+    announcement wakes the wait early; so does each periodic re-read."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds(call)
+    while True:
+        changed = call.hub.jobs_changed(cluster)
+        found = await read()
+        left = deadline - loop.time()
+        if ready(found) or left <= 0:
+            return found
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), timeout=min(left, REREAD))

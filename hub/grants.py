@@ -1,0 +1,169 @@
+"""Target access grants: how a source agent gets a short-lived token for the target cluster
+of one migration without the hub ever holding a cluster credential.
+
+1. Every agent registers a public sealing key (`register_key`).
+2. Accepting a migration opens its grant. The target's agent pulls the grants it is to mint
+   (`listing`): new ones and those whose token has a third of its life left.
+3. The target agent mints a token for a service account bound to the migration's
+   namespaces, seals it with the API URL and CA bundle to the source agent's key, and hands
+   the ciphertext in (`put`).
+4. The source agent fetches it (`access`), opens it, and says when it is done (`release`);
+   the target agent then deletes the service account, which revokes every token it had.
+"""
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from hub.errors import Conflict, Forbidden, NotFound
+from hub.models.grants import (
+    GrantList,
+    GrantReceipt,
+    GrantRequest,
+    SealedGrant,
+    SealingKey,
+    SealingKeyReceipt,
+)
+from hub.service import Hub
+from hub.store import GrantRecord
+
+log = logging.getLogger("cclm.hub.grants")
+
+
+def namespaces(vms: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({vm.split("/")[-2] for vm in vms}))
+
+
+def due(record: GrantRecord, now: datetime, ttl: timedelta) -> bool:
+    """A grant needs minting when it holds no token yet or a third of its life is left."""
+    return record.expires_at is None or record.expires_at - now <= ttl / 3
+
+
+def listing(
+    cluster: str, records: Iterable[GrantRecord], now: datetime, ttl: timedelta
+) -> GrantList:
+    """Grants wait for their recipient's key: there is nothing to seal to before it."""
+    records = list(records)
+    requests = [
+        GrantRequest(
+            migration_id=r.migration.id,
+            source_cluster=r.migration.source_cluster,
+            namespaces=namespaces(r.migration.vms),
+            recipient_key=r.recipient_key,
+            ttl_seconds=int(ttl.total_seconds()),
+        )
+        for r in records
+        if r.recipient_key is not None and due(r, now, ttl)
+    ]
+    return GrantList(
+        cluster=cluster,
+        requests=tuple(requests),
+        open=tuple(r.migration.id for r in records),
+    )
+
+
+async def register_key(hub: Hub, cluster: str, key: SealingKey) -> SealingKeyReceipt:
+    changed = await hub.store.grants.set_sealing_key(cluster, key.public_key)
+    if changed is None:
+        raise NotFound(f"no cluster {cluster!r}", code="unknown_cluster")
+    if changed:
+        log.info("cluster %s registered a new sealing key", cluster)
+        for record in await _sourced_by(hub, cluster):
+            hub.announce_jobs(record.migration.target_cluster)
+    return SealingKeyReceipt(cluster=cluster, public_key=key.public_key, changed=changed)
+
+
+async def _sourced_by(hub: Hub, cluster: str) -> list[GrantRecord]:
+    found = []
+    for migration in await hub.store.jobs(cluster):
+        record = await hub.store.grants.grant(migration.id)
+        if record is not None and record.closed_at is None:
+            found.append(record)
+    return found
+
+
+async def pending(hub: Hub, cluster: str) -> GrantList:
+    records = await hub.store.grants.open_grants(cluster)
+    return listing(cluster, records, hub.clock(), hub.settings.grant_ttl)
+
+
+async def _record(hub: Hub, migration_id: str) -> GrantRecord:
+    record = await hub.store.grants.grant(migration_id)
+    if record is None:
+        raise NotFound(f"no migration {migration_id!r}", code="unknown_migration")
+    return record
+
+
+def _closed(migration_id: str) -> Conflict:
+    return Conflict(
+        f"access to the target of migration {migration_id} has been closed: the migration "
+        "ended and its source agent said it was done, or it ended too long ago",
+        code="grant_closed",
+    )
+
+
+async def put(hub: Hub, cluster: str, migration_id: str, grant: SealedGrant) -> GrantReceipt:
+    record = await _record(hub, migration_id)
+    if record.migration.target_cluster != cluster:
+        raise Forbidden(
+            f"migration {migration_id} goes to {record.migration.target_cluster!r}, not "
+            f"{cluster!r}: only its target's agent grants access",
+            code="wrong_cluster",
+        )
+    now = hub.clock()
+    if grant.expires_at <= now:
+        raise Conflict(
+            f"the grant for {migration_id} expired at {grant.expires_at.isoformat()}, before "
+            "it arrived; check the target cluster's clock",
+            code="grant_expired",
+        )
+    if not await hub.store.grants.put_grant(migration_id, grant.sealed, grant.expires_at, now):
+        raise _closed(migration_id)
+    hub.announce_jobs(record.migration.source_cluster)
+    return GrantReceipt(migration_id=migration_id, expires_at=grant.expires_at)
+
+
+async def access(hub: Hub, cluster: str, migration_id: str) -> SealedGrant:
+    """The sealed connection to the target, or 409 saying what is still missing."""
+    record = await _own(hub, cluster, migration_id)
+    if record.closed_at is not None:
+        raise _closed(migration_id)
+    target = record.migration.target_cluster
+    if record.recipient_key is None:
+        raise Conflict(
+            f"cluster {cluster!r} has registered no sealing key, so nothing can be sealed to "
+            "it; its agent registers one when it starts",
+            code="no_sealing_key",
+        )
+    now = hub.clock()
+    if record.sealed is None or record.expires_at is None or record.expires_at <= now:
+        raise Conflict(
+            f"waiting for the agent of target cluster {target!r} to grant access for "
+            f"{migration_id}; is it running and able to create service accounts?",
+            details={"target": target},
+            code="access_pending",
+        )
+    return SealedGrant(sealed=record.sealed, expires_at=record.expires_at)
+
+
+async def release(hub: Hub, cluster: str, migration_id: str) -> None:
+    record = await _own(hub, cluster, migration_id)
+    if record.migration.state.active:
+        raise Conflict(
+            f"migration {migration_id} is still {record.migration.state.value}; access is "
+            "released once it has ended",
+            code="migration_active",
+        )
+    if await hub.store.grants.close_grant(migration_id, hub.clock()):
+        hub.announce_jobs(record.migration.target_cluster)
+
+
+async def _own(hub: Hub, cluster: str, migration_id: str) -> GrantRecord:
+    record = await _record(hub, migration_id)
+    if record.migration.source_cluster != cluster:
+        raise Forbidden(
+            f"migration {migration_id} runs from {record.migration.source_cluster!r}, not "
+            f"{cluster!r}",
+            code="wrong_cluster",
+        )
+    return record

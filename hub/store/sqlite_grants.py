@@ -1,0 +1,155 @@
+"""SQLite tables of target access grants and the agents' sealing keys.
+
+`opened` and `ended` run inside the migration transactions of `SqliteStore`, so a migration
+never exists without its grant and a grant learns at once that its migration ended.
+"""
+
+import sqlite3
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.models.api import Migration
+from hub.store import GrantRecord
+
+Run = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
+
+SCHEMA = """
+    ALTER TABLE clusters ADD COLUMN sealing_key TEXT;
+    CREATE TABLE grants (
+        migration_id TEXT PRIMARY KEY REFERENCES migrations(id),
+        source_cluster TEXT NOT NULL,
+        target_cluster TEXT NOT NULL,
+        sealed TEXT,
+        expires_at REAL,
+        minted_at REAL,
+        ended_at REAL,
+        closed_at REAL
+    );
+    CREATE INDEX grants_open ON grants(target_cluster) WHERE closed_at IS NULL;
+    INSERT INTO grants (migration_id, source_cluster, target_cluster)
+        SELECT id, source_cluster, target_cluster FROM migrations
+        WHERE state IN ('queued', 'running');
+"""
+
+_SELECT = (
+    "SELECT m.body, c.sealing_key, g.sealed, g.expires_at, g.ended_at, g.closed_at "
+    "FROM grants g JOIN migrations m ON m.id = g.migration_id "
+    "LEFT JOIN clusters c ON c.name = g.source_cluster "
+)
+
+
+def _dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _record(row: tuple[Any, ...]) -> GrantRecord:
+    return GrantRecord(
+        Migration.model_validate_json(row[0]),
+        row[1],
+        row[2],
+        _dt(row[3]),
+        _dt(row[4]),
+        _dt(row[5]),
+    )
+
+
+def opened(db: sqlite3.Connection, migration: Migration) -> None:
+    db.execute(
+        "INSERT INTO grants (migration_id, source_cluster, target_cluster) VALUES (?, ?, ?)",
+        (migration.id, migration.source_cluster, migration.target_cluster),
+    )
+
+
+def ended(db: sqlite3.Connection, migration_id: str, at: datetime) -> None:
+    db.execute(
+        "UPDATE grants SET ended_at = ? WHERE migration_id = ? AND ended_at IS NULL",
+        (at.timestamp(), migration_id),
+    )
+
+
+class SqliteGrants:
+    """The `GrantStore` half of `SqliteStore`, on the same connection and worker thread."""
+
+    def __init__(self, txn: Run, query: Run) -> None:
+        self._txn = txn
+        self._query = query
+
+    async def set_sealing_key(self, cluster: str, public_key: str) -> bool | None:
+        def write(db: sqlite3.Connection) -> bool | None:
+            row = db.execute("SELECT sealing_key FROM clusters WHERE name = ?", (cluster,))
+            found = row.fetchone()
+            if found is None:
+                return None
+            if found[0] == public_key:
+                return False
+            db.execute("UPDATE clusters SET sealing_key = ? WHERE name = ?", (public_key, cluster))
+            db.execute(
+                "UPDATE grants SET sealed = NULL, expires_at = NULL, minted_at = NULL "
+                "WHERE source_cluster = ? AND closed_at IS NULL",
+                (cluster,),
+            )
+            return True
+
+        result: bool | None = await self._txn(write)
+        return result
+
+    async def open_grants(self, target_cluster: str) -> list[GrantRecord]:
+        def read(db: sqlite3.Connection) -> list[GrantRecord]:
+            rows = db.execute(
+                _SELECT + "WHERE g.target_cluster = ? AND g.closed_at IS NULL "
+                "ORDER BY m.created_at",
+                (target_cluster,),
+            ).fetchall()
+            return [_record(r) for r in rows]
+
+        result: list[GrantRecord] = await self._query(read)
+        return result
+
+    async def grant(self, migration_id: str) -> GrantRecord | None:
+        def read(db: sqlite3.Connection) -> GrantRecord | None:
+            row = db.execute(_SELECT + "WHERE g.migration_id = ?", (migration_id,)).fetchone()
+            return None if row is None else _record(row)
+
+        result: GrantRecord | None = await self._query(read)
+        return result
+
+    async def put_grant(
+        self, migration_id: str, sealed: str, expires_at: datetime, at: datetime
+    ) -> bool:
+        def write(db: sqlite3.Connection) -> bool:
+            return bool(
+                db.execute(
+                    "UPDATE grants SET sealed = ?, expires_at = ?, minted_at = ? "
+                    "WHERE migration_id = ? AND closed_at IS NULL",
+                    (sealed, expires_at.timestamp(), at.timestamp(), migration_id),
+                ).rowcount
+            )
+
+        result: bool = await self._txn(write)
+        return result
+
+    async def close_grant(self, migration_id: str, at: datetime) -> bool:
+        def write(db: sqlite3.Connection) -> bool:
+            return bool(
+                db.execute(
+                    "UPDATE grants SET closed_at = ?, sealed = NULL "
+                    "WHERE migration_id = ? AND closed_at IS NULL",
+                    (at.timestamp(), migration_id),
+                ).rowcount
+            )
+
+        result: bool = await self._txn(write)
+        return result
+
+    async def close_lingering_grants(self, ended_before: datetime, at: datetime) -> list[str]:
+        def write(db: sqlite3.Connection) -> list[str]:
+            rows = db.execute(
+                "UPDATE grants SET closed_at = ?, sealed = NULL WHERE closed_at IS NULL "
+                "AND ended_at IS NOT NULL AND ended_at < ? RETURNING migration_id",
+                (at.timestamp(), ended_before.timestamp()),
+            ).fetchall()
+            return sorted(r[0] for r in rows)
+
+        result: list[str] = await self._txn(write)
+        return result

@@ -1,0 +1,132 @@
+"""The target side of target access: this agent mints a token for each migration coming to
+its cluster, seals it with the API URL and CA bundle to the source agent's key, and hands
+the sealed box to the hub; it revokes the access of migrations whose grant has closed.
+
+The loop is level-triggered: each pass compares the hub's open grants with the service
+accounts in the cluster, so a restart, a lost answer or a missed wake-up only delays it.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from hub.models.grants import GrantList, GrantReceipt, GrantRequest, SealedGrant
+from spoke_agent.access import TargetAccess
+from spoke_agent.sealing import seal
+
+log = logging.getLogger("cclm.spoke.granting")
+
+
+class Minted(Protocol):
+    @property
+    def token(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime: ...
+
+
+class Minter(Protocol):
+    def mint(self, migration_id: str, namespaces: Sequence[str], ttl_seconds: int) -> Minted: ...
+    def granted(self) -> set[str]: ...
+    def revoke(self, migration_id: str, namespaces: Sequence[str] = ()) -> None: ...
+
+
+class GrantHub(Protocol):
+    async def grants(self, cluster: str, wait: int) -> GrantList: ...
+    async def hand_in(self, cluster: str, migration: str, grant: SealedGrant) -> GrantReceipt: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPoint:
+    """How other clusters reach this one's API: what the operator says, since an agent
+    inside the cluster only knows its in-cluster address."""
+
+    server: str
+    ca_pem: str = ""
+
+
+def revocable(listing: GrantList, granted: set[str]) -> list[str]:
+    return sorted(granted - set(listing.open))
+
+
+@dataclass
+class Granter:
+    cluster: str
+    hub: GrantHub
+    minter: Minter
+    point: AccessPoint
+    poll_wait: int = 30
+    poll_pause: float = 5.0
+    failed: dict[str, str] = field(default_factory=dict)
+    """The last minting error per migration, for /healthz and the logs."""
+
+    async def run(self, stop: asyncio.Event) -> None:
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                passing = asyncio.ensure_future(self.pass_once())
+                await asyncio.wait({passing, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                passing.cancel()
+                if self.failed and not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.poll_pause)
+        finally:
+            stopped.cancel()
+
+    async def pass_once(self) -> None:
+        try:
+            listing = await self.hub.grants(self.cluster, self.poll_wait)
+        except Exception as error:
+            log.warning("pulling grants failed: %s", error)
+            self.failed["(hub)"] = str(error)
+            return
+        self.failed.pop("(hub)", None)
+        for request in listing.requests:
+            await self._grant(request)
+        await self._revoke(listing)
+
+    async def _grant(self, request: GrantRequest) -> None:
+        try:
+            minted = await asyncio.to_thread(
+                self.minter.mint, request.migration_id, request.namespaces, request.ttl_seconds
+            )
+            access = TargetAccess(
+                server=self.point.server,
+                ca_pem=self.point.ca_pem,
+                token=minted.token,
+                expires_at=minted.expires_at,
+            )
+            sealed = seal(request.recipient_key, request.migration_id, access.seal_text())
+            await self.hub.hand_in(
+                self.cluster,
+                request.migration_id,
+                SealedGrant(sealed=sealed, expires_at=minted.expires_at),
+            )
+        except Exception as error:
+            log.warning("granting access for %s failed: %s", request.migration_id, error)
+            self.failed[request.migration_id] = str(error)
+            return
+        self.failed.pop(request.migration_id, None)
+        log.info(
+            "granted %s access to namespaces %s until %s",
+            request.migration_id,
+            ", ".join(request.namespaces),
+            minted.expires_at.isoformat(),
+        )
+
+    async def _revoke(self, listing: GrantList) -> None:
+        try:
+            granted = await asyncio.to_thread(self.minter.granted)
+        except Exception as error:
+            log.warning("listing granted access failed: %s", error)
+            return
+        for migration_id in revocable(listing, granted):
+            try:
+                await asyncio.to_thread(self.minter.revoke, migration_id)
+            except Exception as error:
+                log.warning("revoking access of %s failed: %s", migration_id, error)
+                continue
+            log.info("revoked the access granted for %s", migration_id)

@@ -1,0 +1,243 @@
+"""Target access grants through the hub: the source agent's key, the target agent's pull
+of grants to mint, the sealed hand-in, the source's fetch, renewal, release and revocation.
+The hub relays ciphertext only; these tests seal real boxes and check the hub's database
+never holds what is inside."""
+
+import sqlite3
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from spoke_agent.access import TargetAccess
+from spoke_agent.sealing import KeyPair, seal
+
+from tests.api.conftest import Env
+from tests.api.fleet import east, west
+from tests.api.test_migrations import migrate
+
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.minted-for-this-migration-only"
+
+
+@pytest.fixture
+async def spokes(env: Env) -> dict[str, str]:
+    tokens = {}
+    for name, built in (("east", east()), ("west", west())):
+        tokens[name] = await env.register(name)
+        assert (await env.report(tokens[name], built)).status == 202
+    return tokens
+
+
+@pytest.fixture
+def keys() -> KeyPair:
+    return KeyPair.generate()
+
+
+async def register_key(env: Env, token: str, key: str, cluster: str = "east") -> Any:
+    path = f"/api/v1/clusters/{cluster}/sealing-key"
+    return await env.api.call("PUT", path, token, {"public_key": key})
+
+
+async def pending(env: Env, token: str, cluster: str = "west") -> Any:
+    return await env.api.call("GET", f"/api/v1/clusters/{cluster}/grants", token)
+
+
+def sealed_for(keys: KeyPair, migration: str, env: Env, ttl: int = 3600) -> dict[str, str]:
+    expires = env.clock.now + timedelta(seconds=ttl)
+    access = TargetAccess(server="https://west.example:6443", token=TOKEN, expires_at=expires)
+    box = seal(keys.public, migration, access.seal_text())
+    return {"sealed": box, "expires_at": expires.isoformat()}
+
+
+async def hand_in(env: Env, token: str, migration: str, body: dict[str, Any]) -> Any:
+    path = f"/api/v1/clusters/west/grants/{migration}"
+    return await env.api.call("PUT", path, token, body)
+
+
+async def access(env: Env, token: str, migration: str, method: str = "GET") -> Any:
+    path = f"/api/v1/clusters/east/jobs/{migration}/access"
+    return await env.api.call(method, path, token)
+
+
+async def accepted(env: Env) -> str:
+    answer = await migrate(env, vms=["shop/db", "shop/web"])
+    assert answer.status == 201, answer.body
+    return str(answer.body["id"])
+
+
+async def test_a_grant_goes_from_target_to_source_sealed(
+    env: Env, spokes: dict[str, str], keys: KeyPair
+) -> None:
+    assert (await register_key(env, spokes["east"], keys.public)).body["changed"] is True
+    migration = await accepted(env)
+    listed = (await pending(env, spokes["west"])).body
+    (request,) = listed["requests"]
+    assert request["migration_id"] == migration
+    assert request["recipient_key"] == keys.public
+    assert request["namespaces"] == ["shop"]
+    assert request["ttl_seconds"] == 3600
+    assert listed["open"] == [migration]
+    waiting = await access(env, spokes["east"], migration)
+    assert (waiting.status, waiting.code) == (409, "access_pending")
+    assert "target cluster 'west'" in waiting.message
+    body = sealed_for(keys, migration, env)
+    assert (await hand_in(env, spokes["west"], migration, body)).status == 200
+    fetched = await access(env, spokes["east"], migration)
+    assert fetched.status == 200
+    opened = TargetAccess.from_text(keys.open(fetched.body["sealed"], migration))
+    assert opened.token == TOKEN
+    assert (await pending(env, spokes["west"])).body["requests"] == [], "minted, not yet due"
+    with sqlite3.connect(env.db) as db:
+        dump = "\n".join(db.iterdump())
+    assert TOKEN not in dump
+    assert body["sealed"] in dump, "the hub keeps the box it cannot open"
+
+
+async def test_no_grant_is_asked_for_before_the_source_has_a_key(
+    env: Env, spokes: dict[str, str], keys: KeyPair
+) -> None:
+    migration = await accepted(env)
+    listed = (await pending(env, spokes["west"])).body
+    assert (listed["requests"], listed["open"]) == ([], [migration])
+    answer = await access(env, spokes["east"], migration)
+    assert (answer.status, answer.code) == (409, "no_sealing_key")
+    await register_key(env, spokes["east"], keys.public)
+    assert len((await pending(env, spokes["west"])).body["requests"]) == 1
+
+
+async def test_a_grant_is_asked_for_again_with_a_third_of_its_life_left(
+    env: Env, spokes: dict[str, str], keys: KeyPair
+) -> None:
+    await register_key(env, spokes["east"], keys.public)
+    migration = await accepted(env)
+    await hand_in(env, spokes["west"], migration, sealed_for(keys, migration, env))
+    env.clock.advance(2399)
+    assert (await pending(env, spokes["west"])).body["requests"] == []
+    env.clock.advance(1)
+    assert len((await pending(env, spokes["west"])).body["requests"]) == 1
+    assert (await access(env, spokes["east"], migration)).status == 200, "still valid meanwhile"
+    env.clock.advance(1200)
+    expired = await access(env, spokes["east"], migration)
+    assert (expired.status, expired.code) == (409, "access_pending")
+
+
+async def test_a_new_key_drops_boxes_sealed_to_the_old_one(
+    env: Env, spokes: dict[str, str], keys: KeyPair
+) -> None:
+    await register_key(env, spokes["east"], keys.public)
+    migration = await accepted(env)
+    await hand_in(env, spokes["west"], migration, sealed_for(keys, migration, env))
+    assert (await register_key(env, spokes["east"], keys.public)).body["changed"] is False
+    assert (await access(env, spokes["east"], migration)).status == 200
+    fresh = KeyPair.generate()
+    assert (await register_key(env, spokes["east"], fresh.public)).body["changed"] is True
+    assert (await access(env, spokes["east"], migration)).code == "access_pending"
+    (request,) = (await pending(env, spokes["west"])).body["requests"]
+    assert request["recipient_key"] == fresh.public
+
+
+async def test_access_is_released_once_the_migration_ended_and_then_revoked(
+    env: Env, spokes: dict[str, str], keys: KeyPair
+) -> None:
+    await register_key(env, spokes["east"], keys.public)
+    migration = await accepted(env)
+    await hand_in(env, spokes["west"], migration, sealed_for(keys, migration, env))
+    early = await access(env, spokes["east"], migration, "DELETE")
+    assert (early.status, early.code) == (409, "migration_active")
+    cancel = await env.api.call("POST", f"/api/v1/migrations/{migration}/cancel", env.admin)
+    assert cancel.status == 200, cancel.body
+    assert (await access(env, spokes["east"], migration)).status == 200, "to undo the job"
+    assert (await access(env, spokes["east"], migration, "DELETE")).status == 204
+    assert (await access(env, spokes["east"], migration, "DELETE")).status == 204, "repeatable"
+    closed = await access(env, spokes["east"], migration)
+    assert (closed.status, closed.code) == (409, "grant_closed")
+    assert (await pending(env, spokes["west"])).body["open"] == [], "the target revokes it"
+    late = await hand_in(env, spokes["west"], migration, sealed_for(keys, migration, env))
+    assert (late.status, late.code) == (409, "grant_closed")
+    with sqlite3.connect(env.db) as db:
+        (sealed,) = db.execute("SELECT sealed FROM grants").fetchone()
+    assert sealed is None, "a closed grant keeps no box"
+
+
+async def test_a_grant_nobody_released_closes_after_it_lingered(
+    env: Env, spokes: dict[str, str], keys: KeyPair
+) -> None:
+    await register_key(env, spokes["east"], keys.public)
+    migration = await accepted(env)
+    await env.api.call("POST", f"/api/v1/migrations/{migration}/cancel", env.admin)
+    env.clock.advance(3600)
+    await env.hub.sweep()
+    assert (await pending(env, spokes["west"])).body["open"] == [migration]
+    env.clock.advance(3601)
+    await env.hub.sweep()
+    assert (await pending(env, spokes["west"])).body["open"] == []
+
+
+async def test_each_agent_acts_only_for_its_own_side(
+    env: Env, spokes: dict[str, str], keys: KeyPair
+) -> None:
+    await register_key(env, spokes["east"], keys.public)
+    migration = await accepted(env)
+    body = sealed_for(keys, migration, env)
+    by_source = await env.api.call(
+        "PUT", f"/api/v1/clusters/east/grants/{migration}", spokes["east"], body
+    )
+    assert (by_source.status, by_source.code) == (403, "wrong_cluster")
+    by_target = await env.api.call(
+        "GET", f"/api/v1/clusters/west/jobs/{migration}/access", spokes["west"]
+    )
+    assert (by_target.status, by_target.code) == (403, "wrong_cluster")
+    other = await register_key(env, spokes["west"], keys.public, cluster="east")
+    assert other.status == 403
+    unknown = await hand_in(env, spokes["west"], "mig-nope", body)
+    assert (unknown.status, unknown.code) == (404, "unknown_migration")
+    viewer = await env.token("viewer")
+    assert (await pending(env, viewer)).status == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"public_key": "not base64 at all!"}, "base64"),
+        ({"public_key": "AAAA"}, "32 bytes"),
+        ({}, "public_key"),
+    ],
+)
+async def test_a_bad_key_is_refused_with_a_reason(
+    env: Env, spokes: dict[str, str], body: dict[str, Any], fragment: str
+) -> None:
+    answer = await env.api.call("PUT", "/api/v1/clusters/east/sealing-key", spokes["east"], body)
+    assert answer.status == 400
+    assert fragment in answer.message
+
+
+async def test_a_bad_or_stale_grant_is_refused_with_a_reason(
+    env: Env, spokes: dict[str, str], keys: KeyPair
+) -> None:
+    await register_key(env, spokes["east"], keys.public)
+    migration = await accepted(env)
+    garbled = {**sealed_for(keys, migration, env), "sealed": "%%%"}
+    answer = await hand_in(env, spokes["west"], migration, garbled)
+    assert (answer.status, "base64" in answer.message) == (400, True)
+    stale = sealed_for(keys, migration, env, ttl=-1)
+    answer = await hand_in(env, spokes["west"], migration, stale)
+    assert (answer.status, answer.code) == (409, "grant_expired")
+    naive = {**sealed_for(keys, migration, env), "expires_at": "2026-11-24T10:00:00"}
+    assert (await hand_in(env, spokes["west"], migration, naive)).status == 400
+
+
+async def test_a_hub_upgraded_from_before_grants_opens_one_for_each_active_migration(
+    env: Env, spokes: dict[str, str], keys: KeyPair
+) -> None:
+    ended = (await migrate(env)).body["id"]
+    await env.api.call("POST", f"/api/v1/migrations/{ended}/cancel", env.admin)
+    running = await accepted(env)
+    await env.stop()
+    with sqlite3.connect(env.db) as db:
+        db.execute("DROP TABLE grants")
+        db.execute("ALTER TABLE clusters DROP COLUMN sealing_key")
+        db.execute("DELETE FROM schema_version WHERE version > 1")
+    await env.start()
+    await register_key(env, spokes["east"], keys.public)
+    listed = (await pending(env, spokes["west"])).body
+    assert listed["open"] == [running]
+    assert [r["migration_id"] for r in listed["requests"]] == [running]

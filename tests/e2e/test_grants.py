@@ -1,0 +1,209 @@
+"""Target access end to end: the hub over real HTTP, the target agent's Granter minting
+with the real KubernetesMinter against a kmock emulator of the target cluster, and the
+source agent's GrantedConnector opening the sealed grant and reaching that emulator with
+the minted token, through the official client. Nothing is patched."""
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import kmock
+import pytest
+from kubernetes import client
+from spoke_agent import access
+from spoke_agent.access import Credentials
+from spoke_agent.client import HubClient
+from spoke_agent.drivers import ClusterDriver, simulated
+from spoke_agent.drivers.kubernetes import DriverSettings, KubernetesDriver
+from spoke_agent.drivers.simulated import World
+from spoke_agent.executor.journal import Journal
+from spoke_agent.executor.model import Job, Side
+from spoke_agent.granting import AccessPoint, Granter
+from spoke_agent.jobs import AccessPendingError, JobRunner, JobSettings, job_of
+from spoke_agent.minting import KubernetesMinter
+from spoke_agent.sealing import KeyPair
+from spoke_agent.targets import GrantedConnector
+
+from hub.models.api import Migration
+from tests.api.conftest import Env
+from tests.api.fleet import east, west
+from tests.executor import kubevirt_fake as fake
+
+AGENT_NS = "cclm-system"
+GRANT_RESOURCES = {
+    "v1/serviceaccounts": "ServiceAccount",
+    "rbac.authorization.k8s.io/v1/rolebindings": "RoleBinding",
+}
+
+
+@dataclass
+class Target:
+    """The west cluster: its API (kmock) and its agent's Granter."""
+
+    emulator: kmock.KubernetesEmulator
+    url: str
+    granter: Granter
+    minted: list[str] = field(default_factory=list)
+
+    def token(self, request: kmock.Request) -> dict[str, Any]:
+        spec = request.data["spec"]
+        expires = datetime.now(UTC) + timedelta(seconds=spec["expirationSeconds"])
+        self.minted.append(f"minted-{request.name}-{request.id}")
+        return {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": spec,
+            "status": {
+                "token": self.minted[-1],
+                "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+        }
+
+    def live(self, plural: str) -> list[str]:
+        return sorted(
+            f"{namespace}/{name}"
+            for (resource, namespace, name), obj in self.emulator.objects.items()
+            if resource.plural == plural and not obj.deleted
+        )
+
+    def bearers(self) -> set[str]:
+        return {r.headers.get("Authorization", "") for r in self.emulator}
+
+
+@dataclass
+class Fleet:
+    hub: Env
+    home: Path
+    east: HubClient
+    keys: KeyPair
+    target: Target
+
+
+@pytest.fixture
+async def fleet(hub: Env, tmp_path: Path) -> AsyncIterator[Fleet]:
+    url = str(hub.api.client.make_url("/")).rstrip("/")
+    clients = {}
+    for name, built in (("east", east()), ("west", west())):
+        token = await hub.register(name)
+        assert (await hub.report(token, built)).status == 202
+        (tmp_path / f"{name}.token").write_text(token)
+        clients[name] = HubClient(url, tmp_path / f"{name}.token", first_delay=0.01)
+    async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
+        fake.declare(emulator)
+        for resource, kind in GRANT_RESOURCES.items():
+            emulator.resources[resource] = {"kind": kind, "namespaced": True}
+        api_url = str(server.url).rstrip("/")
+        agent_api = client.ApiClient(client.Configuration(host=api_url))
+        minter = KubernetesMinter(agent_api, AGENT_NS)
+        granter = Granter("west", clients["west"], minter, AccessPoint(api_url), poll_wait=0)
+        target = Target(emulator, api_url, granter)
+        emulator[kmock.subresource("token")] << target.token
+        keys = KeyPair.generate()
+        await clients["east"].register_key("east", keys.public)
+        yield Fleet(hub, tmp_path, clients["east"], keys, target)
+
+
+async def _migrate(hub: Env) -> dict[str, Any]:
+    body = {"source_cluster": "east", "target": "west", "vms": ["shop/db", "shop/web"]}
+    answer = await hub.api.call("POST", "/api/v1/migrations", hub.admin, body)
+    assert answer.status == 201, answer.body
+    return dict(answer.body)
+
+
+def _job(migration: dict[str, Any]) -> Job:
+    return job_of(Migration.model_validate(migration))
+
+
+async def test_the_source_reaches_the_target_with_the_token_its_agent_minted(
+    fleet: Fleet, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    migration = await _migrate(fleet.hub)
+    job = _job(migration)
+    drivers: list[KubernetesDriver] = []
+
+    def build(job: Job, credentials: Credentials) -> tuple[ClusterDriver, ClusterDriver]:
+        api = access.api_client(credentials, fleet.home / "ca", job.id)
+        drivers.append(KubernetesDriver(api, Side.TARGET, DriverSettings(), source=api))
+        return drivers[-1], drivers[-1]
+
+    connector = GrantedConnector("east", fleet.east, fleet.keys, build, lambda: datetime.now(UTC))
+    with pytest.raises(AccessPendingError, match="agent of target cluster 'west'"):
+        await connector.connect(job)
+
+    await fleet.target.granter.pass_once()
+    name = f"cclm-{job.id}"
+    assert fleet.target.live("serviceaccounts") == [f"{AGENT_NS}/{name}"]
+    assert fleet.target.live("rolebindings") == [f"shop/{name}"]
+
+    await connector.connect(job)
+    await asyncio.to_thread(drivers[0].observe, job)
+    (token,) = fleet.target.minted
+    assert f"Bearer {token}" in fleet.target.bearers(), "the target saw the minted token"
+
+    with sqlite3.connect(fleet.hub.db) as db:
+        assert token not in "\n".join(db.iterdump()), "the hub stores only the sealed box"
+    assert token not in caplog.text
+
+    cancel = f"/api/v1/migrations/{job.id}/cancel"
+    assert (await fleet.hub.api.call("POST", cancel, fleet.hub.admin)).status == 200
+    await connector.release(job)
+    await fleet.target.granter.pass_once()
+    assert fleet.target.live("serviceaccounts") == [], "deleting the account revokes its tokens"
+    assert fleet.target.live("rolebindings") == []
+
+
+async def test_a_job_waits_for_its_grant_then_runs_and_gives_the_access_back(
+    fleet: Fleet,
+) -> None:
+    migration = await _migrate(fleet.hub)
+    seen: list[Credentials] = []
+    messages: list[str] = []
+
+    def build(job: Job, credentials: Credentials) -> tuple[ClusterDriver, ClusterDriver]:
+        seen.append(credentials)
+        return simulated.pair(World(dict.fromkeys(job.vms, True)))
+
+    async def pause(_seconds: float) -> None:
+        task = await fleet.hub.api.call(
+            "GET", f"/api/v1/tasks/{migration['task_id']}", fleet.hub.admin
+        )
+        messages.append(task.body["message"])
+        await fleet.target.granter.pass_once()
+
+    connector = GrantedConnector("east", fleet.east, fleet.keys, build, lambda: datetime.now(UTC))
+    settings = JobSettings(poll_wait=0, poll_pause=0, interval=0, heartbeat=3600)
+    runner = JobRunner(
+        "east", fleet.east, Journal(fleet.home / "journal.db"), connector, settings, pause
+    )
+    await runner.poll_once(asyncio.Event())
+    await asyncio.gather(*runner.running.values())
+
+    assert messages[0].startswith("waiting: waiting for the agent of target cluster 'west'")
+    assert seen[0].token() == fleet.target.minted[0]
+    task = await fleet.hub.api.call("GET", f"/api/v1/tasks/{migration['task_id']}", fleet.hub.admin)
+    assert task.body["state"] == "finished"
+    await fleet.target.granter.pass_once()
+    assert fleet.target.live("serviceaccounts") == [], "released at the end, then revoked"
+
+
+async def test_a_job_whose_target_never_grants_access_fails_saying_so(fleet: Fleet) -> None:
+    migration = await _migrate(fleet.hub)
+
+    def build(_job: Job, _credentials: Credentials) -> tuple[ClusterDriver, ClusterDriver]:
+        raise AssertionError("no access was granted, so no driver is built")
+
+    connector = GrantedConnector("east", fleet.east, fleet.keys, build, lambda: datetime.now(UTC))
+    settings = JobSettings(poll_wait=0, poll_pause=0, interval=0, access_wait=0)
+    runner = JobRunner("east", fleet.east, Journal(fleet.home / "journal.db"), connector, settings)
+    await runner.poll_once(asyncio.Event())
+    await asyncio.gather(*runner.running.values())
+    task = await fleet.hub.api.call("GET", f"/api/v1/tasks/{migration['task_id']}", fleet.hub.admin)
+    assert task.body["state"] == "failed"
+    assert "no access to target west" in task.body["message"]
+    assert "agent of target cluster 'west'" in task.body["message"]
