@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from hub.errors import Conflict, Forbidden, NotFound
 from hub.models.grants import (
+    GrantFailure,
     GrantList,
     GrantReceipt,
     GrantRequest,
@@ -102,7 +103,7 @@ def _closed(migration_id: str) -> Conflict:
     )
 
 
-async def put(hub: Hub, cluster: str, migration_id: str, grant: SealedGrant) -> GrantReceipt:
+async def _targeted(hub: Hub, cluster: str, migration_id: str) -> GrantRecord:
     record = await _record(hub, migration_id)
     if record.migration.target_cluster != cluster:
         raise Forbidden(
@@ -110,6 +111,21 @@ async def put(hub: Hub, cluster: str, migration_id: str, grant: SealedGrant) -> 
             f"{cluster!r}: only its target's agent grants access",
             code="wrong_cluster",
         )
+    return record
+
+
+async def failed(hub: Hub, cluster: str, migration_id: str, failure: GrantFailure) -> None:
+    record = await _targeted(hub, cluster, migration_id)
+    if not await hub.store.grants.grant_failed(migration_id, failure.message):
+        raise _closed(migration_id)
+    log.warning(
+        "cluster %s could not grant access for %s: %s", cluster, migration_id, failure.message
+    )
+    hub.announce_jobs(record.migration.source_cluster)
+
+
+async def put(hub: Hub, cluster: str, migration_id: str, grant: SealedGrant) -> GrantReceipt:
+    record = await _targeted(hub, cluster, migration_id)
     now = hub.clock()
     if grant.expires_at <= now:
         raise Conflict(
@@ -137,13 +153,21 @@ async def access(hub: Hub, cluster: str, migration_id: str) -> SealedGrant:
         )
     now = hub.clock()
     if record.sealed is None or record.expires_at is None or record.expires_at <= now:
-        raise Conflict(
-            f"waiting for the agent of target cluster {target!r} to grant access for "
-            f"{migration_id}; is it running and able to create service accounts?",
-            details={"target": target},
-            code="access_pending",
-        )
+        raise Conflict(_pending(record), details={"target": target}, code="access_pending")
     return SealedGrant(sealed=record.sealed, expires_at=record.expires_at)
+
+
+def _pending(record: GrantRecord) -> str:
+    target, migration_id = record.migration.target_cluster, record.migration.id
+    if record.failure:
+        return (
+            f"the agent of target cluster {target!r} could not grant access for "
+            f"{migration_id}: {record.failure}"
+        )
+    return (
+        f"waiting for the agent of target cluster {target!r} to grant access for "
+        f"{migration_id}; is it running with --api-url?"
+    )
 
 
 async def release(hub: Hub, cluster: str, migration_id: str) -> None:

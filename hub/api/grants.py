@@ -6,6 +6,7 @@ from hub.api.routing import Call, Reply, Route
 from hub.api.waiting import long_poll, own, wait_param
 from hub.models.api import Role
 from hub.models.grants import (
+    GrantFailure,
     GrantList,
     GrantReceipt,
     SealedGrant,
@@ -32,6 +33,13 @@ async def hand_in_grant(call: Call) -> Reply:
     cluster = own(call)
     body = await call.body(SealedGrant)
     return Reply(200, await grants.put(call.hub, cluster, call.path("id"), body))
+
+
+async def grant_failed(call: Call) -> Reply:
+    cluster = own(call)
+    body = await call.body(GrantFailure)
+    await grants.failed(call.hub, cluster, call.path("id"), body)
+    return Reply(204, None)
 
 
 async def job_access(call: Call) -> Reply:
@@ -79,6 +87,16 @@ ROUTES = (
         "grants",
         body=SealedGrant,
         answers={200: GrantReceipt},
+    ),
+    Route(
+        "POST",
+        "/api/v1/clusters/{cluster}/grants/{id}/failure",
+        grant_failed,
+        "Say why a grant could not be minted: the source's task shows the reason",
+        Role.SPOKE,
+        "grants",
+        body=GrantFailure,
+        answers={204: None},
     ),
     Route(
         "GET",

@@ -75,6 +75,12 @@ class SealedGrant(Wire):
         return value
 
 
+class GrantFailure(Wire):
+    """Why the target's agent could not mint a grant; the source's task shows it."""
+
+    message: str = Field(min_length=1, max_length=2000)
+
+
 class GrantReceipt(Wire):
     migration_id: str
     expires_at: AwareDatetime

@@ -73,6 +73,8 @@ class GrantRecord:
     expires_at: datetime | None = None
     ended_at: datetime | None = None
     closed_at: datetime | None = None
+    failure: str | None = None
+    """Why the target's agent could not mint it, until it can."""
 
 
 class GrantStore(Protocol):
@@ -93,6 +95,10 @@ class GrantStore(Protocol):
         self, migration_id: str, sealed: str, expires_at: datetime, at: datetime
     ) -> bool:
         """Store a sealed grant unless the grant has closed meanwhile."""
+        ...
+
+    async def grant_failed(self, migration_id: str, failure: str) -> bool:
+        """Record why the target's agent could not mint an open grant."""
         ...
 
     async def close_grant(self, migration_id: str, at: datetime) -> bool: ...

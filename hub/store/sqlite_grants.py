@@ -24,7 +24,8 @@ SCHEMA = """
         expires_at REAL,
         minted_at REAL,
         ended_at REAL,
-        closed_at REAL
+        closed_at REAL,
+        failure TEXT
     );
     CREATE INDEX grants_open ON grants(target_cluster) WHERE closed_at IS NULL;
     INSERT INTO grants (migration_id, source_cluster, target_cluster)
@@ -33,7 +34,7 @@ SCHEMA = """
 """
 
 _SELECT = (
-    "SELECT m.body, c.sealing_key, g.sealed, g.expires_at, g.ended_at, g.closed_at "
+    "SELECT m.body, c.sealing_key, g.sealed, g.expires_at, g.ended_at, g.closed_at, g.failure "
     "FROM grants g JOIN migrations m ON m.id = g.migration_id "
     "LEFT JOIN clusters c ON c.name = g.source_cluster "
 )
@@ -51,6 +52,7 @@ def _record(row: tuple[Any, ...]) -> GrantRecord:
         _dt(row[3]),
         _dt(row[4]),
         _dt(row[5]),
+        row[6],
     )
 
 
@@ -120,9 +122,21 @@ class SqliteGrants:
         def write(db: sqlite3.Connection) -> bool:
             return bool(
                 db.execute(
-                    "UPDATE grants SET sealed = ?, expires_at = ?, minted_at = ? "
+                    "UPDATE grants SET sealed = ?, expires_at = ?, minted_at = ?, failure = NULL "
                     "WHERE migration_id = ? AND closed_at IS NULL",
                     (sealed, expires_at.timestamp(), at.timestamp(), migration_id),
+                ).rowcount
+            )
+
+        result: bool = await self._txn(write)
+        return result
+
+    async def grant_failed(self, migration_id: str, failure: str) -> bool:
+        def write(db: sqlite3.Connection) -> bool:
+            return bool(
+                db.execute(
+                    "UPDATE grants SET failure = ? WHERE migration_id = ? AND closed_at IS NULL",
+                    (failure, migration_id),
                 ).rowcount
             )
 

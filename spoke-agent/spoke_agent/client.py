@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 
 from hub.models.api import JobList, Progress, ProgressReceipt
-from hub.models.grants import GrantList, GrantReceipt, SealedGrant, SealingKey
+from hub.models.grants import GrantFailure, GrantList, GrantReceipt, SealedGrant, SealingKey
 from hub.models.report import CapacityReport
 
 log = logging.getLogger("cclm.spoke")
@@ -102,6 +102,11 @@ class HubClient:
         return GrantReceipt.model_validate(
             await self._retrying("handing in a grant", "PUT", path, body)
         )
+
+    async def grant_failed(self, cluster: str, migration: str, message: str) -> None:
+        path = self._path(cluster, f"grants/{migration}/failure")
+        body = GrantFailure(message=message[:2000]).model_dump_json().encode()
+        await self._retrying("reporting a failed grant", "POST", path, body)
 
     async def access(self, cluster: str, job: str) -> SealedGrant:
         """The job's sealed target access; RefusedError (409) while it is not granted yet."""

@@ -37,6 +37,7 @@ class Minter(Protocol):
 class GrantHub(Protocol):
     async def grants(self, cluster: str, wait: int) -> GrantList: ...
     async def hand_in(self, cluster: str, migration: str, grant: SealedGrant) -> GrantReceipt: ...
+    async def grant_failed(self, cluster: str, migration: str, message: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,7 @@ class Granter:
             )
         except Exception as error:
             log.warning("granting access for %s failed: %s", request.migration_id, error)
-            self.failed[request.migration_id] = str(error)
+            await self._tell(request.migration_id, str(error))
             return
         self.failed.pop(request.migration_id, None)
         log.info(
@@ -116,6 +117,15 @@ class Granter:
             ", ".join(request.namespaces),
             minted.expires_at.isoformat(),
         )
+
+    async def _tell(self, migration_id: str, reason: str) -> None:
+        """The source's task shows the reason, so its operator need not read this log.
+        Told once per distinct reason."""
+        if self.failed.get(migration_id) == reason:
+            return
+        self.failed[migration_id] = reason
+        with contextlib.suppress(Exception):
+            await self.hub.grant_failed(self.cluster, migration_id, reason)
 
     async def _revoke(self, listing: GrantList) -> None:
         try:

@@ -241,3 +241,23 @@ async def test_a_hub_upgraded_from_before_grants_opens_one_for_each_active_migra
     listed = (await pending(env, spokes["west"])).body
     assert listed["open"] == [running]
     assert [r["migration_id"] for r in listed["requests"]] == [running]
+
+
+async def test_a_target_that_cannot_mint_says_why_and_the_source_sees_it(
+    env: Env, spokes: dict[str, str], keys: KeyPair
+) -> None:
+    await register_key(env, spokes["east"], keys.public)
+    migration = await accepted(env)
+    path = f"/api/v1/clusters/west/grants/{migration}/failure"
+    reason = "POST /api/v1/namespaces/cclm-system/serviceaccounts: 403 forbidden"
+    told = await env.api.call("POST", path, spokes["west"], {"message": reason})
+    assert told.status == 204
+    waiting = await access(env, spokes["east"], migration)
+    assert (waiting.status, waiting.code) == (409, "access_pending")
+    assert f"could not grant access for {migration}: {reason}" in waiting.message
+    assert (await env.api.call("POST", path, spokes["east"], {"message": "x"})).status == 403
+    assert (await env.api.call("POST", path, spokes["west"], {"message": ""})).status == 400
+    await hand_in(env, spokes["west"], migration, sealed_for(keys, migration, env))
+    assert (await access(env, spokes["east"], migration)).status == 200
+    env.clock.advance(3600)
+    assert "could not grant" not in (await access(env, spokes["east"], migration)).message

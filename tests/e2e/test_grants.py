@@ -27,7 +27,7 @@ from spoke_agent.granting import AccessPoint, Granter
 from spoke_agent.jobs import AccessPendingError, JobRunner, JobSettings, job_of
 from spoke_agent.minting import KubernetesMinter
 from spoke_agent.sealing import KeyPair
-from spoke_agent.targets import GrantedConnector
+from spoke_agent.targets import Build, GrantedConnector
 
 from hub.models.api import Migration
 from tests.api.conftest import Env
@@ -49,6 +49,10 @@ class Target:
     url: str
     granter: Granter
     minted: list[str] = field(default_factory=list)
+    refusing: bool = False
+
+    def minting(self, _request: kmock.Request) -> bool:
+        return not self.refusing
 
     def token(self, request: kmock.Request) -> dict[str, Any]:
         spec = request.data["spec"]
@@ -102,7 +106,7 @@ async def fleet(hub: Env, tmp_path: Path) -> AsyncIterator[Fleet]:
         minter = KubernetesMinter(agent_api, AGENT_NS)
         granter = Granter("west", clients["west"], minter, AccessPoint(api_url), poll_wait=0)
         target = Target(emulator, api_url, granter)
-        emulator[kmock.subresource("token")] << target.token
+        emulator[kmock.subresource("token")][target.minting] << target.token
         keys = KeyPair.generate()
         await clients["east"].register_key("east", keys.public)
         yield Fleet(hub, tmp_path, clients["east"], keys, target)
@@ -119,6 +123,14 @@ def _job(migration: dict[str, Any]) -> Job:
     return job_of(Migration.model_validate(migration))
 
 
+def _connector(fleet: Fleet, build: Build) -> GrantedConnector:
+    return GrantedConnector("east", fleet.east, fleet.keys, build, lambda: datetime.now(UTC))
+
+
+def _unbuilt(_job: Job, _credentials: Credentials) -> tuple[ClusterDriver, ClusterDriver]:
+    raise AssertionError("no access was granted, so no driver is built")
+
+
 async def test_the_source_reaches_the_target_with_the_token_its_agent_minted(
     fleet: Fleet, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -132,7 +144,7 @@ async def test_the_source_reaches_the_target_with_the_token_its_agent_minted(
         drivers.append(KubernetesDriver(api, Side.TARGET, DriverSettings(), source=api))
         return drivers[-1], drivers[-1]
 
-    connector = GrantedConnector("east", fleet.east, fleet.keys, build, lambda: datetime.now(UTC))
+    connector = _connector(fleet, build)
     with pytest.raises(AccessPendingError, match="agent of target cluster 'west'"):
         await connector.connect(job)
 
@@ -176,7 +188,7 @@ async def test_a_job_waits_for_its_grant_then_runs_and_gives_the_access_back(
         messages.append(task.body["message"])
         await fleet.target.granter.pass_once()
 
-    connector = GrantedConnector("east", fleet.east, fleet.keys, build, lambda: datetime.now(UTC))
+    connector = _connector(fleet, build)
     settings = JobSettings(poll_wait=0, poll_pause=0, interval=0, heartbeat=3600)
     runner = JobRunner(
         "east", fleet.east, Journal(fleet.home / "journal.db"), connector, settings, pause
@@ -195,10 +207,7 @@ async def test_a_job_waits_for_its_grant_then_runs_and_gives_the_access_back(
 async def test_a_job_whose_target_never_grants_access_fails_saying_so(fleet: Fleet) -> None:
     migration = await _migrate(fleet.hub)
 
-    def build(_job: Job, _credentials: Credentials) -> tuple[ClusterDriver, ClusterDriver]:
-        raise AssertionError("no access was granted, so no driver is built")
-
-    connector = GrantedConnector("east", fleet.east, fleet.keys, build, lambda: datetime.now(UTC))
+    connector = _connector(fleet, _unbuilt)
     settings = JobSettings(poll_wait=0, poll_pause=0, interval=0, access_wait=0)
     runner = JobRunner("east", fleet.east, Journal(fleet.home / "journal.db"), connector, settings)
     await runner.poll_once(asyncio.Event())
@@ -207,3 +216,17 @@ async def test_a_job_whose_target_never_grants_access_fails_saying_so(fleet: Fle
     assert task.body["state"] == "failed"
     assert "no access to target west" in task.body["message"]
     assert "agent of target cluster 'west'" in task.body["message"]
+
+
+async def test_a_target_agent_refused_by_its_api_tells_the_source_why(fleet: Fleet) -> None:
+    migration = await _migrate(fleet.hub)
+    refusal = {"kind": "Status", "code": 403, "message": "serviceaccounts/token is forbidden"}
+    fleet.target.refusing = True
+    fleet.target.emulator[kmock.subresource("token")] << 403 << refusal
+    await fleet.target.granter.pass_once()
+
+    connector = _connector(fleet, _unbuilt)
+    with pytest.raises(AccessPendingError) as pending:
+        await connector.connect(_job(migration))
+    assert "could not grant access" in str(pending.value)
+    assert "403 Forbidden: serviceaccounts/token is forbidden" in str(pending.value)
