@@ -165,8 +165,8 @@ def _pending(record: GrantRecord) -> str:
             f"{migration_id}: {record.failure}"
         )
     return (
-        f"waiting for the agent of target cluster {target!r} to grant access for "
-        f"{migration_id}; is it running with --api-url?"
+        f"the agent of target cluster {target!r} has not granted access for {migration_id} "
+        "yet; is it running with --api-url?"
     )
 
 

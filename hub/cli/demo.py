@@ -27,8 +27,12 @@ from spoke_agent.client import HubClient
 from spoke_agent.drivers import simulated
 from spoke_agent.drivers.simulated import World
 from spoke_agent.executor.journal import Journal
-from spoke_agent.jobs import JobRunner, JobSettings, StaticConnector
+from spoke_agent.granting import AccessPoint, Granter
+from spoke_agent.jobs import JobRunner, JobSettings
+from spoke_agent.sealing import KeyPair
 from spoke_agent.sequence import Sequence
+from spoke_agent.simulation import SimulatedMinter
+from spoke_agent.targets import GrantedConnector
 
 from hub import render
 from hub.api import app as api
@@ -100,32 +104,63 @@ async def _walkthrough(admin: Connection) -> Migration:
     return migration
 
 
-async def _execute(url: str, admin: Connection, token: str, home: Path, job: Migration) -> None:
-    """The source cluster's agent pulls the job and carries it out, here against simulated
-    clusters whose clock moves one tick per pass; the console's view of the task follows."""
-    token_file = home / f"{job.source_cluster}.token"
-    token_file.write_text(token)
+async def _execute(
+    url: str, admin: Connection, tokens: dict[str, str], home: Path, job: Migration
+) -> None:
+    """The source cluster's agent pulls the job and waits for access to the target, which
+    the target's agent grants (a token minted for this migration, sealed to the source
+    agent's key), then carries it out, here against simulated clusters whose clock moves
+    one tick per pass; the console's view of the task follows."""
+    source, target = job.source_cluster, job.target_cluster
+    clients = {}
+    for name in (source, target):
+        (home / f"{name}.token").write_text(tokens[name])
+        clients[name] = HubClient(url, home / f"{name}.token")
+    keys = KeyPair.load_or_create(home / f"{source}.sealing.key")
+    await clients[source].register_key(source, keys.public)
+    minter = SimulatedMinter(lambda: datetime.now(UTC))
+    point = AccessPoint(f"https://api.{target}.example:6443")
+    granter = Granter(target, clients[target], minter, point, poll_wait=0)
     shown: list[str] = []
 
     async def follow(_seconds: float) -> None:
         task = Task.model_validate(await call(admin, "GET", f"/api/v1/tasks/{job.task_id}"))
         line = render.task(task).splitlines()[1]
+        if task.message.startswith("waiting"):
+            line = f"  {task.message}"
         if not shown or shown[-1] != line:
             shown.append(line)
             print(line)
+        if job.id not in minter.accounts:
+            await granter.pass_once()
+            print(
+                f"  {target}'s agent granted access: service account cclm-{job.id} bound in "
+                f"{', '.join(minter.accounts[job.id])}, a 1 h token sealed to {source}'s key "
+                "(the hub relays only ciphertext)"
+            )
 
+    connector = GrantedConnector(
+        source,
+        clients[source],
+        keys,
+        lambda j, _credentials: simulated.pair(World(dict.fromkeys(j.vms, True))),
+        lambda: datetime.now(UTC),
+    )
     runner = JobRunner(
-        job.source_cluster,
-        HubClient(url, token_file),
-        Journal(home / f"{job.source_cluster}.journal.db"),
-        StaticConnector(lambda j: simulated.pair(World(dict.fromkeys(j.vms, True)))),
-        JobSettings(poll_wait=0, interval=0),
+        source,
+        clients[source],
+        Journal(home / f"{source}.journal.db"),
+        connector,
+        JobSettings(poll_wait=0, poll_pause=0, interval=0),
         follow,
     )
     await runner.poll_once(asyncio.Event())
     await asyncio.gather(*runner.running.values())
+    await granter.pass_once()
+    revoked = "revoked" if job.id not in minter.accounts else "still granted"
     task = await call(admin, "GET", f"/api/v1/tasks/{job.task_id}")
     _say("The task once the agent is done", render.task(Task.model_validate(task)))
+    print(f"  {source}'s agent released the access; {target}'s agent: {revoked}")
 
 
 async def _simulated_spokes(url: str, admin: Connection, home: Path) -> None:
@@ -167,10 +202,11 @@ async def run(home: Path) -> int:
         tokens = await _feed(url, admin)
         migration = await _walkthrough(admin)
         _say(
-            f"The {migration.source_cluster} agent pulls the job and migrates the VM live "
-            "(simulated clusters)"
+            f"The {migration.source_cluster} agent pulls the job, gets access to "
+            f"{migration.target_cluster} from its agent and migrates the VM live (simulated "
+            "clusters)"
         )
-        await _execute(url, admin, tokens[migration.source_cluster], home, migration)
+        await _execute(url, admin, tokens, home, migration)
         _say("Spoke agents on simulated clusters report the same way")
         await _simulated_spokes(url, admin, home)
     finally:

@@ -3,10 +3,14 @@ as the real API. A fleet generator builds reproducible fleets from a seed, for t
 end-to-end tests and the benchmarks."""
 
 import random
+import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from spoke_agent import manifests as m
+from spoke_agent.minting import Minted
 from spoke_agent.snapshot import Snapshot
 
 GIB = 2**30
@@ -128,3 +132,25 @@ def fleet(seed: int, shape: FleetShape = FleetShape()) -> list[SimulatedCluster]
         cluster(f"sim-{i:03d}", seed, shape, REGIONS[i % len(REGIONS)])
         for i in range(shape.clusters)
     ]
+
+
+@dataclass
+class SimulatedMinter:
+    """A target cluster's service accounts and TokenRequest API in memory: grants for the
+    demo, with the real minter's contract (repeatable mint, granted, revoke)."""
+
+    clock: Callable[[], datetime]
+    accounts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """migration id -> the namespaces its account is bound in."""
+
+    def mint(self, migration_id: str, namespaces: Sequence[str], ttl_seconds: int) -> Minted:
+        self.accounts[migration_id] = tuple(namespaces)
+        expires = self.clock() + timedelta(seconds=ttl_seconds)
+        return Minted(token=secrets.token_urlsafe(32), expires_at=expires)
+
+    def granted(self) -> set[str]:
+        return set(self.accounts)
+
+    def revoke(self, migration_id: str, namespaces: Sequence[str] = ()) -> None:
+        del namespaces
+        self.accounts.pop(migration_id, None)

@@ -259,6 +259,9 @@ def test_the_demo_walks_through_check_refusal_and_migration(
     assert "shop/db-large [live] cutover" in out
     assert "FINISHED 100%  finished: 1 of 1 VMs migrated" in out
     assert "shop/db-large [live] migrated on lab-w" in out
+    assert "waiting: the agent of target cluster 'gpu-lab' has not granted access" in out
+    assert "gpu-lab's agent granted access: service account cclm-mig-" in out
+    assert "prod-east's agent released the access; gpu-lab's agent: revoked" in out
     assert out.count("agent sent report #") == 3
     assert "sim-002                  fresh" in out
 

@@ -196,7 +196,7 @@ async def test_a_job_waits_for_its_grant_then_runs_and_gives_the_access_back(
     await runner.poll_once(asyncio.Event())
     await asyncio.gather(*runner.running.values())
 
-    assert messages[0].startswith("waiting: waiting for the agent of target cluster 'west'")
+    assert messages[0].startswith("waiting: the agent of target cluster 'west' has not")
     assert seen[0].token() == fleet.target.minted[0]
     task = await fleet.hub.api.call("GET", f"/api/v1/tasks/{migration['task_id']}", fleet.hub.admin)
     assert task.body["state"] == "finished"
