@@ -44,6 +44,12 @@ class Entry:
     received_at: datetime | None = None
     claims: tuple[Claim, ...] = ()
 
+    @property
+    def held_claims(self) -> tuple[Claim, ...]:
+        """The claims as they hold against the newest report (see `Claim.held`)."""
+        at = self.received_at
+        return self.claims if at is None else tuple(c.held(at) for c in self.claims)
+
 
 @dataclass(frozen=True, slots=True)
 class Facts:

@@ -290,6 +290,13 @@ async def _resync(hub: Hub, cluster: str) -> None:
         await hub.sync(record)
 
 
+def _landed(migration: Migration) -> set[str]:
+    reservation = migration.reservation
+    if reservation is None:
+        return set()
+    return {vm for vm, s in reservation.claim.shares.items() if s.landed_at is not None}
+
+
 async def report(hub: Hub, cluster: str, migration_id: str, progress: Progress) -> ProgressReceipt:
     """A source spoke's progress on one of its jobs: updates the task, renews the
     reservation while the job runs, releases it once the job ends."""
@@ -318,7 +325,8 @@ async def report(hub: Hub, cluster: str, migration_id: str, progress: Progress) 
     migration, task = updated
     for condition in task.conditions:
         await hub.store.add_alert(stall_alert(migration, condition, now))
-    if current.state.active and not migration.state.active:
+    ended = current.state.active and not migration.state.active
+    if ended or _landed(current) != _landed(migration):
         await _resync(hub, migration.target_cluster)
     reservation = migration.reservation
     live = reservation is not None and reservation.released_at is None

@@ -139,7 +139,7 @@ def detail(
 ) -> ClusterDetail:
     fields = _fields(entry, built, facts, policy, now)
     if report is not None:
-        reserved = _reserved_by_node(entry.claims)
+        reserved = _reserved_by_node(entry.held_claims)
         fields["node_detail"] = tuple(
             NodeSummary(
                 name=node.name,
@@ -179,7 +179,7 @@ def _fields(
         nodes=len(built.node_names),
         nodes_usable=int(built.usable.sum()),
         vms=facts.vms,
-        resources=_resources(built, entry.claims),
+        resources=_resources(built, entry.held_claims),
         storage=_storage(built),
     )
     return fields

@@ -35,6 +35,8 @@ class Evaluation:
     requests: Mapping[str, requirements.PodRequest]
     storage_needed: Mapping[str, int]
     quota_usage: Mapping[str, Mapping[str, int]]
+    quota_of: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)
+    """Per VM, its part of `quota_usage`."""
 
 
 def verdict(findings: Sequence[Finding]) -> Verdict:
@@ -71,7 +73,8 @@ def evaluate(index: ClusterIndex, vms: Sequence[VmSpec], ctx: Context) -> Evalua
     findings += outcome.findings
     volumes = storage.plan(index, vms, ctx.storage_class_map)
     findings += volumes.findings
-    usage = quota.usage([(vm, requests[vm.key]) for vm in vms], volumes.volumes)
+    usage_of = {vm.key: quota.usage([(vm, requests[vm.key])], volumes.volumes) for vm in vms}
+    usage = quota.merged(usage_of.values())
     findings += quota.check(index, usage)
     aggregates = batch_aggregates(index, requests.values(), volumes.needed, ctx)
     if verdict(findings) not in (Verdict.SHORT, Verdict.BLOCKED):
@@ -101,7 +104,7 @@ def evaluate(index: ClusterIndex, vms: Sequence[VmSpec], ctx: Context) -> Evalua
         score=scoring.explain(aggregates, ctx.policy.scoring.weights),
         report_age_seconds=age,
     )
-    return Evaluation(result, node_of, requests, volumes.needed, usage)
+    return Evaluation(result, node_of, requests, volumes.needed, usage, usage_of)
 
 
 def batch_aggregates(

@@ -130,7 +130,7 @@ def build(
     claims: Iterable[Claim] = (),
 ) -> ClusterIndex:
     """Index a report with the given live claims subtracted; the report is not kept."""
-    claims = [c for c in claims if c.cluster == report.cluster]
+    claims = [c.held(received_at) for c in claims if c.cluster == report.cluster]
     nodes = report.nodes
     position = {node.name: i for i, node in enumerate(nodes)}
     profiles, profile_of, hostnames = _intern_profiles(nodes)

@@ -1,7 +1,7 @@
 """Namespace ResourceQuotas on the target: every quota object in the VM's namespace must
 still hold after the batch, the way the API server's quota admission counts."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from hub.capacity.index import ClusterIndex
 from hub.capacity.requirements import PodRequest
@@ -58,6 +58,16 @@ def usage(
         for name, amount in charges.items():
             bucket[name] = bucket.get(name, 0) + amount
     return per_namespace
+
+
+def merged(parts: Iterable[Mapping[str, Mapping[str, int]]]) -> dict[str, dict[str, int]]:
+    total: dict[str, dict[str, int]] = {}
+    for part in parts:
+        for namespace, charges in part.items():
+            bucket = total.setdefault(namespace, {})
+            for name, amount in charges.items():
+                bucket[name] = bucket.get(name, 0) + amount
+    return total
 
 
 def check(index: ClusterIndex, demand: Mapping[str, Mapping[str, int]]) -> list[Finding]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hub.models.api import Alert, ClaimStatus, Migration, Role, State, Task
+from hub.models.api import Alert, ClaimStatus, Migration, Role, State, Task, VmPhase
 from hub.models.claim import Claim
 from hub.store import (
     Accepted,
@@ -574,8 +574,9 @@ class SqliteStore:
         if changed is None:
             return migration, task
         migration, task = changed
-        if migration.state.active and renew_until is not None:
-            self._renew(db, migration.id, renew_until)
+        if migration.state.active:
+            landed = [vm.vm for vm in task.vms if vm.phase == VmPhase.MIGRATED]
+            self._hold(db, migration.id, renew_until, landed, at)
         db.execute(
             "UPDATE migrations SET state = ?, body = ? WHERE id = ?",
             (
@@ -594,18 +595,35 @@ class SqliteStore:
         return with_reservation(migration, self._reservation(db, migration.id)), task
 
     @staticmethod
-    def _renew(db: sqlite3.Connection, migration_id: str, until: datetime) -> None:
+    def _hold(
+        db: sqlite3.Connection,
+        migration_id: str,
+        until: datetime | None,
+        landed: Sequence[str],
+        at: datetime,
+    ) -> None:
+        """Renew the migration's claim and mark the VMs that landed; a landing changes what
+        the claim holds, so the target's generation moves."""
         row = db.execute(
             "SELECT id, body FROM claims WHERE migration_id = ? AND released_at IS NULL",
             (migration_id,),
         ).fetchone()
         if row is None:
             return
-        claim = Claim.model_validate_json(row[1]).model_copy(update={"expires_at": until})
+        claim = Claim.model_validate_json(row[1])
+        held = claim.landed(landed, at)
+        if until is not None:
+            held = held.model_copy(update={"expires_at": until})
+        if held == claim:
+            return
         db.execute(
             "UPDATE claims SET expires_at = ?, body = ? WHERE id = ?",
-            (_ts(until), claim.model_dump_json(), row[0]),
+            (_ts(held.expires_at), held.model_dump_json(), row[0]),
         )
+        if held.shares != claim.shares:
+            db.execute(
+                "UPDATE clusters SET generation = generation + 1 WHERE name = ?", (claim.cluster,)
+            )
 
     @staticmethod
     def _release(
