@@ -2,14 +2,33 @@
 out (long-poll; the spoke only ever connects out) and reports progress on each."""
 
 from hub import migrations
-from hub.api.routing import Call, Reply, Route
+from hub.api.routing import Call, Param, Reply, Route
 from hub.api.waiting import long_poll, own, wait_param
-from hub.models.api import JobList, Progress, ProgressReceipt, Role
+from hub.errors import Invalid
+from hub.models.api import JobList, Migration, Progress, ProgressReceipt, Role
+
+MAX_KNOWN = 1000
+
+
+def _known(call: Call) -> set[str]:
+    value = call.query("known")
+    known = {k.strip() for k in (value or "").split(",") if k.strip()}
+    if len(known) > MAX_KNOWN:
+        raise Invalid(
+            f"query parameter known lists {len(known)} jobs; at most {MAX_KNOWN}",
+            details={"parameter": "known"},
+            code="invalid_parameter",
+        )
+    return known
 
 
 async def list_jobs(call: Call) -> Reply:
-    cluster = own(call)
-    items = await long_poll(call, cluster, lambda: call.hub.store.jobs(cluster), bool)
+    cluster, known = own(call), _known(call)
+
+    def news(items: list[Migration]) -> bool:
+        return any(m.id not in known for m in items)
+
+    items = await long_poll(call, cluster, lambda: call.hub.store.jobs(cluster), news)
     return Reply(200, JobList(cluster=cluster, items=tuple(items)))
 
 
@@ -28,7 +47,14 @@ ROUTES = (
         Role.SPOKE,
         "jobs",
         answers={200: JobList},
-        params=(wait_param("a job"),),
+        params=(
+            wait_param("a job"),
+            Param(
+                "known",
+                "Comma-separated ids of the jobs the agent already runs: the wait ends early "
+                f"only for a job not among them (at most {MAX_KNOWN})",
+            ),
+        ),
         description="A job stays listed until its migration ends, so an agent that restarts "
         "gets it again: the migration id is the idempotency key.",
     ),

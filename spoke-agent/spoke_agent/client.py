@@ -10,7 +10,7 @@ import json
 import logging
 import random
 import ssl
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,11 +64,12 @@ class HubClient:
         path = self._path(report.cluster, "reports")
         return await self._retrying("sending the report", "POST", path, body, gzipped=True)
 
-    async def jobs(self, cluster: str, wait: int) -> JobList:
-        """The cluster's jobs, waiting up to `wait` seconds for one when there is none."""
+    async def jobs(self, cluster: str, wait: int, known: Collection[str] = ()) -> JobList:
+        """The cluster's jobs, waiting up to `wait` seconds for one not in `known`."""
         path = self._path(cluster, "jobs")
+        params = {"wait": str(wait), "known": ",".join(sorted(known))}
         data = await self._retrying(
-            "pulling jobs", "GET", path, None, params={"wait": str(wait)}, extra_time=wait
+            "pulling jobs", "GET", path, None, params=params, extra_time=wait
         )
         return JobList.model_validate(data)
 

@@ -10,8 +10,9 @@ so a restart finishes cleaning up a job the hub has meanwhile stopped listing (c
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Protocol
 
 from hub.models.api import (
@@ -35,7 +36,13 @@ Drivers = Callable[[Job], tuple[ClusterDriver, ClusterDriver]]
 """The source and target drivers of a job: this cluster, and the target through the job's
 connection."""
 Pause = Callable[[float], Awaitable[None]]
-GONE = object()
+
+
+class Unanswered(Enum):
+    """Why a progress report got no receipt."""
+
+    UNREACHABLE = "the hub could not be told; the next pass tries again"
+    GONE = "the hub does not know the job, which is then stopped like a cancelled one"
 
 
 class NoConnectionError(Exception):
@@ -71,7 +78,7 @@ class StaticConnector:
 
 
 class JobHub(Protocol):
-    async def jobs(self, cluster: str, wait: int) -> JobList: ...
+    async def jobs(self, cluster: str, wait: int, known: Collection[str] = ()) -> JobList: ...
     async def progress(self, cluster: str, job: str, progress: Progress) -> ProgressReceipt: ...
 
 
@@ -131,8 +138,9 @@ class JobRunner:
             self.start(job, begun=True)
 
     async def poll_once(self, stop: asyncio.Event) -> None:
+        asked = self.clock()
         try:
-            listed = await self.hub.jobs(self.cluster, self.settings.poll_wait)
+            listed = await self.hub.jobs(self.cluster, self.settings.poll_wait, set(self.running))
         except Exception as error:
             log.warning("pulling jobs failed: %s", error)
             await self._pause_unless(stop, self.settings.poll_pause)
@@ -140,15 +148,21 @@ class JobRunner:
         new = [job_of(m) for m in listed.items if m.id not in self.running]
         for job in new:
             self.start(job)
-        if not new and listed.items:
+        if not new and self.clock() - asked < 1.0:
             await self._pause_unless(stop, self.settings.poll_pause)
 
     def start(self, job: Job, begun: bool = False) -> None:
+        """A job runs once at a time here; its entry goes when it is done, and the journal
+        keeps a job that ended from running again when a late pull lists it."""
         if job.id not in self.running:
             log.info("job %s: %d VM(s) to %s", job.id, len(job.vms), job.target)
-            self.running[job.id] = asyncio.create_task(self.execute(job, begun), name=job.id)
+            task = asyncio.create_task(self.execute(job, begun), name=job.id)
+            self.running[job.id] = task
+            task.add_done_callback(lambda _done: self.running.pop(job.id, None))
 
     async def execute(self, job: Job, begun: bool = False) -> None:
+        if await asyncio.to_thread(self.journal.ended, job.id):
+            return
         drivers = await self._connect(job, begun)
         if drivers is None:
             return
@@ -199,7 +213,7 @@ class JobRunner:
             due = self.clock() - sent_at >= self.settings.heartbeat
             if progress != sent or due:
                 receipt = await self._report(job, progress, executor)
-                if receipt is GONE and executor.ended:
+                if receipt is Unanswered.GONE and executor.ended:
                     return
                 if isinstance(receipt, ProgressReceipt):
                     sent, sent_at = progress, self.clock()
@@ -226,20 +240,18 @@ class JobRunner:
 
     async def _report(
         self, job: Job, progress: Progress, executor: Executor
-    ) -> ProgressReceipt | object | None:
-        """None when the hub could not be told (the next pass tries again); GONE when the
-        hub does not know the job, which is then stopped like a cancelled one."""
+    ) -> ProgressReceipt | Unanswered:
         try:
             receipt = await self.hub.progress(self.cluster, job.id, progress)
         except RefusedError as refused:
             log.warning("job %s: the hub refused its progress: %s", job.id, refused)
             if refused.status != 404:
-                return None
+                return Unanswered.UNREACHABLE
             await asyncio.to_thread(executor.cancel, "the hub no longer knows this migration")
-            return GONE
+            return Unanswered.GONE
         except Exception as error:
             log.warning("job %s: reporting progress failed: %s", job.id, error)
-            return None
+            return Unanswered.UNREACHABLE
         if receipt.cancel:
             await asyncio.to_thread(executor.cancel, "cancelled on the hub")
         return receipt

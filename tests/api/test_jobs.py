@@ -56,6 +56,23 @@ async def test_a_waiting_agent_gets_a_job_accepted_meanwhile(
     assert [j["id"] for j in answer.body["items"]] == [migration["id"]]
 
 
+async def test_an_agent_waits_for_a_job_it_does_not_run_yet(
+    env: Env, spokes: dict[str, str]
+) -> None:
+    first = (await migrate(env)).body
+    path = "/api/v1/clusters/east/jobs"
+    params = {"wait": "10", "known": first["id"]}
+    waiting = asyncio.create_task(env.api.call("GET", path, spokes["east"], params=params))
+    await asyncio.sleep(0.2)
+    assert not waiting.done(), "every listed job is known: the wait goes on"
+    second = (await migrate(env, vms=["shop/web"])).body
+    answer = await asyncio.wait_for(waiting, timeout=10)
+    assert [j["id"] for j in answer.body["items"]] == [first["id"], second["id"]]
+    many = ",".join(f"mig-{i}" for i in range(1001))
+    refused = await env.api.call("GET", path, spokes["east"], params={"known": many})
+    assert (refused.status, refused.code) == (400, "invalid_parameter")
+
+
 async def test_progress_runs_the_task_renews_the_reservation_and_ends_it(
     env: Env, spokes: dict[str, str]
 ) -> None:

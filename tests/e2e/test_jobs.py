@@ -15,8 +15,15 @@ from spoke_agent.drivers import ClusterDriver, simulated
 from spoke_agent.drivers.simulated import World
 from spoke_agent.executor.journal import Journal
 from spoke_agent.executor.model import Job
-from spoke_agent.jobs import JobRunner, JobSettings, NoConnectionError, StaticConnector
+from spoke_agent.jobs import (
+    JobRunner,
+    JobSettings,
+    NoConnectionError,
+    StaticConnector,
+    job_of,
+)
 
+from hub.models.api import Migration
 from tests.api.conftest import Env
 from tests.api.fleet import east, west
 
@@ -119,9 +126,21 @@ async def test_a_job_pulled_twice_runs_once(hub: Env, spoke: Spoke) -> None:
     await runner.poll_once(stop)
     assert list(runner.running) == [migration["id"]]
     await runner.running[migration["id"]]
+    await asyncio.sleep(0)
+    assert runner.running == {}, "a finished job leaves nothing behind in the runner"
+    connected: list[str] = []
+
+    def counted(job: Job) -> tuple[ClusterDriver, ClusterDriver]:
+        connected.append(job.id)
+        return spoke.drivers(job)
+
+    runner.connector = StaticConnector(counted)
+    runner.start(job_of(Migration.model_validate(migration)))
+    await asyncio.gather(*runner.running.values())
+    assert connected == [], "the journal knows it ended: nothing is connected or reported"
     world = spoke.worlds[migration["id"]]
     starts = [e for e in world.history if e.what == "live" and e.detail.startswith("started")]
-    assert len(starts) == 1
+    assert len(starts) == 1, "listed again after it ended (a late pull), it does not run again"
 
 
 async def test_a_cancel_on_the_hub_undoes_the_job_on_the_spoke(hub: Env, spoke: Spoke) -> None:

@@ -69,6 +69,11 @@ class Journal:
             rows = self._db.execute("SELECT body FROM jobs WHERE ended = 0 ORDER BY rowid")
             return [_job(json.loads(body)) for (body,) in rows]
 
+    def ended(self, job: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT ended FROM jobs WHERE id = ?", (job,)).fetchone()
+            return bool(row and row[0])
+
     def load(self, job: str) -> list[Record]:
         with self._lock:
             rows = self._db.execute("SELECT body FROM records WHERE job = ? ORDER BY seq", (job,))
