@@ -5,7 +5,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from hub.models.api import Condition, Migration, Progress, State, Task, TaskVm
+from hub.models.api import Condition, Migration, Progress, ProgressState, State, Task, TaskVm
 
 
 def _ended(
@@ -68,7 +68,7 @@ class Report:
 
     def __call__(self, migration: Migration, task: Task) -> tuple[Migration, Task] | None:
         if not migration.state.active:
-            return None
+            return self._after_end(migration, task)
         state = State(self.progress.state.value)
         done = state == State.FINISHED
         given = {vm.vm: vm for vm in self.progress.vms}
@@ -88,6 +88,22 @@ class Report:
             migration.model_copy(update={"state": state, "updated_at": self.at}),
             task.model_copy(update=changes),
         )
+
+    def _after_end(self, migration: Migration, task: Task) -> tuple[Migration, Task] | None:
+        """The hub ended the migration while the agent still ran it: the agent undoes it,
+        and what it says goes to `cleanup`, so the task shows when the target is clean.
+        The migration's state stays as the hub decided."""
+        if task.cleaned_up_at is not None:
+            return None
+        given = {vm.vm: vm for vm in self.progress.vms}
+        changes: dict[str, object] = {
+            "vms": tuple(_merge(vm, given.get(vm.vm), self.at) for vm in task.vms),
+            "cleanup": self.progress.message,
+            "updated_at": self.at,
+        }
+        if self.progress.state != ProgressState.RUNNING:
+            changes["cleaned_up_at"] = self.at
+        return migration, task.model_copy(update=changes)
 
 
 def _merge(old: TaskVm, new: TaskVm | None, at: datetime) -> TaskVm:

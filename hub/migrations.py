@@ -22,6 +22,7 @@ from hub.models.api import (
     MigrationRequest,
     Progress,
     ProgressReceipt,
+    ProgressState,
     State,
     Task,
     TaskVm,
@@ -333,6 +334,6 @@ async def report(hub: Hub, cluster: str, migration_id: str, progress: Progress) 
     return ProgressReceipt(
         migration_id=migration.id,
         state=migration.state,
-        cancel=migration.state == State.CANCELLED,
+        cancel=not migration.state.active and progress.state == ProgressState.RUNNING,
         reservation_expires_at=reservation.claim.expires_at if reservation and live else None,
     )

@@ -164,4 +164,7 @@ def task(t: Task) -> str:
         lines.append(line)
     lines += [f"  STALLED {c.message}" for c in t.conditions]
     lines += [f"  warning: {w}" for w in t.warnings]
+    if t.cleanup:
+        done = " (done)" if t.cleaned_up_at else ""
+        lines.append(f"  source agent{done}: {t.cleanup}")
     return "\n".join(lines)

@@ -290,6 +290,14 @@ class Task(Wire):
     started_at: AwareDatetime | None = None
     finished_at: AwareDatetime | None = None
     warnings: tuple[str, ...] = ()
+    cleanup: str = Field(
+        "",
+        description="What the source's agent reports after the hub ended the migration "
+        "(cancelled, or its reservation expired): undoing the job, then the outcome",
+    )
+    cleaned_up_at: AwareDatetime | None = Field(
+        None, description="When the source's agent reported the ended job undone"
+    )
 
 
 class ClaimStatus(Wire):

@@ -227,3 +227,40 @@ async def test_cancel_is_refused_once_cutover_began(env: Env, spokes: dict[str, 
     assert "shop/db" in answer.message
     still = await env.api.call("GET", f"/api/v1/migrations/{migration['id']}", env.admin)
     assert still.body["state"] == "running"
+
+
+async def test_an_agent_still_running_a_job_the_hub_ended_is_told_to_stop_and_heard(
+    env: Env, spokes: dict[str, str]
+) -> None:
+    migration = (await migrate(env)).body
+    running = {"state": "running", "message": "0 of 1 VMs migrated", "vms": []}
+    assert (await report(env, spokes["east"], migration["id"], running)).status == 200
+    env.clock.advance(16 * 60)
+    assert await env.hub.sweep() == 1, "no progress for longer than the claim: it expired"
+    receipt = await report(env, spokes["east"], migration["id"], running)
+    assert (receipt.body["state"], receipt.body["cancel"]) == ("failed", True)
+    undoing = {
+        "state": "running",
+        "message": "stopping: cancelled on the hub; cleaning up what was not migrated",
+        "vms": [{"vm": "shop/db", "mode": "live", "phase": "receiving"}],
+    }
+    await report(env, spokes["east"], migration["id"], undoing)
+    task = (await env.api.call("GET", f"/api/v1/tasks/{migration['task_id']}", env.admin)).body
+    assert task["state"] == "failed"
+    assert task["message"].startswith("failed: the reservation expired")
+    assert (task["cleanup"], task["cleaned_up_at"]) == (undoing["message"], None)
+    assert task["vms"][0]["phase"] == "receiving"
+    done = {
+        "state": "failed",
+        "message": "failed: cancelled on the hub",
+        "vms": [{"vm": "shop/db", "mode": "live", "phase": "abandoned"}],
+    }
+    receipt = await report(env, spokes["east"], migration["id"], done)
+    assert receipt.body["cancel"] is False, "a final report is not told to stop again"
+    late = {**running, "message": "ignored"}
+    await report(env, spokes["east"], migration["id"], late)
+    task = (await env.api.call("GET", f"/api/v1/tasks/{migration['task_id']}", env.admin)).body
+    assert task["cleanup"] == "failed: cancelled on the hub"
+    assert task["cleaned_up_at"] is not None
+    assert task["vms"][0]["phase"] == "abandoned"
+    assert task["state"] == "failed"

@@ -165,6 +165,11 @@ async def test_a_cancel_on_the_hub_undoes_the_job_on_the_spoke(hub: Env, spoke: 
     assert (await _get(hub, f"/api/v1/migrations/{migration['id']}"))["state"] == "cancelled"
     assert spoke.journal is not None
     assert spoke.journal.unfinished() == []
+    task = await _get(hub, f"/api/v1/tasks/{migration['task_id']}")
+    assert task["state"] == "cancelled"
+    assert task["cleanup"] == "failed: cancelled on the hub", "the agent's outcome is shown"
+    assert task["cleaned_up_at"] is not None
+    assert [vm["phase"] for vm in task["vms"]] == ["abandoned"]
 
 
 async def test_a_receiving_pod_stuck_pending_stalls_the_task(hub: Env, spoke: Spoke) -> None:
