@@ -2,8 +2,8 @@
 relays sealed boxes it cannot open (see `hub.grants`)."""
 
 from hub import grants
-from hub.api.routing import Call, Reply, Route
-from hub.api.waiting import long_poll, own, wait_param
+from hub.api.routing import Call, Param, Reply, Route
+from hub.api.waiting import MAX_IDS, ids, long_poll, own, wait_param
 from hub.models.api import Role
 from hub.models.grants import (
     GrantFailure,
@@ -22,10 +22,12 @@ async def register_sealing_key(call: Call) -> Reply:
 
 
 async def grants_to_mint(call: Call) -> Reply:
-    cluster = own(call)
-    found = await long_poll(
-        call, cluster, lambda: grants.pending(call.hub, cluster), lambda g: bool(g.requests)
-    )
+    cluster, held = own(call), ids(call, "held")
+
+    def news(listing: GrantList) -> bool:
+        return bool(listing.requests) or set(listing.open) != held
+
+    found = await long_poll(call, cluster, lambda: grants.pending(call.hub, cluster), news)
     return Reply(200, found)
 
 
@@ -74,7 +76,14 @@ ROUTES = (
         Role.SPOKE,
         "grants",
         answers={200: GrantList},
-        params=(wait_param("a grant to mint"),),
+        params=(
+            wait_param("a grant to mint"),
+            Param(
+                "held",
+                "Comma-separated ids of the grants whose service accounts the agent holds: "
+                f"the wait also ends when one must be revoked (at most {MAX_IDS})",
+            ),
+        ),
         description="`requests` are the grants to mint now (new, or a third of their "
         "token's life left); `open` are all grants whose service accounts must stay.",
     ),

@@ -3,27 +3,12 @@ out (long-poll; the spoke only ever connects out) and reports progress on each."
 
 from hub import migrations
 from hub.api.routing import Call, Param, Reply, Route
-from hub.api.waiting import long_poll, own, wait_param
-from hub.errors import Invalid
+from hub.api.waiting import MAX_IDS, ids, long_poll, own, wait_param
 from hub.models.api import JobList, Migration, Progress, ProgressReceipt, Role
-
-MAX_KNOWN = 1000
-
-
-def _known(call: Call) -> set[str]:
-    value = call.query("known")
-    known = {k.strip() for k in (value or "").split(",") if k.strip()}
-    if len(known) > MAX_KNOWN:
-        raise Invalid(
-            f"query parameter known lists {len(known)} jobs; at most {MAX_KNOWN}",
-            details={"parameter": "known"},
-            code="invalid_parameter",
-        )
-    return known
 
 
 async def list_jobs(call: Call) -> Reply:
-    cluster, known = own(call), _known(call)
+    cluster, known = own(call), ids(call, "known")
 
     def news(items: list[Migration]) -> bool:
         return any(m.id not in known for m in items)
@@ -52,7 +37,7 @@ ROUTES = (
             Param(
                 "known",
                 "Comma-separated ids of the jobs the agent already runs: the wait ends early "
-                f"only for a job not among them (at most {MAX_KNOWN})",
+                f"only for a job not among them (at most {MAX_IDS})",
             ),
         ),
         description="A job stays listed until its migration ends, so an agent that restarts "

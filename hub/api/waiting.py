@@ -26,6 +26,22 @@ def wait_param(what: str) -> Param:
     )
 
 
+MAX_IDS = 1000
+
+
+def ids(call: Call, name: str) -> set[str]:
+    """A comma-separated list of ids the agent already has, so the wait ends only for news."""
+    value = call.query(name)
+    found = {k.strip() for k in (value or "").split(",") if k.strip()}
+    if len(found) > MAX_IDS:
+        raise Invalid(
+            f"query parameter {name} lists {len(found)} ids; at most {MAX_IDS}",
+            details={"parameter": name},
+            code="invalid_parameter",
+        )
+    return found
+
+
 def own(call: Call) -> str:
     cluster = call.path("cluster")
     call.hub.require_own(call.principal, cluster, "act for")

@@ -131,14 +131,16 @@ class _Either:
 
 def _granter(api: client.ApiClient, args: argparse.Namespace, hub: HubClient) -> Granter | None:
     """This cluster grants access as a migration target only when the operator said how
-    other clusters reach its API."""
+    other clusters reach its API. They verify it with --api-ca-file, or else with the CA
+    bundle this agent itself trusts for it (in-cluster or from its kubeconfig)."""
     if not args.api_url:
         log.warning(
             "no --api-url: this cluster grants no access to its API, so migrations to it "
             "need --target-kubeconfig on their source agents"
         )
         return None
-    ca_pem = args.api_ca_file.read_text() if args.api_ca_file else ""
+    ca_file = args.api_ca_file or api.configuration.ssl_ca_cert
+    ca_pem = Path(ca_file).read_text() if ca_file else ""
     minter = KubernetesMinter(api, args.grant_namespace)
     return Granter(args.cluster, hub, minter, AccessPoint(args.api_url, ca_pem))
 
@@ -242,6 +244,8 @@ def run(args: argparse.Namespace) -> int:
         )
         if not args.token_file.is_file():
             raise SpokeUsageError(f"--token-file {args.token_file}: no such file")
+        if args.api_ca_file is not None and not args.api_ca_file.is_file():
+            raise SpokeUsageError(f"--api-ca-file {args.api_ca_file}: no such file")
         _pairs(args.target_kubeconfig, "--target-kubeconfig")
         _pairs(args.sync_address, "--sync-address")
     except SpokeUsageError as error:

@@ -85,14 +85,15 @@ class HubClient:
             "registering the sealing key", "PUT", self._path(cluster, "sealing-key"), body
         )
 
-    async def grants(self, cluster: str, wait: int) -> GrantList:
-        """The grants this cluster is to mint as a target, waiting up to `wait` seconds."""
+    async def grants(self, cluster: str, wait: int, held: Collection[str] = ()) -> GrantList:
+        """The grants this cluster is to mint as a target, waiting up to `wait` seconds for
+        one, or for a grant in `held` to close."""
         data = await self._retrying(
             "pulling grants",
             "GET",
             self._path(cluster, "grants"),
             None,
-            params={"wait": str(wait)},
+            params={"wait": str(wait), "held": ",".join(sorted(held))},
             extra_time=wait,
         )
         return GrantList.model_validate(data)

@@ -9,7 +9,7 @@ accounts in the cluster, so a restart, a lost answer or a missed wake-up only de
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -35,7 +35,7 @@ class Minter(Protocol):
 
 
 class GrantHub(Protocol):
-    async def grants(self, cluster: str, wait: int) -> GrantList: ...
+    async def grants(self, cluster: str, wait: int, held: Collection[str] = ()) -> GrantList: ...
     async def hand_in(self, cluster: str, migration: str, grant: SealedGrant) -> GrantReceipt: ...
     async def grant_failed(self, cluster: str, migration: str, message: str) -> None: ...
 
@@ -79,15 +79,16 @@ class Granter:
 
     async def pass_once(self) -> None:
         try:
-            listing = await self.hub.grants(self.cluster, self.poll_wait)
+            granted = await asyncio.to_thread(self.minter.granted)
+            listing = await self.hub.grants(self.cluster, self.poll_wait, granted)
         except Exception as error:
             log.warning("pulling grants failed: %s", error)
-            self.failed["(hub)"] = str(error)
+            self.failed["(pull)"] = str(error)
             return
-        self.failed.pop("(hub)", None)
+        self.failed.pop("(pull)", None)
         for request in listing.requests:
             await self._grant(request)
-        await self._revoke(listing)
+        await self._revoke(listing, granted)
 
     async def _grant(self, request: GrantRequest) -> None:
         try:
@@ -127,12 +128,7 @@ class Granter:
         with contextlib.suppress(Exception):
             await self.hub.grant_failed(self.cluster, migration_id, reason)
 
-    async def _revoke(self, listing: GrantList) -> None:
-        try:
-            granted = await asyncio.to_thread(self.minter.granted)
-        except Exception as error:
-            log.warning("listing granted access failed: %s", error)
-            return
+    async def _revoke(self, listing: GrantList, granted: set[str]) -> None:
         for migration_id in revocable(listing, granted):
             try:
                 await asyncio.to_thread(self.minter.revoke, migration_id)

@@ -3,6 +3,7 @@ of grants to mint, the sealed hand-in, the source's fetch, renewal, release and 
 The hub relays ciphertext only; these tests seal real boxes and check the hub's database
 never holds what is inside."""
 
+import asyncio
 import sqlite3
 from datetime import timedelta
 from typing import Any
@@ -261,3 +262,20 @@ async def test_a_target_that_cannot_mint_says_why_and_the_source_sees_it(
     assert (await access(env, spokes["east"], migration)).status == 200
     env.clock.advance(3600)
     assert "could not grant" not in (await access(env, spokes["east"], migration)).message
+
+
+async def test_the_target_agent_waits_until_there_is_a_grant_to_mint_or_revoke(
+    env: Env, spokes: dict[str, str], keys: KeyPair
+) -> None:
+    await register_key(env, spokes["east"], keys.public)
+    migration = await accepted(env)
+    await hand_in(env, spokes["west"], migration, sealed_for(keys, migration, env))
+    path = "/api/v1/clusters/west/grants"
+    params = {"wait": "10", "held": migration}
+    waiting = asyncio.create_task(env.api.call("GET", path, spokes["west"], params=params))
+    await asyncio.sleep(0.2)
+    assert not waiting.done(), "nothing to mint, nothing to revoke: the wait goes on"
+    await env.api.call("POST", f"/api/v1/migrations/{migration}/cancel", env.admin)
+    await access(env, spokes["east"], migration, "DELETE")
+    answer = await asyncio.wait_for(waiting, timeout=10)
+    assert answer.body["open"] == [], "released: the held account is to be revoked"

@@ -5,14 +5,20 @@ client, reports to the hub, reports again when a watch sees a change, serves /he
 import asyncio
 import socket
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import kmock
 import yaml
 from spoke_agent import manifests as m
+from spoke_agent.access import TargetAccess
+from spoke_agent.sealing import KeyPair
 
 from tests.api.conftest import Env
+from tests.api.fleet import east, west
+from tests.e2e.test_grants import GRANT_RESOURCES
 
 
 def _port() -> int:
@@ -30,6 +36,23 @@ async def _line(stream: asyncio.StreamReader, wanted: str) -> str:
             return line
 
 
+def _kubeconfig(home: Path, server: str) -> Path:
+    path = home / "kubeconfig"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "k", "cluster": {"server": server}}],
+                "users": [{"name": "u", "user": {"token": "kube-token"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+                "current-context": "c",
+            }
+        )
+    )
+    return path
+
+
 async def test_the_agent_reports_an_emulated_cluster(hub: Env, tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text(await hub.register("edge"))
@@ -37,19 +60,7 @@ async def test_the_agent_reports_an_emulated_cluster(hub: Env, tmp_path: Path) -
         emulator.resources["kubevirt.io/v1/kubevirts"] = {"kind": "KubeVirt", "namespaced": True}
         emulator.objects["kubevirt.io/v1/kubevirts", "kubevirt", "kubevirt"] = m.kubevirt()
         emulator.objects["v1/nodes", None, "n1"] = m.node("n1", "8", "32Gi")
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "clusters": [{"name": "k", "cluster": {"server": str(server.url).rstrip("/")}}],
-                    "users": [{"name": "u", "user": {"token": "kube-token"}}],
-                    "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
-                    "current-context": "c",
-                }
-            )
-        )
+        kubeconfig = _kubeconfig(tmp_path, str(server.url).rstrip("/"))
         health = _port()
         agent = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -99,3 +110,101 @@ async def test_the_agent_reports_an_emulated_cluster(hub: Env, tmp_path: Path) -
         finally:
             agent.terminate()
             assert await asyncio.wait_for(agent.wait(), 30) == 0
+
+
+def _token(request: kmock.Request) -> dict[str, Any]:
+    spec = request.data["spec"]
+    expires = datetime.now(UTC) + timedelta(seconds=spec["expirationSeconds"])
+    return {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": spec,
+        "status": {
+            "token": f"minted-for-{request.name}",
+            "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+    }
+
+
+async def _sealed_access(hub: Env, east: str, migration: str) -> dict[str, Any]:
+    path = f"/api/v1/clusters/east/jobs/{migration}/access"
+    for _ in range(300):
+        answer = await hub.api.call("GET", path, east)
+        if answer.status == 200:
+            return dict(answer.body)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no grant within 30 s: {answer.body}")
+
+
+async def test_a_target_agent_grants_a_migration_access_to_its_cluster(
+    hub: Env, tmp_path: Path
+) -> None:
+    tokens = {}
+    for name, built in (("east", east()), ("west", west())):
+        tokens[name] = await hub.register(name)
+        assert (await hub.report(tokens[name], built)).status == 202
+    (tmp_path / "token").write_text(tokens["west"])
+    keys = KeyPair.generate()
+    path = "/api/v1/clusters/east/sealing-key"
+    assert (
+        await hub.api.call("PUT", path, tokens["east"], {"public_key": keys.public})
+    ).status == 200
+    body = {"source_cluster": "east", "target": "west", "vms": ["shop/db"]}
+    migration = (await hub.api.call("POST", "/api/v1/migrations", hub.admin, body)).body["id"]
+    ca = tmp_path / "api-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
+        for resource, kind in GRANT_RESOURCES.items():
+            emulator.resources[resource] = {"kind": kind, "namespaced": True}
+        emulator[kmock.subresource("token")] << _token
+        agent = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "hub.cli",
+            "spoke",
+            "run",
+            "--kubeconfig",
+            str(_kubeconfig(tmp_path, str(server.url).rstrip("/"))),
+            "--hub",
+            str(hub.api.client.make_url("/")).rstrip("/"),
+            "--cluster",
+            "west",
+            "--token-file",
+            str(tmp_path / "token"),
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--health-host",
+            "127.0.0.1",
+            "--health-port",
+            str(_port()),
+            "--api-url",
+            "https://api.west.example:6443",
+            "--api-ca-file",
+            str(ca),
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert agent.stderr is not None
+        try:
+            sealed = await _sealed_access(hub, tokens["east"], migration)
+            access = TargetAccess.from_text(keys.open(sealed["sealed"], migration))
+            assert access.server == "https://api.west.example:6443"
+            assert access.ca_pem == ca.read_text()
+            assert access.token == f"minted-for-cclm-{migration}"
+            cancel = f"/api/v1/migrations/{migration}/cancel"
+            assert (await hub.api.call("POST", cancel, hub.admin)).status == 200
+            release = f"/api/v1/clusters/east/jobs/{migration}/access"
+            assert (await hub.api.call("DELETE", release, tokens["east"])).status == 204
+            await asyncio.wait_for(
+                _line(agent.stderr, f"revoked the access granted for {migration}"), 60
+            )
+            accounts = [
+                key
+                for key, obj in emulator.objects.items()
+                if key[0].plural == "serviceaccounts" and not obj.deleted
+            ]
+            assert accounts == []
+        finally:
+            agent.terminate()
+            assert await asyncio.wait_for(agent.wait(), 30) == 0
+            logged = (await agent.stderr.read()).decode()
+        assert "minted-for-" not in logged
