@@ -106,6 +106,27 @@ class Report:
         return migration, task.model_copy(update=changes)
 
 
+@dataclass(frozen=True, slots=True)
+class Restall:
+    """The `stalled` conditions as of `at`, between progress reports: the hub's clock runs
+    on while an agent is quiet. Leaves the task alone when they are the same."""
+
+    at: datetime
+    after: timedelta
+
+    def __call__(self, migration: Migration, task: Task) -> tuple[Migration, Task] | None:
+        conditions = restalled(task, self.at, self.after)
+        if not migration.state.active or conditions is None:
+            return None
+        return migration, task.model_copy(update={"conditions": conditions, "updated_at": self.at})
+
+
+def restalled(task: Task, at: datetime, after: timedelta) -> tuple[Condition, ...] | None:
+    """The task's `stalled` conditions as of `at`, or None when the same VMs stall."""
+    conditions = tuple(stalled(task.vms, at, after))
+    return None if [c.vm for c in conditions] == [c.vm for c in task.conditions] else conditions
+
+
 def _merge(old: TaskVm, new: TaskVm | None, at: datetime) -> TaskVm:
     """A VM as reported replaces the hub's copy, but keeps the node the check planned (the
     agent does not know it). The hub's own clock dates a Pending receiving pod, from the

@@ -291,6 +291,26 @@ async def _resync(hub: Hub, cluster: str) -> None:
         await hub.sync(record)
 
 
+async def watch_stalls(hub: Hub) -> int:
+    """Raise `stalled` on running tasks whose receiving pod has waited too long, without
+    waiting for the agent's next report; answers how many tasks changed."""
+    now = hub.clock()
+    after = hub.settings.stall_after
+    changed = 0
+    for task in await hub.store.tasks(State.RUNNING, None, hub.settings.list_limit):
+        if lifecycle.restalled(task, now, after) is None:
+            continue
+        updated = await hub.store.update_migration(
+            task.migration_id, lifecycle.Restall(now, after), now
+        )
+        if updated is None:
+            continue
+        changed += 1
+        for condition in updated[1].conditions:
+            await hub.store.add_alert(stall_alert(updated[0], condition, now))
+    return changed
+
+
 def _landed(migration: Migration) -> set[str]:
     reservation = migration.reservation
     if reservation is None:

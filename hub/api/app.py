@@ -16,6 +16,7 @@ from hub.api import admin, checks, clusters, grants, jobs, middleware, migration
 from hub.api.routing import Call, Reply, Route
 from hub.errors import Unavailable
 from hub.metrics import Metrics
+from hub.migrations import watch_stalls
 from hub.service import Hub
 
 log = logging.getLogger("cclm.api")
@@ -97,6 +98,7 @@ async def _maintain(hub: Hub, metrics: Metrics, every: float) -> None:
         await asyncio.sleep(every)
         try:
             metrics.expired.inc(await hub.sweep())
+            await watch_stalls(hub)
         except Exception:
             log.exception("sweeping expired reservations failed; retrying in %.0f s", every)
         try:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from hub.migrations import watch_stalls
 from tests.api.conftest import Env
 from tests.api.fleet import east, west
 from tests.api.test_migrations import migrate, reserved_memory
@@ -264,3 +265,27 @@ async def test_an_agent_still_running_a_job_the_hub_ended_is_told_to_stop_and_he
     assert task["cleaned_up_at"] is not None
     assert task["vms"][0]["phase"] == "abandoned"
     assert task["state"] == "failed"
+
+
+async def test_a_stall_shows_without_waiting_for_the_agents_next_report(
+    env: Env, spokes: dict[str, str]
+) -> None:
+    migration = (await migrate(env)).body
+    task_path = f"/api/v1/tasks/{migration['task_id']}"
+    why = "0/3 nodes are available: 3 Insufficient memory."
+    body = {"state": "running", "vms": [_receiving("Pending", message=why)]}
+    await report(env, spokes["east"], migration["id"], body)
+    env.clock.advance(299)
+    assert await watch_stalls(env.hub) == 0
+    env.clock.advance(2)
+    assert await watch_stalls(env.hub) == 1, "the hub's own clock raised it"
+    assert await watch_stalls(env.hub) == 0, "raised once"
+    task = (await env.api.call("GET", task_path, env.admin)).body
+    [condition] = task["conditions"]
+    assert (condition["vm"], why in condition["message"]) == ("shop/db", True)
+    alerts = (await env.api.call("GET", "/api/v1/alerts", env.admin)).body["items"]
+    assert [a["kind"] for a in alerts].count("stalled") == 1
+    running = {"state": "running", "vms": [_receiving("Running")]}
+    await report(env, spokes["east"], migration["id"], running)
+    assert (await env.api.call("GET", task_path, env.admin)).body["conditions"] == []
+    assert await watch_stalls(env.hub) == 0
