@@ -15,7 +15,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from hub.errors import Conflict, Forbidden, NotFound
+from hub.errors import Conflict, Forbidden, Invalid, NotFound
 from hub.models.grants import (
     GrantFailure,
     GrantList,
@@ -26,7 +26,7 @@ from hub.models.grants import (
     SealingKeyReceipt,
 )
 from hub.service import Hub
-from hub.store import GrantRecord
+from hub.store import GrantRecord, SealedBox, Stored
 
 log = logging.getLogger("cclm.hub.grants")
 
@@ -35,9 +35,19 @@ def namespaces(vms: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({vm.split("/")[-2] for vm in vms}))
 
 
-def due(record: GrantRecord, now: datetime, ttl: timedelta) -> bool:
-    """A grant needs minting when it holds no token yet or a third of its life is left."""
-    return record.expires_at is None or record.expires_at - now <= ttl / 3
+MIN_RENEWAL = timedelta(minutes=1)
+SLACK = timedelta(minutes=5)
+"""Clock skew allowed between a target cluster's API server and the hub."""
+
+
+def due(record: GrantRecord, now: datetime) -> bool:
+    """A grant needs minting when it holds no token yet, or a third of the life its token
+    was minted with is left; never twice within a minute, so a token the API server keeps
+    short, or a skewed clock, cannot make the target agent mint in a loop."""
+    if record.expires_at is None or record.minted_at is None:
+        return True
+    life = record.expires_at - record.minted_at
+    return now - record.minted_at >= MIN_RENEWAL and record.expires_at - now <= life / 3
 
 
 def listing(
@@ -54,7 +64,7 @@ def listing(
             ttl_seconds=int(ttl.total_seconds()),
         )
         for r in records
-        if r.recipient_key is not None and due(r, now, ttl)
+        if r.recipient_key is not None and due(r, now)
     ]
     return GrantList(
         cluster=cluster,
@@ -133,8 +143,24 @@ async def put(hub: Hub, cluster: str, migration_id: str, grant: SealedGrant) -> 
             "it arrived; check the target cluster's clock",
             code="grant_expired",
         )
-    if not await hub.store.grants.put_grant(migration_id, grant.sealed, grant.expires_at, now):
+    longest = now + hub.settings.grant_ttl + SLACK
+    if grant.expires_at > longest:
+        raise Invalid(
+            f"expires_at {grant.expires_at.isoformat()} is later than the {hub.settings.grant_ttl} "
+            f"a grant may live (latest {longest.isoformat()}); check the target cluster's clock",
+            details={"field": "expires_at"},
+            code="grant_too_long",
+        )
+    box = SealedBox(grant.sealed, grant.expires_at, grant.recipient_key)
+    stored = await hub.store.grants.put_grant(migration_id, box, now)
+    if stored == Stored.CLOSED:
         raise _closed(migration_id)
+    if stored == Stored.STALE_KEY:
+        raise Conflict(
+            f"the grant for {migration_id} is sealed to a key cluster "
+            f"{record.migration.source_cluster!r} has replaced; mint it again for the new one",
+            code="stale_key",
+        )
     hub.announce_jobs(record.migration.source_cluster)
     return GrantReceipt(migration_id=migration_id, expires_at=grant.expires_at)
 
@@ -154,7 +180,9 @@ async def access(hub: Hub, cluster: str, migration_id: str) -> SealedGrant:
     now = hub.clock()
     if record.sealed is None or record.expires_at is None or record.expires_at <= now:
         raise Conflict(_pending(record), details={"target": target}, code="access_pending")
-    return SealedGrant(sealed=record.sealed, expires_at=record.expires_at)
+    return SealedGrant(
+        sealed=record.sealed, expires_at=record.expires_at, recipient_key=record.recipient_key
+    )
 
 
 def _pending(record: GrantRecord) -> str:

@@ -93,7 +93,8 @@ class Report:
         """The hub ended the migration while the agent still ran it: the agent undoes it,
         and what it says goes to `cleanup`, so the task shows when the target is clean.
         The migration's state stays as the hub decided."""
-        if task.cleaned_up_at is not None:
+        agents_own_end = self.progress.message == task.message
+        if task.cleaned_up_at is not None or migration.state == State.FINISHED or agents_own_end:
             return None
         given = {vm.vm: vm for vm in self.progress.vms}
         changes: dict[str, object] = {

@@ -4,8 +4,11 @@ The engine subtracts live claims from what a report says is free, so two checks 
 promise the same last slot. Expiry is decided by the caller, who owns the clock.
 
 A claim also knows each VM's share of it. Once a VM has landed on the target, the target's
-reports count it, so its share stops counting against a report received after the landing;
-an older report does not show the VM yet, and there the share still holds.
+reports count its pod and its quota usage, so that part of its share stops counting against
+a report received after the landing; an older report does not show the VM yet, and there the
+share still holds. Its storage stays claimed until the claim is released: a class's free
+space comes from CSIStorageCapacity, which lags, or from a pool size the operator set, which
+never moves, so a report does not reliably count the new volumes.
 """
 
 from collections.abc import Iterable, Mapping
@@ -51,10 +54,11 @@ class Claim(Wire):
 
     def landed(self, vms: Iterable[str], at: datetime) -> "Claim":
         """The claim with `vms` marked as landed at `at` (a first landing is kept)."""
+        wanted = set(vms)
         marked = {
             vm: share.model_copy(update={"landed_at": at})
             for vm, share in self.shares.items()
-            if vm in set(vms) and share.landed_at is None
+            if vm in wanted and share.landed_at is None
         }
         if not marked:
             return self
@@ -71,17 +75,15 @@ class Claim(Wire):
         if not gone:
             return self
         nodes = dict(self.nodes)
-        storage, quota = dict(self.storage_bytes), {ns: dict(r) for ns, r in self.quota.items()}
+        quota = {ns: dict(r) for ns, r in self.quota.items()}
         for share in gone.values():
             if share.node in nodes:
                 nodes[share.node] = _without(nodes[share.node], share.resources)
-            storage = _less(storage, share.storage_bytes)
             for namespace, taken in share.quota.items():
                 quota[namespace] = _less(quota.get(namespace, {}), taken)
         return self.model_copy(
             update={
                 "nodes": nodes,
-                "storage_bytes": storage,
                 "quota": {ns: r for ns, r in quota.items() if r},
                 "shares": {vm: s for vm, s in self.shares.items() if vm not in gone},
             }

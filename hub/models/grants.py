@@ -12,7 +12,8 @@ from pydantic import AwareDatetime, Field, field_validator
 from hub.models.vm import Wire
 
 KEY_BYTES = 32
-MAX_SEALED = 64 * 1024
+MAX_SEALED = 1024 * 1024
+"""Room for a CA bundle of several hundred certificates."""
 
 
 def _decoded(value: str, what: str) -> bytes:
@@ -67,6 +68,10 @@ class SealedGrant(Wire):
 
     sealed: str = Field(min_length=1, max_length=MAX_SEALED)
     expires_at: AwareDatetime = Field(description="When the sealed token expires")
+    recipient_key: str = Field(
+        description="The key it was sealed to: a box for a key the source has since replaced "
+        "is refused, since it would not open"
+    )
 
     @field_validator("sealed")
     @classmethod

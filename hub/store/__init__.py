@@ -71,10 +71,23 @@ class GrantRecord:
     recipient_key: str | None
     sealed: str | None = None
     expires_at: datetime | None = None
-    ended_at: datetime | None = None
+    minted_at: datetime | None = None
     closed_at: datetime | None = None
     failure: str | None = None
     """Why the target's agent could not mint it, until it can."""
+
+
+@dataclass(frozen=True, slots=True)
+class SealedBox:
+    sealed: str
+    expires_at: datetime
+    recipient_key: str
+
+
+class Stored(Enum):
+    STORED = "stored"
+    CLOSED = "closed"
+    STALE_KEY = "stale-key"
 
 
 class GrantStore(Protocol):
@@ -92,9 +105,10 @@ class GrantStore(Protocol):
 
     async def grant(self, migration_id: str) -> GrantRecord | None: ...
     async def put_grant(
-        self, migration_id: str, sealed: str, expires_at: datetime, at: datetime
-    ) -> bool:
-        """Store a sealed grant unless the grant has closed meanwhile."""
+        self, migration_id: str, grant: "SealedBox", at: datetime
+    ) -> "Stored":
+        """Store a sealed grant unless the grant has closed, or the source's key has changed
+        since the box was sealed (it would not open), both decided in one transaction."""
         ...
 
     async def grant_failed(self, migration_id: str, failure: str) -> bool:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.models.api import Migration
-from hub.store import GrantRecord
+from hub.store import GrantRecord, SealedBox, Stored
 
 Run = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
 
@@ -34,7 +34,7 @@ SCHEMA = """
 """
 
 _SELECT = (
-    "SELECT m.body, c.sealing_key, g.sealed, g.expires_at, g.ended_at, g.closed_at, g.failure "
+    "SELECT m.body, c.sealing_key, g.sealed, g.expires_at, g.minted_at, g.closed_at, g.failure "
     "FROM grants g JOIN migrations m ON m.id = g.migration_id "
     "LEFT JOIN clusters c ON c.name = g.source_cluster "
 )
@@ -116,19 +116,25 @@ class SqliteGrants:
         result: GrantRecord | None = await self._query(read)
         return result
 
-    async def put_grant(
-        self, migration_id: str, sealed: str, expires_at: datetime, at: datetime
-    ) -> bool:
-        def write(db: sqlite3.Connection) -> bool:
-            return bool(
-                db.execute(
-                    "UPDATE grants SET sealed = ?, expires_at = ?, minted_at = ?, failure = NULL "
-                    "WHERE migration_id = ? AND closed_at IS NULL",
-                    (sealed, expires_at.timestamp(), at.timestamp(), migration_id),
-                ).rowcount
+    async def put_grant(self, migration_id: str, grant: SealedBox, at: datetime) -> Stored:
+        def write(db: sqlite3.Connection) -> Stored:
+            row = db.execute(
+                "SELECT c.sealing_key, g.closed_at FROM grants g "
+                "JOIN clusters c ON c.name = g.source_cluster WHERE g.migration_id = ?",
+                (migration_id,),
+            ).fetchone()
+            if row is None or row[1] is not None:
+                return Stored.CLOSED
+            if row[0] != grant.recipient_key:
+                return Stored.STALE_KEY
+            db.execute(
+                "UPDATE grants SET sealed = ?, expires_at = ?, minted_at = ?, failure = NULL "
+                "WHERE migration_id = ?",
+                (grant.sealed, grant.expires_at.timestamp(), at.timestamp(), migration_id),
             )
+            return Stored.STORED
 
-        result: bool = await self._txn(write)
+        result: Stored = await self._txn(write)
         return result
 
     async def grant_failed(self, migration_id: str, failure: str) -> bool:

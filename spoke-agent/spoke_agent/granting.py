@@ -105,7 +105,11 @@ class Granter:
             await self.hub.hand_in(
                 self.cluster,
                 request.migration_id,
-                SealedGrant(sealed=sealed, expires_at=minted.expires_at),
+                SealedGrant(
+                    sealed=sealed,
+                    expires_at=minted.expires_at,
+                    recipient_key=request.recipient_key,
+                ),
             )
         except Exception as error:
             log.warning("granting access for %s failed: %s", request.migration_id, error)

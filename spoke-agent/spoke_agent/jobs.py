@@ -38,6 +38,9 @@ connection."""
 Pause = Callable[[float], Awaitable[None]]
 
 
+MAX_MESSAGE = 2000
+
+
 class Unanswered(Enum):
     """Why a progress report got no receipt."""
 
@@ -95,6 +98,13 @@ class JobSettings:
     """Progress is sent at least this often, which keeps the job's reservation alive."""
     access_wait: float = 900.0
     """Seconds a new job waits for its target's agent to grant access before it fails."""
+
+
+def said(state: ProgressState, message: str, base: Progress | None = None) -> Progress:
+    """Progress with `message`, cut to what the hub accepts: a long reason (a server's
+    message, a hub's answer quoted in it) must not get the report refused."""
+    update = {"state": state, "message": message[:MAX_MESSAGE]}
+    return (base or Progress(state=state)).model_copy(update=update)
 
 
 def job_of(migration: Migration) -> Job:
@@ -161,13 +171,19 @@ class JobRunner:
             task.add_done_callback(lambda _done: self.running.pop(job.id, None))
 
     async def execute(self, job: Job, begun: bool = False) -> None:
-        if await asyncio.to_thread(self.journal.ended, job.id):
-            return
-        drivers = await self._connect(job, begun)
-        if drivers is None:
-            return
-        await self._carry_out(job, *drivers)
-        await self.connector.release(job)
+        """A job that fails here in a way nobody foresaw is logged, not lost silently: it
+        runs again at the next pull that lists it, or at the next start if it had begun."""
+        try:
+            if await asyncio.to_thread(self.journal.ended, job.id):
+                await self.connector.release(job)
+                return
+            drivers = await self._connect(job, begun)
+            if drivers is None:
+                return
+            await self._carry_out(job, *drivers)
+            await self.connector.release(job)
+        except Exception:
+            log.exception("job %s stopped on an unexpected error", job.id)
 
     async def _connect(self, job: Job, begun: bool) -> tuple[ClusterDriver, ClusterDriver] | None:
         """Waits for the target's access. A job not yet begun here fails once the wait is
@@ -178,7 +194,10 @@ class JobRunner:
             try:
                 return await self.connector.connect(job)
             except NoConnectionError as missing:
-                await self._refuse(job, str(missing))
+                if begun:
+                    await self._stranded(job, str(missing))
+                else:
+                    await self._refuse(job, str(missing))
                 return None
             except AccessPendingError as pending:
                 waited = self.clock() - started
@@ -188,11 +207,11 @@ class JobRunner:
                     )
                     return None
                 log.info("job %s: %s", job.id, pending)
-                waiting = Progress(state=ProgressState.RUNNING, message=f"waiting: {pending}")
+                waiting = said(ProgressState.RUNNING, f"waiting: {pending}")
                 with contextlib.suppress(Exception):
                     receipt = await self.hub.progress(self.cluster, job.id, waiting)
                     if not begun and (receipt.cancel or not receipt.state.active):
-                        await self.connector.release(job)
+                        await self._refuse(job, "cancelled before it began; nothing to undo")
                         return None
             await self.pause(self.settings.poll_pause)
 
@@ -209,7 +228,7 @@ class JobRunner:
             error = await self._step(executor)
             progress = summarize(job, executor.ledger, executor.observed, sent)
             if error:
-                progress = progress.model_copy(update={"message": f"retrying: {error}"})
+                progress = said(progress.state, f"retrying: {error}", progress)
             due = self.clock() - sent_at >= self.settings.heartbeat
             if progress != sent or due:
                 receipt = await self._report(job, progress, executor)
@@ -223,12 +242,25 @@ class JobRunner:
             await self.pause(self.settings.interval)
 
     async def _refuse(self, job: Job, reason: str) -> None:
-        """A job this agent cannot run fails at once, with the reason, touching nothing."""
+        """A job not begun here ends at once, with the reason: nothing was touched."""
         log.error("job %s: %s", job.id, reason)
-        failed = Progress(state=ProgressState.FAILED, message=f"failed: {reason}")
         with contextlib.suppress(Exception):
-            await self.hub.progress(self.cluster, job.id, failed)
+            await self.hub.progress(
+                self.cluster, job.id, said(ProgressState.FAILED, f"failed: {reason}")
+            )
         await self.connector.release(job)
+
+    async def _stranded(self, job: Job, reason: str) -> None:
+        """A begun job this agent can no longer reach the target for: it says so and stays
+        unfinished in the journal, for a restart with a connection. It does not claim to
+        have ended, since what it made on the target may still be there."""
+        message = (
+            f"cannot finish or undo: {reason}; what it made on {job.target} is labelled "
+            f"cclm.io/migration={job.id}"
+        )
+        log.error("job %s: %s", job.id, message)
+        with contextlib.suppress(Exception):
+            await self.hub.progress(self.cluster, job.id, said(ProgressState.RUNNING, message))
 
     async def _step(self, executor: Executor) -> str:
         try:

@@ -85,11 +85,14 @@ class KeyPair:
             serialization.PrivateFormat.Raw,
             serialization.NoEncryption(),
         )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        partial = path.with_name(f".{path.name}.new")
+        partial.unlink(missing_ok=True)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(raw)
             out.flush()
             os.fsync(out.fileno())
+        os.replace(partial, path)
         return pair
 
     @property
@@ -105,7 +108,10 @@ class KeyPair:
             raise SealingError("the sealed box is too short")
         sender, nonce = raw[:KEY_BYTES], raw[KEY_BYTES : KEY_BYTES + NONCE_BYTES]
         body = raw[KEY_BYTES + NONCE_BYTES :]
-        shared = self.private.exchange(X25519PublicKey.from_public_bytes(sender))
+        try:
+            shared = self.private.exchange(X25519PublicKey.from_public_bytes(sender))
+        except ValueError as error:
+            raise SealingError("the sealed box carries no usable sender key") from error
         key = _box_key(shared, sender, _raw(self.private.public_key()))
         try:
             return ChaCha20Poly1305(key).decrypt(nonce, body, context.encode())

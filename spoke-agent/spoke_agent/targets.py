@@ -55,7 +55,10 @@ class GrantedConnector:
 
         def fetch() -> TargetAccess:
             asked = asyncio.run_coroutine_threadsafe(self._fetch(job), loop)
-            return asked.result(self.fetch_timeout)
+            try:
+                return asked.result(self.fetch_timeout)
+            finally:
+                asked.cancel()
 
         return self.build(job, Credentials(access, fetch, self.clock))
 

@@ -46,7 +46,7 @@ def sealed_for(keys: KeyPair, migration: str, env: Env, ttl: int = 3600) -> dict
     expires = env.clock.now + timedelta(seconds=ttl)
     access = TargetAccess(server="https://west.example:6443", token=TOKEN, expires_at=expires)
     box = seal(keys.public, migration, access.seal_text())
-    return {"sealed": box, "expires_at": expires.isoformat()}
+    return {"sealed": box, "expires_at": expires.isoformat(), "recipient_key": keys.public}
 
 
 async def hand_in(env: Env, token: str, migration: str, body: dict[str, Any]) -> Any:
@@ -279,3 +279,35 @@ async def test_the_target_agent_waits_until_there_is_a_grant_to_mint_or_revoke(
     await access(env, spokes["east"], migration, "DELETE")
     answer = await asyncio.wait_for(waiting, timeout=10)
     assert answer.body["open"] == [], "released: the held account is to be revoked"
+
+
+async def test_a_grant_longer_than_allowed_or_for_a_replaced_key_is_refused(
+    env: Env, spokes: dict[str, str], keys: KeyPair
+) -> None:
+    await register_key(env, spokes["east"], keys.public)
+    migration = await accepted(env)
+    forever = {**sealed_for(keys, migration, env), "expires_at": "9999-12-31T23:59:59-12:00"}
+    answer = await hand_in(env, spokes["west"], migration, forever)
+    assert (answer.status, answer.code) == (400, "grant_too_long")
+    assert (await pending(env, spokes["west"])).status == 200, "nothing unreadable was stored"
+    in_flight = sealed_for(keys, migration, env)
+    await register_key(env, spokes["east"], KeyPair.generate().public)
+    stale = await hand_in(env, spokes["west"], migration, in_flight)
+    assert (stale.status, stale.code) == (409, "stale_key")
+    assert (await access(env, spokes["east"], migration)).code == "access_pending"
+    assert len((await pending(env, spokes["west"])).body["requests"]) == 1, "asked for again"
+
+
+async def test_a_short_lived_token_is_renewed_by_its_own_life_but_not_in_a_loop(
+    env: Env, spokes: dict[str, str], keys: KeyPair
+) -> None:
+    await register_key(env, spokes["east"], keys.public)
+    migration = await accepted(env)
+    await hand_in(env, spokes["west"], migration, sealed_for(keys, migration, env, ttl=600))
+    env.clock.advance(399)
+    assert (await pending(env, spokes["west"])).body["requests"] == []
+    env.clock.advance(1)
+    assert len((await pending(env, spokes["west"])).body["requests"]) == 1
+    await hand_in(env, spokes["west"], migration, sealed_for(keys, migration, env, ttl=30))
+    env.clock.advance(59)
+    assert (await pending(env, spokes["west"])).body["requests"] == [], "not within a minute"

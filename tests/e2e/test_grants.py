@@ -6,9 +6,9 @@ the minted token, through the official client. Nothing is patched."""
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,8 @@ class Target:
     emulator: kmock.KubernetesEmulator
     url: str
     granter: Granter
+    clock: Callable[[], datetime]
+    """The API server's clock: the hub's, which the test moves."""
     minted: list[str] = field(default_factory=list)
     refusing: bool = False
 
@@ -56,7 +58,7 @@ class Target:
 
     def token(self, request: kmock.Request) -> dict[str, Any]:
         spec = request.data["spec"]
-        expires = datetime.now(UTC) + timedelta(seconds=spec["expirationSeconds"])
+        expires = self.clock() + timedelta(seconds=spec["expirationSeconds"])
         self.minted.append(f"minted-{request.name}-{request.id}")
         return {
             "apiVersion": "authentication.k8s.io/v1",
@@ -105,7 +107,7 @@ async def fleet(hub: Env, tmp_path: Path) -> AsyncIterator[Fleet]:
         agent_api = client.ApiClient(client.Configuration(host=api_url))
         minter = KubernetesMinter(agent_api, AGENT_NS)
         granter = Granter("west", clients["west"], minter, AccessPoint(api_url), poll_wait=0)
-        target = Target(emulator, api_url, granter)
+        target = Target(emulator, api_url, granter, hub.clock)
         emulator[kmock.subresource("token")][target.minting] << target.token
         keys = KeyPair.generate()
         await clients["east"].register_key("east", keys.public)
@@ -124,7 +126,7 @@ def _job(migration: dict[str, Any]) -> Job:
 
 
 def _connector(fleet: Fleet, build: Build) -> GrantedConnector:
-    return GrantedConnector("east", fleet.east, fleet.keys, build, lambda: datetime.now(UTC))
+    return GrantedConnector("east", fleet.east, fleet.keys, build, fleet.hub.clock)
 
 
 def _unbuilt(_job: Job, _credentials: Credentials) -> tuple[ClusterDriver, ClusterDriver]:
@@ -189,7 +191,7 @@ async def test_a_job_waits_for_its_grant_then_runs_and_gives_the_access_back(
         await fleet.target.granter.pass_once()
 
     connector = _connector(fleet, build)
-    settings = JobSettings(poll_wait=0, poll_pause=0, interval=0, heartbeat=3600)
+    settings = JobSettings(poll_wait=0, poll_pause=0, interval=0, heartbeat=3600, access_wait=30)
     runner = JobRunner(
         "east", fleet.east, Journal(fleet.home / "journal.db"), connector, settings, pause
     )
@@ -230,3 +232,44 @@ async def test_a_target_agent_refused_by_its_api_tells_the_source_why(fleet: Fle
         await connector.connect(_job(migration))
     assert "could not grant access" in str(pending.value)
     assert "403 Forbidden: serviceaccounts/token is forbidden" in str(pending.value)
+
+
+async def test_a_job_cancelled_while_it_waits_for_access_ends_with_nothing_to_undo(
+    fleet: Fleet,
+) -> None:
+    migration = await _migrate(fleet.hub)
+    cancel = f"/api/v1/migrations/{migration['id']}/cancel"
+
+    async def cancel_once(_seconds: float) -> None:
+        await fleet.hub.api.call("POST", cancel, fleet.hub.admin)
+
+    settings = JobSettings(poll_wait=0, poll_pause=0, interval=0, access_wait=30)
+    journal = Journal(fleet.home / "journal.db")
+    runner = JobRunner(
+        "east", fleet.east, journal, _connector(fleet, _unbuilt), settings, cancel_once
+    )
+    await runner.poll_once(asyncio.Event())
+    await asyncio.gather(*runner.running.values())
+    task = await fleet.hub.api.call("GET", f"/api/v1/tasks/{migration['task_id']}", fleet.hub.admin)
+    assert task.body["state"] == "cancelled"
+    assert task.body["cleanup"] == "failed: cancelled before it began; nothing to undo"
+    assert task.body["cleaned_up_at"] is not None
+
+
+async def test_a_long_reason_from_the_target_still_reaches_the_task(fleet: Fleet) -> None:
+    migration = await _migrate(fleet.hub)
+    path = f"/api/v1/clusters/west/grants/{migration['id']}/failure"
+    west_token = (fleet.home / "west.token").read_text()
+    reason = "x" * 2000
+    told = await fleet.hub.api.call("POST", path, west_token, {"message": reason})
+    assert told.status == 204
+    settings = JobSettings(poll_wait=0, poll_pause=0, interval=0, access_wait=0)
+    journal = Journal(fleet.home / "journal.db")
+    runner = JobRunner("east", fleet.east, journal, _connector(fleet, _unbuilt), settings)
+    await runner.poll_once(asyncio.Event())
+    await asyncio.gather(*runner.running.values())
+    task = await fleet.hub.api.call("GET", f"/api/v1/tasks/{migration['task_id']}", fleet.hub.admin)
+    assert task.body["state"] == "failed", "the long message was cut, not refused"
+    assert task.body["message"].startswith("failed: no access to target west")
+    assert "could not grant access" in task.body["message"]
+    assert len(task.body["message"]) == 2000

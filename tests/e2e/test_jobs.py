@@ -207,8 +207,8 @@ async def test_a_receiving_pod_stuck_pending_stalls_the_task(hub: Env, spoke: Sp
     assert [a["kind"] for a in alerts] == ["stalled"]
 
 
-class AgentStoppedError(Exception):
-    """The agent process dies between two passes."""
+class AgentStoppedError(BaseException):
+    """The agent process dies between two passes: nothing in it catches that."""
 
 
 async def test_a_restarted_agent_finishes_its_job_once(hub: Env, spoke: Spoke) -> None:
@@ -258,3 +258,22 @@ async def test_a_job_to_a_target_the_agent_cannot_reach_fails_at_once(
     assert (await _get(hub, f"/api/v1/migrations/{migration['id']}"))["reservation"][
         "released_at"
     ] is not None
+
+
+async def test_a_begun_job_that_lost_its_target_says_so_and_claims_no_cleanup(
+    hub: Env, spoke: Spoke
+) -> None:
+    migration = await _migrate(hub, vms=["shop/db"])
+    await hub.api.call("POST", f"/api/v1/migrations/{migration['id']}/cancel", hub.admin)
+
+    def gone(job: Job) -> tuple[ClusterDriver, ClusterDriver]:
+        raise NoConnectionError(f"this agent has no connection to target cluster {job.target}")
+
+    runner = spoke.runner()
+    runner.connector = StaticConnector(gone)
+    runner.start(job_of(Migration.model_validate(migration)), begun=True)
+    await asyncio.gather(*runner.running.values())
+    task = await _get(hub, f"/api/v1/tasks/{migration['task_id']}")
+    assert task["cleanup"].startswith("cannot finish or undo: this agent has no connection")
+    assert f"cclm.io/migration={migration['id']}" in task["cleanup"]
+    assert task["cleaned_up_at"] is None, "the target may still hold what the job made"

@@ -5,7 +5,7 @@ client, reports to the hub, reports again when a watch sees a change, serves /he
 import asyncio
 import socket
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,9 +112,9 @@ async def test_the_agent_reports_an_emulated_cluster(hub: Env, tmp_path: Path) -
             assert await asyncio.wait_for(agent.wait(), 30) == 0
 
 
-def _token(request: kmock.Request) -> dict[str, Any]:
+def _token(request: kmock.Request, now: datetime) -> dict[str, Any]:
     spec = request.data["spec"]
-    expires = datetime.now(UTC) + timedelta(seconds=spec["expirationSeconds"])
+    expires = now + timedelta(seconds=spec["expirationSeconds"])
     return {
         "apiVersion": "authentication.k8s.io/v1",
         "kind": "TokenRequest",
@@ -156,7 +156,7 @@ async def test_a_target_agent_grants_a_migration_access_to_its_cluster(
     async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
         for resource, kind in GRANT_RESOURCES.items():
             emulator.resources[resource] = {"kind": kind, "namespaced": True}
-        emulator[kmock.subresource("token")] << _token
+        emulator[kmock.subresource("token")] << (lambda request: _token(request, hub.clock()))
         agent = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

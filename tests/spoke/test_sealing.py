@@ -70,3 +70,16 @@ def test_a_file_that_is_no_key_is_refused(tmp_path: Path) -> None:
 def test_a_malformed_public_key_is_refused(key: str) -> None:
     with pytest.raises(SealingError):
         public_key(key)
+
+
+def test_a_box_with_a_degenerate_sender_key_is_refused_as_a_box() -> None:
+    forged = base64.urlsafe_b64encode(bytes(32) + bytes(12) + bytes(32)).decode()
+    with pytest.raises(SealingError, match="no usable sender key"):
+        KeyPair.generate().open(forged, "mig-1")
+
+
+def test_a_key_file_half_written_by_a_crash_does_not_block_the_start(tmp_path: Path) -> None:
+    (tmp_path / ".sealing.key.new").write_bytes(b"")
+    pair = KeyPair.load_or_create(tmp_path / "sealing.key")
+    assert KeyPair.load_or_create(tmp_path / "sealing.key").public == pair.public
+    assert not (tmp_path / ".sealing.key.new").exists()

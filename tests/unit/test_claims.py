@@ -46,13 +46,13 @@ def test_nothing_changes_until_a_report_newer_than_the_landing() -> None:
     assert claim().held(T0 + timedelta(hours=1)) == claim(), "nothing landed"
 
 
-def test_a_landed_share_leaves_every_total_it_was_part_of() -> None:
+def test_a_landed_share_leaves_the_node_and_quota_totals_but_not_storage() -> None:
     held = claim().landed(["shop/db"], T0).held(T0 + timedelta(seconds=1))
     assert held.nodes == {
         "w1": Resources(cpu_millis=1000, memory_bytes=4),
         "w2": Resources(cpu_millis=500, memory_bytes=2),
     }
-    assert held.storage_bytes == {"fast": 20}
+    assert held.storage_bytes == {"fast": 70}, "free space in a report lags new volumes"
     assert held.quota == {"shop": {"requests.memory": 6, "pods": 2}}
     assert set(held.shares) == {"shop/web", "shop/cache"}
 
@@ -61,7 +61,8 @@ def test_all_landed_holds_nothing_and_never_goes_below_zero() -> None:
     everything = claim().landed(["shop/db", "shop/web", "shop/cache"], T0)
     held = everything.held(T0 + timedelta(seconds=1))
     assert held.nodes == {"w1": Resources(), "w2": Resources()}
-    assert (held.storage_bytes, held.quota, held.shares) == ({}, {}, {})
+    assert (held.quota, held.shares) == ({}, {})
+    assert held.storage_bytes == {"fast": 70}, "released with the claim, not before"
 
 
 def test_a_first_landing_is_kept_and_unknown_vms_are_ignored() -> None:
@@ -76,4 +77,4 @@ def test_a_share_without_a_node_takes_nothing_from_the_nodes() -> None:
     )
     held = short.landed(["shop/db"], T0).held(T0 + timedelta(seconds=1))
     assert held.nodes == claim().nodes
-    assert held.storage_bytes == {"fast": 20}
+    assert held.quota == {"shop": {"requests.memory": 14, "pods": 2}}
