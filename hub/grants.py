@@ -79,18 +79,9 @@ async def register_key(hub: Hub, cluster: str, key: SealingKey) -> SealingKeyRec
         raise NotFound(f"no cluster {cluster!r}", code="unknown_cluster")
     if changed:
         log.info("cluster %s registered a new sealing key", cluster)
-        for record in await _sourced_by(hub, cluster):
+        for record in await hub.store.grants.sourced_grants(cluster):
             hub.announce_jobs(record.migration.target_cluster)
     return SealingKeyReceipt(cluster=cluster, public_key=key.public_key, changed=changed)
-
-
-async def _sourced_by(hub: Hub, cluster: str) -> list[GrantRecord]:
-    found = []
-    for migration in await hub.store.jobs(cluster):
-        record = await hub.store.grants.grant(migration.id)
-        if record is not None and record.closed_at is None:
-            found.append(record)
-    return found
 
 
 async def pending(hub: Hub, cluster: str) -> GrantList:

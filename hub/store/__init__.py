@@ -103,6 +103,10 @@ class GrantStore(Protocol):
         """Open grants for migrations to `target_cluster`, oldest first."""
         ...
 
+    async def sourced_grants(self, source_cluster: str) -> list[GrantRecord]:
+        """Open grants for migrations from `source_cluster`, oldest first."""
+        ...
+
     async def grant(self, migration_id: str) -> GrantRecord | None: ...
     async def put_grant(
         self, migration_id: str, grant: "SealedBox", at: datetime

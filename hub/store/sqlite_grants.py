@@ -97,11 +97,16 @@ class SqliteGrants:
         return result
 
     async def open_grants(self, target_cluster: str) -> list[GrantRecord]:
+        return await self._open("g.target_cluster", target_cluster)
+
+    async def sourced_grants(self, source_cluster: str) -> list[GrantRecord]:
+        return await self._open("g.source_cluster", source_cluster)
+
+    async def _open(self, column: str, cluster: str) -> list[GrantRecord]:
         def read(db: sqlite3.Connection) -> list[GrantRecord]:
             rows = db.execute(
-                _SELECT + "WHERE g.target_cluster = ? AND g.closed_at IS NULL "
-                "ORDER BY m.created_at",
-                (target_cluster,),
+                _SELECT + f"WHERE {column} = ? AND g.closed_at IS NULL ORDER BY m.created_at",
+                (cluster,),
             ).fetchall()
             return [_record(r) for r in rows]
 
