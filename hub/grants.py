@@ -14,6 +14,7 @@ of one migration without the hub ever holding a cluster credential.
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Literal
 
 from hub.errors import Conflict, Forbidden, Invalid, NotFound
 from hub.models.grants import (
@@ -104,19 +105,24 @@ def _closed(migration_id: str) -> Conflict:
     )
 
 
-async def _targeted(hub: Hub, cluster: str, migration_id: str) -> GrantRecord:
+async def _as(
+    hub: Hub, side: Literal["source", "target"], cluster: str, migration_id: str
+) -> GrantRecord:
+    """The grant, for the agent of the migration's `side` only."""
     record = await _record(hub, migration_id)
-    if record.migration.target_cluster != cluster:
+    migration = record.migration
+    expected = migration.source_cluster if side == "source" else migration.target_cluster
+    if expected != cluster:
         raise Forbidden(
-            f"migration {migration_id} goes to {record.migration.target_cluster!r}, not "
-            f"{cluster!r}: only its target's agent grants access",
+            f"the {side} of migration {migration_id} is {expected!r}, not {cluster!r}: only "
+            f"its {side}'s agent may do this",
             code="wrong_cluster",
         )
     return record
 
 
 async def failed(hub: Hub, cluster: str, migration_id: str, failure: GrantFailure) -> None:
-    record = await _targeted(hub, cluster, migration_id)
+    record = await _as(hub, "target", cluster, migration_id)
     if not await hub.store.grants.grant_failed(migration_id, failure.message):
         raise _closed(migration_id)
     log.warning(
@@ -126,7 +132,7 @@ async def failed(hub: Hub, cluster: str, migration_id: str, failure: GrantFailur
 
 
 async def put(hub: Hub, cluster: str, migration_id: str, grant: SealedGrant) -> GrantReceipt:
-    record = await _targeted(hub, cluster, migration_id)
+    record = await _as(hub, "target", cluster, migration_id)
     now = hub.clock()
     if grant.expires_at <= now:
         raise Conflict(
@@ -158,7 +164,7 @@ async def put(hub: Hub, cluster: str, migration_id: str, grant: SealedGrant) -> 
 
 async def access(hub: Hub, cluster: str, migration_id: str) -> SealedGrant:
     """The sealed connection to the target, or 409 saying what is still missing."""
-    record = await _own(hub, cluster, migration_id)
+    record = await _as(hub, "source", cluster, migration_id)
     if record.closed_at is not None:
         raise _closed(migration_id)
     target = record.migration.target_cluster
@@ -190,7 +196,7 @@ def _pending(record: GrantRecord) -> str:
 
 
 async def release(hub: Hub, cluster: str, migration_id: str) -> None:
-    record = await _own(hub, cluster, migration_id)
+    record = await _as(hub, "source", cluster, migration_id)
     if record.migration.state.active:
         raise Conflict(
             f"migration {migration_id} is still {record.migration.state.value}; access is "
@@ -199,14 +205,3 @@ async def release(hub: Hub, cluster: str, migration_id: str) -> None:
         )
     if await hub.store.grants.close_grant(migration_id, hub.clock()):
         hub.announce_jobs(record.migration.target_cluster)
-
-
-async def _own(hub: Hub, cluster: str, migration_id: str) -> GrantRecord:
-    record = await _record(hub, migration_id)
-    if record.migration.source_cluster != cluster:
-        raise Forbidden(
-            f"migration {migration_id} runs from {record.migration.source_cluster!r}, not "
-            f"{cluster!r}",
-            code="wrong_cluster",
-        )
-    return record

@@ -15,6 +15,8 @@ from typing import Any
 from kubernetes import client
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from spoke_agent import kube_rest
+
 log = logging.getLogger("cclm.spoke.access")
 
 
@@ -79,19 +81,15 @@ def api_client(credentials: Credentials, ca_dir: Path, name: str) -> client.ApiC
     """A client for the target that sends the current token on every request. The CA
     bundle (public) goes to a file because urllib3 reads it from one."""
     access = credentials.access
-    config = client.Configuration()
-    config.host = access.server.rstrip("/")
-    config.verify_ssl = True
+    ca_file = None
     if access.ca_pem:
         ca_dir.mkdir(parents=True, exist_ok=True)
-        path = ca_dir / f"{name}.crt"
-        path.write_text(access.ca_pem)
-        config.ssl_ca_cert = str(path)
-    config.api_key_prefix = {"authorization": "Bearer"}
-    config.api_key = {"authorization": access.token}
+        ca_file = str(ca_dir / f"{name}.crt")
+        Path(ca_file).write_text(access.ca_pem)
+    api = kube_rest.connect(access.server.rstrip("/"), ca_file, access.token)
 
     def refresh(current: Any) -> None:
         current.api_key["authorization"] = credentials.token()
 
-    config.refresh_api_key_hook = refresh
-    return client.ApiClient(config)
+    api.configuration.refresh_api_key_hook = refresh
+    return api

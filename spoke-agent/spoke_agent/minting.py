@@ -9,19 +9,20 @@ invalidates every token issued for it, so a revocation need not wait for the exp
 
 Every object of a grant carries `cclm.io/grant=<migration id>` and
 `app.kubernetes.io/managed-by=cclm`, and is only ever changed or deleted when it does: a
-ServiceAccount or RoleBinding of the name that lacks them is someone else's. Requests are
-raw (paths and dicts, `_preload_content=False`), like the driver's.
+ServiceAccount or RoleBinding of the name that lacks them is someone else's. Requests go through
+`kube_rest`, as the driver's do.
 """
 
-import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
+
+from spoke_agent import kube_rest
+from spoke_agent.kube_rest import KubeError
 
 GRANT = "cclm.io/grant"
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -44,13 +45,9 @@ class Minted:
     """Aware, in UTC, as the API server set it: it may cap the time asked for."""
 
 
-class MintError(RuntimeError):
+class MintError(KubeError):
     """A refused grant or a failed API call: the method, path, status and the server's
     message; never a header, so never a token."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class KubernetesMinter:
@@ -63,7 +60,8 @@ class KubernetesMinter:
         namespace: str,
         cluster_role: str = "cclm-migration-target",
     ) -> None:
-        self.api, self.namespace, self.cluster_role = api, namespace, cluster_role
+        self.rest = kube_rest.Rest(api, MintError)
+        self.namespace, self.cluster_role = namespace, cluster_role
 
     def mint(self, migration_id: str, namespaces: Sequence[str], ttl_seconds: int) -> Minted:
         """Repeatable: what a former call made is found and kept, and each call gets a new
@@ -78,13 +76,13 @@ class KubernetesMinter:
             "kind": "TokenRequest",
             "spec": {"expirationSeconds": ttl_seconds},
         }
-        return _minted(path, self._call("POST", path, request))
+        return _minted(path, self.rest.call("POST", path, request))
 
     def granted(self) -> set[str]:
         """The migrations holding a grant here, whether their tokens expired or not: what a
         sweep compares with the migrations still going on, to revoke the others."""
         query = {"labelSelector": f"{MANAGED_BY}={MANAGER},{GRANT}"}
-        items = self._call("GET", _accounts(self.namespace), query=query)["items"]
+        items = self.rest.call("GET", _accounts(self.namespace), query=query)["items"]
         return {grant for item in items if (grant := _grant_of(item)) is not None}
 
     def revoke(self, migration_id: str, namespaces: Sequence[str] = ()) -> None:
@@ -94,24 +92,24 @@ class KubernetesMinter:
         it keeps the grant in `granted`, so that a sweep tries again."""
         name, named = _name(migration_id), _namespaces(namespaces)
         query = {"labelSelector": f"{GRANT}={migration_id}"}
-        listed = self._call("GET", _ALL_BINDINGS, query=query)["items"]
+        listed = self.rest.call("GET", _ALL_BINDINGS, query=query)["items"]
         found = {b["metadata"]["namespace"] for b in listed if _grant_of(b) == migration_id}
         for namespace in named - found:
             if self._holds(_bindings(namespace), name, migration_id):
                 found.add(namespace)
         for namespace in sorted(found):
-            self._call("DELETE", f"{_bindings(namespace)}/{name}", done=(404,))
+            self.rest.call("DELETE", f"{_bindings(namespace)}/{name}", done=(404,))
         if self._holds(_accounts(self.namespace), name, migration_id):
-            self._call("DELETE", f"{_accounts(self.namespace)}/{name}", done=(404,))
+            self.rest.call("DELETE", f"{_accounts(self.namespace)}/{name}", done=(404,))
 
     def _holds(self, collection: str, name: str, migration_id: str) -> bool:
         """Whether the object `name` of `collection` is there as this migration's grant."""
-        found = self._call("GET", f"{collection}/{name}", done=(404,))
+        found = self.rest.call("GET", f"{collection}/{name}", done=(404,))
         return _grant_of(found) == migration_id
 
     def _ensure(self, path: str, obj: Obj) -> None:
         """Created, or found there already as this grant's."""
-        if self._call("POST", path, obj, done=(409,)) is not None:
+        if self.rest.call("POST", path, obj, done=(409,)) is not None:
             return
         meta = obj["metadata"]
         if not self._holds(path, meta["name"], meta["labels"][GRANT]):
@@ -136,33 +134,6 @@ class KubernetesMinter:
             "roleRef": {"apiGroup": _RBAC, "kind": "ClusterRole", "name": self.cluster_role},
             "subjects": [subject | {"namespace": self.namespace}],
         }
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        body: object = None,
-        query: Mapping[str, str] | None = None,
-        done: tuple[int, ...] = (),
-    ) -> Any:
-        """The answer as JSON, or None for a status in `done` (the state asked for). The
-        client's exception is not chained: its text carries the response's headers."""
-        try:
-            response = self.api.call_api(
-                path,
-                method,
-                query_params=list((query or {}).items()),
-                header_params={"Accept": "application/json", "Content-Type": "application/json"},
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-            )
-        except ApiException as error:
-            if error.status in done:
-                return None
-            raise MintError(f"{method} {path}: {_reason(error)}", error.status) from None
-        return json.loads(response.data or b"null")
 
 
 def _checked(value: str, what: str) -> str:
@@ -221,11 +192,3 @@ def _instant(text: Any) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return found.astimezone(UTC) if found.tzinfo is not None else None
-
-
-def _reason(error: ApiException) -> str:
-    try:
-        message = json.loads(error.body or b"{}").get("message", "")
-    except (ValueError, AttributeError):
-        message = ""
-    return f"{error.status} {error.reason}: {message}"

@@ -18,6 +18,7 @@ from hub.models.policy import Headroom, Policy
 from hub.models.report import CapacityReport
 from hub.service import Hub, Settings
 from hub.store.sqlite import SqliteStore
+from tests.api.fleet import east, west
 from tests.builders import NOW
 
 LENIENT = Policy(
@@ -167,3 +168,13 @@ class Env:
 def env(hub: Env) -> Env:
     """The API tests' name for the shared `hub` fixture (tests/conftest.py)."""
     return hub
+
+
+@pytest.fixture
+async def spokes(env: Env) -> dict[str, str]:
+    """East and west registered and reported; their spoke tokens by name."""
+    tokens = {}
+    for name, built in (("east", east()), ("west", west())):
+        tokens[name] = await env.register(name)
+        assert (await env.report(tokens[name], built)).status == 202
+    return tokens

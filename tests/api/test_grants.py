@@ -13,19 +13,9 @@ from spoke_agent.access import TargetAccess
 from spoke_agent.sealing import KeyPair, seal
 
 from tests.api.conftest import Env
-from tests.api.fleet import east, west
 from tests.api.test_migrations import migrate
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.minted-for-this-migration-only"
-
-
-@pytest.fixture
-async def spokes(env: Env) -> dict[str, str]:
-    tokens = {}
-    for name, built in (("east", east()), ("west", west())):
-        tokens[name] = await env.register(name)
-        assert (await env.report(tokens[name], built)).status == 202
-    return tokens
 
 
 @pytest.fixture

@@ -8,17 +8,7 @@ import pytest
 
 from hub.migrations import watch_stalls
 from tests.api.conftest import Env
-from tests.api.fleet import east, west
 from tests.api.test_migrations import migrate, reserved_memory
-
-
-@pytest.fixture
-async def spokes(env: Env) -> dict[str, str]:
-    tokens = {}
-    for name, built in (("east", east()), ("west", west())):
-        tokens[name] = await env.register(name)
-        assert (await env.report(tokens[name], built)).status == 202
-    return tokens
 
 
 async def jobs(env: Env, token: str, cluster: str = "east", wait: str | None = None) -> Any:

@@ -4,20 +4,9 @@ while the rest of the job runs."""
 
 from typing import Any
 
-import pytest
-
 from tests.api.conftest import Env
-from tests.api.fleet import east, west
+from tests.api.fleet import west
 from tests.api.test_migrations import migrate
-
-
-@pytest.fixture
-async def spokes(env: Env) -> dict[str, str]:
-    tokens = {}
-    for name, built in (("east", east()), ("west", west())):
-        tokens[name] = await env.register(name)
-        assert (await env.report(tokens[name], built)).status == 202
-    return tokens
 
 
 async def memory(env: Env, cluster: str = "west") -> dict[str, int]:

@@ -8,7 +8,7 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +30,12 @@ from spoke_agent.sealing import KeyPair
 from spoke_agent.targets import Build, GrantedConnector
 
 from hub.models.api import Migration
+from tests import grant_api
 from tests.api.conftest import Env
 from tests.api.fleet import east, west
 from tests.executor import kubevirt_fake as fake
 
 AGENT_NS = "cclm-system"
-GRANT_RESOURCES = {
-    "v1/serviceaccounts": "ServiceAccount",
-    "rbac.authorization.k8s.io/v1/rolebindings": "RoleBinding",
-}
 
 
 @dataclass
@@ -57,18 +54,8 @@ class Target:
         return not self.refusing
 
     def token(self, request: kmock.Request) -> dict[str, Any]:
-        spec = request.data["spec"]
-        expires = self.clock() + timedelta(seconds=spec["expirationSeconds"])
         self.minted.append(f"minted-{request.name}-{request.id}")
-        return {
-            "apiVersion": "authentication.k8s.io/v1",
-            "kind": "TokenRequest",
-            "spec": spec,
-            "status": {
-                "token": self.minted[-1],
-                "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            },
-        }
+        return grant_api.answer(request, self.minted[-1], self.clock())
 
     def live(self, plural: str) -> list[str]:
         return sorted(
@@ -101,8 +88,7 @@ async def fleet(hub: Env, tmp_path: Path) -> AsyncIterator[Fleet]:
         clients[name] = HubClient(url, tmp_path / f"{name}.token", first_delay=0.01)
     async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
         fake.declare(emulator)
-        for resource, kind in GRANT_RESOURCES.items():
-            emulator.resources[resource] = {"kind": kind, "namespaced": True}
+        grant_api.declare(emulator)
         api_url = str(server.url).rstrip("/")
         agent_api = client.ApiClient(client.Configuration(host=api_url))
         minter = KubernetesMinter(agent_api, AGENT_NS)

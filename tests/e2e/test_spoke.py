@@ -5,7 +5,7 @@ client, reports to the hub, reports again when a watch sees a change, serves /he
 import asyncio
 import socket
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,9 @@ from spoke_agent import manifests as m
 from spoke_agent.access import TargetAccess
 from spoke_agent.sealing import KeyPair
 
+from tests import grant_api
 from tests.api.conftest import Env
 from tests.api.fleet import east, west
-from tests.e2e.test_grants import GRANT_RESOURCES
 
 
 def _port() -> int:
@@ -53,40 +53,53 @@ def _kubeconfig(home: Path, server: str) -> Path:
     return path
 
 
+async def _agent(
+    hub: Env, home: Path, server: str, cluster: str, health: int, *options: str
+) -> asyncio.subprocess.Process:
+    """`cclm spoke run` for `cluster` against the emulator at `server`, with the token in
+    `home/token`; its log on stderr."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub.cli",
+        "spoke",
+        "run",
+        "--kubeconfig",
+        str(_kubeconfig(home, server.rstrip("/"))),
+        "--hub",
+        str(hub.api.client.make_url("/")).rstrip("/"),
+        "--cluster",
+        cluster,
+        "--token-file",
+        str(home / "token"),
+        "--state-dir",
+        str(home / "state"),
+        "--health-host",
+        "127.0.0.1",
+        "--health-port",
+        str(health),
+        *options,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 async def test_the_agent_reports_an_emulated_cluster(hub: Env, tmp_path: Path) -> None:
-    token = tmp_path / "token"
-    token.write_text(await hub.register("edge"))
+    (tmp_path / "token").write_text(await hub.register("edge"))
     async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
         emulator.resources["kubevirt.io/v1/kubevirts"] = {"kind": "KubeVirt", "namespaced": True}
         emulator.objects["kubevirt.io/v1/kubevirts", "kubevirt", "kubevirt"] = m.kubevirt()
         emulator.objects["v1/nodes", None, "n1"] = m.node("n1", "8", "32Gi")
-        kubeconfig = _kubeconfig(tmp_path, str(server.url).rstrip("/"))
         health = _port()
-        agent = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "hub.cli",
-            "spoke",
-            "run",
-            "--kubeconfig",
-            str(kubeconfig),
-            "--hub",
-            str(hub.api.client.make_url("/")).rstrip("/"),
-            "--cluster",
+        agent = await _agent(
+            hub,
+            tmp_path,
+            str(server.url),
             "edge",
-            "--token-file",
-            str(token),
-            "--state-dir",
-            str(tmp_path / "state"),
+            health,
             "--debounce",
             "0.05",
             "--heartbeat",
             "3600",
-            "--health-host",
-            "127.0.0.1",
-            "--health-port",
-            str(health),
-            stderr=asyncio.subprocess.PIPE,
         )
         assert agent.stderr is not None
         try:
@@ -113,17 +126,7 @@ async def test_the_agent_reports_an_emulated_cluster(hub: Env, tmp_path: Path) -
 
 
 def _token(request: kmock.Request, now: datetime) -> dict[str, Any]:
-    spec = request.data["spec"]
-    expires = now + timedelta(seconds=spec["expirationSeconds"])
-    return {
-        "apiVersion": "authentication.k8s.io/v1",
-        "kind": "TokenRequest",
-        "spec": spec,
-        "status": {
-            "token": f"minted-for-{request.name}",
-            "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
-    }
+    return grant_api.answer(request, f"minted-for-{request.name}", now)
 
 
 async def _sealed_access(hub: Env, east: str, migration: str) -> dict[str, Any]:
@@ -154,34 +157,18 @@ async def test_a_target_agent_grants_a_migration_access_to_its_cluster(
     ca = tmp_path / "api-ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
     async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
-        for resource, kind in GRANT_RESOURCES.items():
-            emulator.resources[resource] = {"kind": kind, "namespaced": True}
+        grant_api.declare(emulator)
         emulator[kmock.subresource("token")] << (lambda request: _token(request, hub.clock()))
-        agent = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "hub.cli",
-            "spoke",
-            "run",
-            "--kubeconfig",
-            str(_kubeconfig(tmp_path, str(server.url).rstrip("/"))),
-            "--hub",
-            str(hub.api.client.make_url("/")).rstrip("/"),
-            "--cluster",
+        agent = await _agent(
+            hub,
+            tmp_path,
+            str(server.url),
             "west",
-            "--token-file",
-            str(tmp_path / "token"),
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--health-host",
-            "127.0.0.1",
-            "--health-port",
-            str(_port()),
+            _port(),
             "--api-url",
             "https://api.west.example:6443",
             "--api-ca-file",
             str(ca),
-            stderr=asyncio.subprocess.PIPE,
         )
         assert agent.stderr is not None
         try:

@@ -13,8 +13,10 @@ from typing import Any
 import kmock
 import pytest
 from kubernetes import client
-from spoke_agent.drivers.kubernetes import connect
+from spoke_agent.kube_rest import connect
 from spoke_agent.minting import KubernetesMinter, Minted, MintError
+
+from tests.grant_api import RESOURCES, answer, declare
 
 AGENT_NS = "cclm-system"
 MIG, OTHER = "mig-0123456789abcdef", "mig-fedcba9876543210"
@@ -22,10 +24,6 @@ NAME = f"cclm-{MIG}"
 LABELS = {"cclm.io/grant": MIG, "app.kubernetes.io/managed-by": "cclm"}
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ACCOUNTS, BINDINGS = "serviceaccounts", "rolebindings"
-RESOURCES = {
-    "v1/serviceaccounts": "ServiceAccount",
-    "rbac.authorization.k8s.io/v1/rolebindings": "RoleBinding",
-}
 
 
 @dataclass
@@ -58,25 +56,10 @@ class Cluster:
         return [r for r in self.emulator if r.subresource == "token"]
 
 
-def declare(emulator: kmock.KubernetesEmulator) -> None:
-    for resource, kind in RESOURCES.items():
-        emulator.resources[resource] = {"kind": kind, "namespaced": True}
-
-
 def _token(request: kmock.Request) -> dict[str, Any]:
     """The API server's answer: a new token (the request's number tells them apart) for the
     ServiceAccount of the path, expiring the seconds asked for after `NOW`."""
-    spec = request.data["spec"]
-    expiry = NOW + timedelta(seconds=spec["expirationSeconds"])
-    return {
-        "apiVersion": "authentication.k8s.io/v1",
-        "kind": "TokenRequest",
-        "spec": spec,
-        "status": {
-            "token": f"{request.namespace}/{request.name}#{request.id}",
-            "expirationTimestamp": expiry.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
-    }
+    return answer(request, f"{request.namespace}/{request.name}#{request.id}", NOW)
 
 
 def _api(server: kmock.Server) -> client.ApiClient:

@@ -38,7 +38,7 @@ from spoke_agent.executor.model import (
 from spoke_agent.minting import KubernetesMinter
 
 from tests.executor import kubevirt_fake as fake
-from tests.spoke.test_minting import declare
+from tests.grant_api import declare
 
 RBAC = "rbac.authorization.k8s.io"
 DOCS = list(yaml.safe_load_all((Path(__file__).parents[2] / "deploy/spoke-rbac.yaml").read_text()))

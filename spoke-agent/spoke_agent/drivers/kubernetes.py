@@ -13,18 +13,18 @@ job's connection to the target. The rsync daemon asks for no credentials, so the
 between the clusters must be one that only they share.
 """
 
-import json
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
+from spoke_agent import kube_rest
 from spoke_agent.drivers import kube_objects as ko
 from spoke_agent.executor import model
 from spoke_agent.executor.model import Job, Side
+from spoke_agent.kube_rest import KubeError
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +40,9 @@ class DriverSettings:
     network (Submariner, Cilium ClusterMesh...) that exports the target's rsync Services."""
 
 
-class DriverError(RuntimeError):
+class DriverError(KubeError):
     """A refused action or a failed API call: the method, path, status and the server's
     message; never a header, so never the token."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,49 +63,8 @@ SERVICES = _Kind("/api/v1", "services")
 CLAIMS = _Kind("/api/v1", "persistentvolumeclaims")
 
 
-def connect(url: str, ca_bundle: str | None, token: str) -> client.ApiClient:
-    """A client for the cluster at `url`, verified against the CA file `ca_bundle` (None:
-    the system's). The token sits only in the configuration's `api_key`, which neither its
-    repr nor the client's logging shows; httplib's debug output would, so it stays off."""
-    configuration = client.Configuration(
-        host=url, api_key={"authorization": token}, api_key_prefix={"authorization": "Bearer"}
-    )
-    configuration.verify_ssl = True
-    configuration.ssl_ca_cert = ca_bundle
-    configuration.debug = False
-    return client.ApiClient(configuration)
-
-
-class _Rest:
-    def __init__(self, api: client.ApiClient) -> None:
-        self.api = api
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: object = None,
-        query: Mapping[str, str] | None = None,
-        done: tuple[int, ...] = (),
-    ) -> Any:
-        """The answer as JSON, or None for a status in `done` (the state asked for)."""
-        content = "application/merge-patch+json" if method == "PATCH" else "application/json"
-        try:
-            response = self.api.call_api(
-                path,
-                method,
-                query_params=list((query or {}).items()),
-                header_params={"Accept": "application/json", "Content-Type": content},
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-            )
-        except ApiException as error:
-            if error.status in done:
-                return None
-            raise DriverError(f"{method} {path}: {_reason(error)}", error.status) from error
-        return json.loads(response.data or b"null")
+class _Rest(kube_rest.Rest):
+    """Objects of a kind, as the driver asks for them."""
 
     def get(self, kind: _Kind, namespace: str, name: str) -> ko.Obj | None:
         found: ko.Obj | None = self.call("GET", kind.path(namespace, name), done=(404,))
@@ -130,14 +85,6 @@ class _Rest:
 
     def delete(self, kind: _Kind, namespace: str, name: str) -> None:
         self.call("DELETE", kind.path(namespace, name), done=(404,))
-
-
-def _reason(error: ApiException) -> str:
-    try:
-        message = json.loads(error.body or b"{}").get("message", "")
-    except (ValueError, AttributeError):
-        message = ""
-    return f"{error.status} {error.reason}: {message}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +115,8 @@ class KubernetesDriver:
         if side == Side.TARGET and source is None:
             raise ValueError("the target's driver needs the source cluster's client")
         self.side, self.settings = side, settings
-        self.rest = _Rest(api)
-        self.source = _Rest(source) if source is not None else self.rest
+        self.rest = _Rest(api, DriverError)
+        self.source = _Rest(source, DriverError) if source is not None else self.rest
 
     # Observation
 
