@@ -20,6 +20,10 @@ def full(short: str) -> str:
     return f"{NAMESPACE}/{short}"
 
 
+def short(vm: str) -> str:
+    return vm.removeprefix(f"{NAMESPACE}/")
+
+
 class CrashError(Exception):
     """The executor dies here: everything in memory is lost, the journal and clusters stay."""
 
@@ -67,6 +71,10 @@ def run(
         except CrashError:
             crashes += 1
             executor = start()
+            if crash_every:
+                # Crashing again and again, a restart takes time: the clusters go on
+                # meanwhile, or a pass longer than the period would never get through.
+                world.tick()
             continue
         if changed_at is None and when is not None and when(world):
             for vm, running in (change or {}).items():

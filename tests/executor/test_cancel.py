@@ -15,12 +15,18 @@ Moment = Callable[[World], bool]
 
 
 def _cancel_when(moment: Moment, sending: set[str] | None = None) -> harness.Inject:
-    """Cancel at `moment`; `sending` gets the VMs whose cutover had begun by then."""
+    """Cancel at `moment`; `sending` gets the VMs whose cutover had begun (or was over) by
+    then."""
 
     def inject(world: World, executor: Executor) -> None:
         if moment(world) and executor.ledger.failing is None:
-            if sending is not None:
-                sending.update(vm for vm in world.vms if world.live_started(vm))
+            if sending is not None:  # as of this attempt: a crashed one is made again
+                sending.clear()
+                sending.update(
+                    vm
+                    for vm in world.vms
+                    if world.live_started(vm) or executor.ledger.vms[vm].copied is not None
+                )
             with contextlib.suppress(harness.CrashError):
                 executor.cancel("cancelled on the hub")  # a crash here writes nothing: retried
 

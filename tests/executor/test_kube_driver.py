@@ -147,6 +147,7 @@ async def test_rsync_pods_mount_the_vms_claims_and_find_each_other(clusters: Clu
     server = fake.raw(clusters.target, "pods")[name]
     assert service["spec"]["selector"] == server["metadata"]["labels"]
     assert server["metadata"]["labels"][ko.ROUND] == "3"
+    assert server["metadata"]["annotations"][ko.SERVES] == VM
     assert _claims(server) == ["web-root", "web-data"]
 
     await clusters.apply(CreateClient(3, VM))
@@ -243,6 +244,7 @@ async def test_observation_reads_back_what_the_clusters_hold(clusters: Clusters)
 
     target = await _observe(clusters, Side.TARGET)
     assert target.servers == {2: Pod(ko.server_name(JOB.id, 2), Phase.RUNNING)}
+    assert target.serving == {2: frozenset({VM})}
     received = target.vm(VM)
     assert received.definition is not None
     assert received.definition.receiver

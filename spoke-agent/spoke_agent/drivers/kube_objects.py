@@ -34,6 +34,8 @@ MIGRATED_BY = "cclm.io/migrated-by"
 """On a source VM left behind: annotation for people, label for an admission policy that
 refuses to start a VM carrying it."""
 BYTES_COPIED = "cclm.io/bytes-copied"
+SERVES = "cclm.io/serves"
+"""On a round's server pods: the VMs (namespace/name, comma-separated) it was made for."""
 """On an rsync client pod: written by the image's progress wrapper (its entrypoint)."""
 RESTORE = "kubevirt.io/restore-run-strategy"
 LAUNCHER = {"kubevirt.io": "virt-launcher"}
@@ -287,11 +289,29 @@ def worst(pods: Iterable[Pod]) -> Pod:
     return min(pods, key=lambda p: (rank.index(p.phase), p.deleting))
 
 
-def server_pod(job_id: str, round_id: int, namespace: str, mounts: list[str], image: str) -> Obj:
+def server_pod(
+    job_id: str,
+    round_id: int,
+    namespace: str,
+    mounts: list[str],
+    image: str,
+    serves: Iterable[str] = (),
+) -> Obj:
     container: Obj = {"name": "rsync", "image": image, "args": ["sh", "-c", _SERVE]}
     container["ports"] = [{"containerPort": RSYNC_PORT}]
-    meta = {"name": server_name(job_id, round_id), "namespace": namespace}
-    return _rsync_pod(meta | {"labels": server_labels(job_id, round_id)}, mounts, container)
+    meta = {
+        "name": server_name(job_id, round_id),
+        "namespace": namespace,
+        "labels": server_labels(job_id, round_id),
+        "annotations": {SERVES: ",".join(sorted(serves))},
+    }
+    return _rsync_pod(meta, mounts, container)
+
+
+def serves(pod: Mapping[str, Any]) -> frozenset[str] | None:
+    """The VMs a server pod was made for; None for one that does not say."""
+    text = ((pod.get("metadata") or {}).get("annotations") or {}).get(SERVES)
+    return None if text is None else frozenset(v for v in text.split(",") if v)
 
 
 def server_labels(job_id: str, round_id: int) -> dict[str, str]:

@@ -124,11 +124,18 @@ class KubernetesDriver:
         owned = {ns: self._owned(job, ns) for ns in _namespaces(job.vms)}
         vms = {vm: self._objects(vm, owned[ko.split(vm)[0]]) for vm in job.vms}
         servers: dict[int, list[model.Pod]] = defaultdict(list)
+        serving: dict[int, list[frozenset[str] | None]] = defaultdict(list)
         for found in owned.values():
             for obj in found.pods:
                 if ko.matches(obj, {ko.ROLE: "server"}):
-                    servers[int(obj["metadata"]["labels"][ko.ROUND])].append(ko.pod(obj))
-        return model.ClusterState(vms, {r: ko.worst(pods) for r, pods in servers.items()})
+                    round_id = int(obj["metadata"]["labels"][ko.ROUND])
+                    servers[round_id].append(ko.pod(obj))
+                    serving[round_id].append(ko.serves(obj))
+        return model.ClusterState(
+            vms,
+            {r: ko.worst(pods) for r, pods in servers.items()},
+            {r: common for r, sets in serving.items() if (common := _common(sets)) is not None},
+        )
 
     def _owned(self, job: Job, namespace: str) -> _Owned:
         wanted = {ko.MIGRATION: job.id}
@@ -273,7 +280,8 @@ class KubernetesDriver:
         image = self.settings.rsync_image
         for namespace, claims in mounts.items():
             self.rest.create(SERVICES, ko.server_service(job.id, round_id, namespace))
-            self.rest.create(PODS, ko.server_pod(job.id, round_id, namespace, claims, image))
+            pod = ko.server_pod(job.id, round_id, namespace, claims, image, vms)
+            self.rest.create(PODS, pod)
 
     def _create_client(self, job: Job, round_id: int, vm: str) -> None:
         namespace = ko.split(vm)[0]
@@ -297,6 +305,14 @@ class KubernetesDriver:
     @property
     def _target(self) -> bool:
         return self.side == Side.TARGET
+
+
+def _common(sets: list[frozenset[str] | None]) -> frozenset[str] | None:
+    """What every server pod of a round was made for; None when one of them does not say."""
+    known = [s for s in sets if s is not None]
+    if not known or len(known) < len(sets):
+        return None
+    return frozenset.intersection(*known)
 
 
 def _namespaces(vms: tuple[str, ...]) -> list[str]:

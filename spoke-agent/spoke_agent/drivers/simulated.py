@@ -83,6 +83,8 @@ class _Pod:
     deleted_at: int | None = None
     stuck: str = ""
     copied: int = 0
+    serves: frozenset[str] = frozenset()
+    """Servers only: the VMs whose volumes it mounts."""
 
 
 @dataclass
@@ -279,9 +281,11 @@ class World:
                 self.vms[name].transfers.pop(Side.SOURCE, None)
             case StopReceiving(vm=name):
                 self._stop_receiving(name)
-            case CreateServer(round=round_id):
+            case CreateServer(round=round_id, vms=members):
                 if not self.pods_of("server", round_id=round_id):
                     self._create_pod(Side.TARGET, "server", "", round_id)
+                    for pod in self.pods_of("server", round_id=round_id):
+                        pod.serves = frozenset(members)
             case DeleteServer(round=round_id):
                 for pod in self.pods_of("server", round_id=round_id):
                     self._delete(pod)
@@ -344,10 +348,10 @@ class World:
 
     def observe(self, side: Side) -> ClusterState:
         vms = {name: self._objects(side, vm) for name, vm in self.vms.items()}
-        servers = {
-            p.round: _pod(p) for p in self.pods_of("server") if side == Side.TARGET and p.round
-        }
-        return ClusterState(vms=vms, servers=servers)
+        found = [p for p in self.pods_of("server") if side == Side.TARGET and p.round]
+        servers = {p.round: _pod(p) for p in found if p.round}
+        serving = {p.round: p.serves for p in found if p.round}
+        return ClusterState(vms=vms, servers=servers, serving=serving)
 
     def _objects(self, side: Side, vm: _Vm) -> VmObjects:
         launchers = tuple(_pod(p) for p in self._launchers(side, vm.name))

@@ -6,9 +6,11 @@ move the observed state towards the ledger's. The reconcile loop writes the reco
 asks again, so every action is chosen from a ledger that has caught up with what it sees.
 
 The rules, in the words of `scenarios/vm-state-changes.yaml`: a running VM migrates live, a
-stopped one is copied offline in rounds; a round never gains clients; a VM whose client was
-in a round waits for that round to be over before it migrates live; rsync pods for a VM
-come only after its virt-launcher pods are gone; a change to one VM touches only that VM.
+stopped one is copied offline in rounds; a round takes a new member only until its server is
+Running (a server not yet Running is made again with the new member's volumes, and clients
+start once it runs); a VM whose client was in a round waits for that round to be over before
+it migrates live; rsync pods for a VM come only after its virt-launcher pods are gone; a
+change to one VM touches only that VM.
 """
 
 from collections.abc import Iterator
@@ -256,6 +258,8 @@ def _round_facts(
                 yield r.ClientEnded(current.id, name, f"rsync server failed: {server.message}")
         if not current.active and not _round_leftovers(current.id, observed):
             yield r.RoundClosed(current.id)
+        elif current.active and not failing:
+            yield from _membership(current, vms, observed)
         return
     if failing:
         return
@@ -270,6 +274,30 @@ def _round_facts(
     if ready:
         next_id = max((x.id for x in ledger.rounds), default=0) + 1
         yield r.RoundOpened(next_id, tuple(vm.name for vm in ready))
+
+
+def _membership(
+    current: r.RoundLedger, vms: list[_Vm], observed: Observed
+) -> Iterator[r.Record]:
+    """Until its server runs, a round takes every VM that becomes ready for a copy; once it
+    runs, a member its server was not made for waits for the next round."""
+    server = observed.target.servers.get(current.id)
+    serving = observed.target.serving.get(current.id)
+    if server is not None and server.running:
+        for name in current.active:
+            if serving is not None and name not in serving:
+                yield r.ClientEnded(current.id, name, r.LATE)
+        return
+    if server is not None and server.phase != Phase.PENDING:
+        return
+    for vm in vms:
+        if (
+            vm.name not in current.vms
+            and not vm.ledger.done
+            and vm.ledger.copy_failures < MAX_FAILURES
+            and _ready_for_offline(vm)
+        ):
+            yield r.RoundJoined(current.id, vm.name)
 
 
 def _round_leftovers(round_id: int, observed: Observed) -> bool:
@@ -394,6 +422,13 @@ def _round_actions(current: r.RoundLedger, vms: list[_Vm], observed: Observed) -
     if current.active:
         if server is None:
             yield CreateServer(current.id, current.vms)
+            return
+        serving = observed.target.serving.get(current.id)
+        if serving is not None and serving != frozenset(current.vms) and not server.running:
+            if not server.deleting:
+                yield DeleteServer(current.id)
+            return
+        if not server.running:
             return
         for name in current.active:
             vm = by_name[name]

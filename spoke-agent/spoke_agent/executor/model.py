@@ -101,6 +101,8 @@ class ClusterState:
     vms: Mapping[str, VmObjects]
     servers: Mapping[int, Pod] = field(default_factory=dict)
     """Target only: rsync server pods by round."""
+    serving: Mapping[int, frozenset[str]] = field(default_factory=dict)
+    """Target only: per round, the VMs whose volumes its server pods were made with."""
 
     def vm(self, name: str) -> VmObjects:
         return self.vms.get(name) or VmObjects()

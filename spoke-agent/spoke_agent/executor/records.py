@@ -43,6 +43,15 @@ class RoundOpened:
 
 
 @dataclass(frozen=True, slots=True)
+class RoundJoined:
+    """A VM that became ready for an offline copy while its round's server was not yet
+    Running: the server is made again with this VM's volumes too."""
+
+    round: int
+    vm: str
+
+
+@dataclass(frozen=True, slots=True)
 class ClientEnded:
     round: int
     vm: str
@@ -119,7 +128,11 @@ class Applied:
     action: Action
 
 
-NOT_FAILURES = ("succeeded", "stopped", "started", "abandoned")
+LATE = "late: the round's server was already running"
+"""A member that joined a round whose server started before it was made again: it waits
+for the next round."""
+
+NOT_FAILURES = ("succeeded", "stopped", "started", "abandoned", LATE)
 """Reasons an attempt or a client ends that do not count towards the job failing."""
 
 Record = (
@@ -127,6 +140,7 @@ Record = (
     | LiveStarted
     | LiveEnded
     | RoundOpened
+    | RoundJoined
     | ClientEnded
     | RoundClosed
     | Copied
@@ -238,6 +252,11 @@ def _apply(ledger: Ledger, record: Record) -> Ledger:
             for member in record.vms:
                 ledger = _vm(ledger, member, round=record.round)
             return ledger
+        case RoundJoined():
+            current = ledger.round(record.round)
+            members = (*(current.vms if current else ()), record.vm)
+            ledger = _round(ledger, record.round, vms=members)
+            return _vm(ledger, record.vm, round=record.round)
         case ClientEnded():
             current = ledger.round(record.round)
             ended = {**(current.ended if current else {}), record.vm: record.reason}
