@@ -13,6 +13,7 @@ import yaml
 
 from hub import validation
 from hub.capacity import fleet, index
+from hub.models import report
 from hub.models.report import CapacityReport
 
 
@@ -35,7 +36,7 @@ def _read(path: Path) -> object:
 
 def read_report(path: Path) -> CapacityReport:
     try:
-        return CapacityReport.model_validate(_read(path))
+        return report.parse(_read(path))
     except pydantic.ValidationError as error:
         raise FleetFileError(validation.lines(error, str(path))) from error
 

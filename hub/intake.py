@@ -18,6 +18,7 @@ from typing import Any
 import pydantic
 
 from hub import payloads, validation
+from hub.models import report as report_model
 from hub.models.report import CapacityReport
 
 
@@ -38,13 +39,13 @@ def inspect(body: bytes, encoding: str, limit: int, keep_report: bool = False) -
     except payloads.PayloadError as error:
         return Inspected(error_code=error.code, error_message=error.message)
     try:
-        report = CapacityReport.model_validate_json(raw)
+        report = report_model.parse_json(raw)
     except pydantic.ValidationError as error:
         problems = validation.problems(error)
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         return Inspected(
             error_code="invalid_report",
-            error_message="the report does not match the CapacityReport v1 schema: "
+            error_message="the report does not match the CapacityReport schema (v2, or v1): "
             f"{problems[0]['field']}: {problems[0]['problem']}{more}",
             problems=tuple(problems),
         )

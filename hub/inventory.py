@@ -23,9 +23,10 @@ from cachetools import LRUCache
 from hub import payloads
 from hub.capacity import fleet, index
 from hub.errors import Invalid, NotFound
+from hub.models import report as report_model
 from hub.models.claim import Claim
 from hub.models.report import CapacityReport
-from hub.models.vm import VmSpec
+from hub.models.vm import VirtualMachine
 
 PARSED_KEPT = 32
 log = logging.getLogger("cclm.hub")
@@ -141,7 +142,7 @@ class Inventory:
         if parsed is None:
             body = entry.body
             raw = payloads.gunzip(body) if body.startswith(payloads.GZIP_MAGIC) else body
-            parsed = CapacityReport.model_validate_json(raw)
+            parsed = report_model.parse_json(raw)
             self._parsed[key] = parsed
         return parsed
 
@@ -223,7 +224,9 @@ class Inventory:
         self._reshaped = False
         return patched
 
-    def resolve(self, refs: Sequence[str], source: str | None) -> tuple[str | None, list[VmSpec]]:
+    def resolve(
+        self, refs: Sequence[str], source: str | None
+    ) -> tuple[str | None, list[VirtualMachine]]:
         """Turn `namespace/name` (in `source`) or `cluster/namespace/name` references into the
         VMs the source cluster reports; every reference must name one source cluster."""
         sources = {source} if source else set()
@@ -247,7 +250,7 @@ class Inventory:
             )
         return (sources.pop() if sources else None), vms
 
-    def _find(self, cluster: str, namespace: str, name: str, ref: str) -> VmSpec:
+    def _find(self, cluster: str, namespace: str, name: str, ref: str) -> VirtualMachine:
         self.require(cluster, "source cluster")
         report = self.report(cluster)
         if report is None:

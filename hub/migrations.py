@@ -28,7 +28,7 @@ from hub.models.api import (
     TaskVm,
 )
 from hub.models.check import Code, Finding, Severity, TargetResult
-from hub.models.vm import VmSpec
+from hub.models.vm import VirtualMachine
 from hub.service import Hub
 from hub.store import Accepted
 
@@ -175,7 +175,7 @@ async def create(
 async def _attempt(
     hub: Hub,
     request: MigrationRequest,
-    vms: Sequence[VmSpec],
+    vms: Sequence[VirtualMachine],
     created_by: str,
     idempotency_key: str | None,
 ) -> tuple[Migration, bool] | None:

@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 from hub.capacity import rules
 from hub.capacity.index import ClusterIndex
+from hub.capacity.kubevirt import render
 from hub.models.check import CheckResult, Placement, Suggestion
-from hub.models.vm import VmSpec
+from hub.models.vm import VirtualMachine
 from hub.models.wizard import (
     Candidate,
     ExcludedCluster,
@@ -60,12 +61,14 @@ def _candidate(suggestion: Suggestion, index: ClusterIndex) -> Candidate:
 
 
 def answer(
-    vm: VmSpec,
+    vm: VirtualMachine,
     cluster: str,
     source_default_class: str | None,
     result: CheckResult,
     index_of: IndexOf,
 ) -> MigrationTargets:
+    source = index_of(cluster)
+    cores, memory = render.shape(vm, source.target if source else render.default_target())
     candidates = []
     for suggestion in result.suggestions:
         index = index_of(suggestion.cluster)
@@ -77,8 +80,8 @@ def answer(
             name=vm.name,
             namespace=vm.namespace,
             cluster=cluster,
-            cpu_cores=vm.cpu.vcpus,
-            memory_bytes=vm.memory_bytes,
+            cpu_cores=cores,
+            memory_bytes=memory,
             volumes=tuple(
                 SourceVolume(
                     name=disk.name,

@@ -5,8 +5,9 @@ from typing import Any
 
 from hub.capacity import fleet, index
 from hub.models.claim import Claim
-from hub.models.report import CapacityReport, Node, StorageClass
-from hub.models.vm import VmSpec
+from hub.models.kubevirt import KubeVirtConfiguration
+from hub.models.report import CapacityReport, CdiSettings, KubeVirtSettings, Node, StorageClass
+from hub.models.vm import VirtualMachine, VmSpec
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 GIB = 2**30
@@ -21,6 +22,7 @@ class NodeBuilder:
                 "kubernetes.io/hostname": name,
                 "kubernetes.io/arch": "amd64",
                 "kubevirt.io/schedulable": "true",
+                "machine-type.node.kubevirt.io/q35": "true",
             },
             "taints": [],
             "allocatable": {"cpu_millis": "16", "memory_bytes": "64Gi", "scalar": {}},
@@ -75,16 +77,35 @@ def storage_class(name: str = "ceph", available: str | None = "10Ti", **extra: A
     return StorageClass.model_validate(data)
 
 
+def kubevirt(
+    version: str = "v1.9.0", developer: dict[str, Any] | None = None, **configuration: Any
+) -> KubeVirtSettings:
+    """A KubeVirt CR as a spoke reports it: its release, and its spec.configuration in
+    KubeVirt's names (`developer` is developerConfiguration)."""
+    config = {**configuration, "developerConfiguration": developer or {}}
+    return KubeVirtSettings(
+        version=version, configuration=KubeVirtConfiguration.model_validate(config)
+    )
+
+
+KUBEVIRT = kubevirt()
+"""Reports in tests say which KubeVirt they run, as a spoke's do: sized by v1.9.0's rules."""
+CDI = CdiSettings(installed=True, version="v1.66.0")
+
+
 def report(cluster: str, nodes: list[Node], **extra: Any) -> CapacityReport:
     extra.setdefault("storage_classes", [storage_class()])
+    extra.setdefault("kubevirt", KUBEVIRT)
+    extra.setdefault("cdi", CDI)
     return CapacityReport(
         cluster=cluster, sequence=1, generated_at=NOW, nodes=tuple(nodes), **extra
     )
 
 
-def vm(
+def spec(
     name: str = "vm", namespace: str = "ns", memory: str = "4Gi", cores: int = 1, **extra: Any
 ) -> VmSpec:
+    """A VM in the flat form callers of the API may write by hand."""
     return VmSpec.model_validate(
         {
             "name": name,
@@ -94,6 +115,13 @@ def vm(
             **extra,
         }
     )
+
+
+def vm(
+    name: str = "vm", namespace: str = "ns", memory: str = "4Gi", cores: int = 1, **extra: Any
+) -> VirtualMachine:
+    """The same VM as the engine sizes it (a KubeVirt template)."""
+    return spec(name, namespace, memory, cores, **extra).machine()
 
 
 def cluster_index(

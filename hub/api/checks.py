@@ -1,17 +1,19 @@
 """Checks: the engine over HTTP, and the console wizard's migration-targets endpoint."""
 
-from hub import wizard
+from hub import manifests, wizard
 from hub.api.routing import Call, Param, Reply, Route
 from hub.capacity import engine
+from hub.capacity.kubevirt import render
+from hub.capacity.kubevirt.admission import RejectedError
 from hub.errors import Invalid
 from hub.models.api import CheckAnswer, CheckBody, Role
 from hub.models.check import CheckRequest
-from hub.models.vm import VmSpec
+from hub.models.vm import VirtualMachine, VmSpec
 from hub.models.wizard import MigrationTargets
 from hub.service import Hub
 
 
-def _distinct(vms: list[VmSpec]) -> None:
+def _distinct(vms: list[VirtualMachine]) -> None:
     keys = [vm.key for vm in vms]
     twice = sorted({k for k in keys if keys.count(k) > 1})
     if twice:
@@ -20,6 +22,38 @@ def _distinct(vms: list[VmSpec]) -> None:
             details={"vms": twice},
             code="duplicate_vm",
         )
+
+
+def _manifests(body: CheckBody) -> list[VirtualMachine]:
+    if not body.manifests:
+        return []
+    try:
+        return manifests.machines(body.manifests, "manifests", indexed=True)
+    except manifests.ManifestError as error:
+        raise Invalid(
+            str(error), details={"field": "manifests"}, code="invalid_manifest"
+        ) from error
+
+
+def _admissible(vms: list[VirtualMachine], hub: Hub, target: str | None) -> None:
+    """A VM given here that KubeVirt would refuse (by the target's rules, else the newest)
+    is a bad request, with the field; one read from a cluster was admitted there."""
+    index = hub.inventory.index(target) if target else None
+    to = index.target if index is not None else render.default_target()
+    for vm in vms:
+        try:
+            render.render(vm, to)
+        except RejectedError as error:
+            raise Invalid(
+                str(error),
+                details={
+                    "vm": vm.key,
+                    "causes": [
+                        {"field": f"spec.{c.field}", "problem": c.message} for c in error.causes
+                    ],
+                },
+                code="vm_rejected",
+            ) from error
 
 
 def _validate_clusters(hub: Hub, source: str | None, target: str | None) -> None:
@@ -40,9 +74,11 @@ async def run_check(call: Call) -> Reply:
     body = await call.body(CheckBody)
     hub = call.hub
     refs = [v for v in body.vms if isinstance(v, str)]
-    specs = [v for v in body.vms if isinstance(v, VmSpec)]
+    specs = [v.machine() for v in body.vms if isinstance(v, VmSpec)]
     source, resolved = hub.inventory.resolve(refs, body.source_cluster)
-    vms = resolved + specs
+    given = specs + _manifests(body)
+    _admissible(given, hub, body.target)
+    vms = resolved + given
     _distinct(vms)
     _validate_clusters(hub, source, body.target)
     request = CheckRequest(
@@ -91,9 +127,10 @@ ROUTES = (
         "checks",
         body=CheckBody,
         answers={200: CheckAnswer},
-        description="VMs are full specs or references (`cluster/namespace/name`, or "
-        "`namespace/name` with `source_cluster`). Without `target`, every eligible cluster "
-        "is ranked.",
+        description="VMs are full specs, references (`cluster/namespace/name`, or "
+        "`namespace/name` with `source_cluster`), or KubeVirt manifests in `manifests` "
+        "(VirtualMachines with the instancetypes, preferences and claims they name). "
+        "Without `target`, every eligible cluster is ranked.",
     ),
     Route(
         "GET",

@@ -9,21 +9,38 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hub.capacity import constraints, fit, paths, quota, requirements, rules, scoring, storage
+from hub.capacity import fit, paths, quota, requirements, rules, scoring, storage
 from hub.capacity.index import ClusterIndex
-from hub.models.check import Code, Finding, Placement, Severity, TargetResult, Verdict
+from hub.capacity.kubevirt.render import Target
+from hub.models.check import Code, Finding, Mode, Placement, Severity, TargetResult, Verdict
 from hub.models.policy import Policy
-from hub.models.vm import VmSpec
+from hub.models.vm import VirtualMachine
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Everything a check needs besides the target and the VMs; the caller owns the clock."""
+    """Everything a check needs besides the target and the VMs; the caller owns the clock.
+
+    `source` is how the VMs' own cluster sizes them (for the overhead KubeVirt measured
+    there); sizes are kept per VM and per target setting for the length of one check."""
 
     policy: Policy
     now: datetime
     source_labels: Mapping[str, str] | None = None
     storage_class_map: Mapping[str, str] = field(default_factory=dict)
+    source: Target | None = None
+    source_name: str | None = None
+    _sized: dict[tuple[int, object], requirements.Sized] = field(default_factory=dict)
+
+    def size(self, vm: VirtualMachine, target: Target, cluster: str) -> requirements.Sized:
+        """By the VM object itself: a context may serve checks of different VMs."""
+        key = (id(vm), target.key)
+        found = self._sized.get(key)
+        if found is None or found.vm is not vm:
+            release = self.source.release if self.source else None
+            found = requirements.size(vm, target, release, cluster)
+            self._sized[key] = found
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +50,7 @@ class Evaluation:
     result: TargetResult
     node_of: Mapping[str, str | None]
     requests: Mapping[str, requirements.PodRequest]
+    """Only VMs KubeVirt would admit and receive there."""
     storage_needed: Mapping[str, int]
     quota_usage: Mapping[str, Mapping[str, int]]
     quota_of: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)
@@ -53,7 +71,7 @@ def verdict(findings: Sequence[Finding]) -> Verdict:
     return Verdict.FITS
 
 
-def evaluate(index: ClusterIndex, vms: Sequence[VmSpec], ctx: Context) -> Evaluation:
+def evaluate(index: ClusterIndex, vms: Sequence[VirtualMachine], ctx: Context) -> Evaluation:
     gate = rules.kubevirt(index) + rules.freshness(index, ctx.policy, ctx.now)
     age = round(rules.age_seconds(index, ctx.now), 1)
     if any(f.severity == Severity.BLOCKER for f in gate):
@@ -61,19 +79,32 @@ def evaluate(index: ClusterIndex, vms: Sequence[VmSpec], ctx: Context) -> Evalua
             cluster=index.name, verdict=verdict(gate), findings=tuple(gate), report_age_seconds=age
         )
         return Evaluation(result, {}, {}, {}, {})
-    findings = list(gate) + rules.eligibility(index, ctx.policy)
+    findings = list(gate) + rules.eligibility(index, ctx.policy) + rules.rules_used(index)
     modes = {}
     for vm in vms:
         modes[vm.key], path_findings = paths.migration_mode(vm)
         findings += path_findings
-    requests = {vm.key: requirements.pod_request(vm, index.kubevirt) for vm in vms}
-    outcome = fit.place(
-        index, [fit.Demand(vm, requests[vm.key], constraints.for_vm(vm)) for vm in vms]
-    )
+    requests: dict[str, requirements.PodRequest] = {}
+    demands = []
+    for vm in vms:
+        sized = ctx.size(vm, index.target, index.name)
+        findings += sized.findings
+        findings += _measured(vm, ctx)
+        if sized.request is None or sized.wanted is None or sized.rendered is None:
+            continue
+        request = requirements.with_networks(
+            sized.request, sized.rendered, index.network_attachments
+        )
+        requests[vm.key] = request
+        demands.append(fit.Demand(vm, request, sized.wanted))
+    outcome = fit.place(index, demands)
     findings += outcome.findings
     volumes = storage.plan(index, vms, ctx.storage_class_map)
     findings += volumes.findings
-    usage_of = {vm.key: quota.usage([(vm, requests[vm.key])], volumes.volumes) for vm in vms}
+    usage_of = {
+        vm.key: quota.usage([(vm, requests[vm.key])] if vm.key in requests else [], volumes.volumes)
+        for vm in vms
+    }
     usage = quota.merged(usage_of.values())
     findings += quota.check(index, usage)
     aggregates = batch_aggregates(index, requests.values(), volumes.needed, ctx)
@@ -84,17 +115,10 @@ def evaluate(index: ClusterIndex, vms: Sequence[VmSpec], ctx: Context) -> Evalua
     node_of = {
         key: None if node is None else index.node_names[node] for key, node in outcome.nodes.items()
     }
+    for vm in vms:
+        node_of.setdefault(vm.key, None)
     placements = tuple(
-        Placement(
-            vm=vm.key,
-            mode=modes[vm.key],
-            node=node_of[vm.key],
-            cpu_millis=requests[vm.key].cpu_millis,
-            memory_bytes=requests[vm.key].memory_bytes,
-            scalar=requests[vm.key].scalar_dict(),
-            volumes=volumes.volumes.get(vm.key, ()),
-        )
-        for vm in vms
+        _placement(vm, modes[vm.key], node_of[vm.key], requests.get(vm.key), volumes) for vm in vms
     )
     result = TargetResult(
         cluster=index.name,
@@ -105,6 +129,51 @@ def evaluate(index: ClusterIndex, vms: Sequence[VmSpec], ctx: Context) -> Evalua
         report_age_seconds=age,
     )
     return Evaluation(result, node_of, requests, volumes.needed, usage, usage_of)
+
+
+def _placement(
+    vm: VirtualMachine,
+    mode: Mode,
+    node: str | None,
+    request: requirements.PodRequest | None,
+    volumes: storage.StoragePlan,
+) -> Placement:
+    return Placement(
+        vm=vm.key,
+        mode=mode,
+        node=node,
+        cpu_millis=request.cpu_millis if request else 0,
+        memory_bytes=request.memory_bytes if request else 0,
+        scalar=request.scalar_dict() if request else {},
+        volumes=volumes.volumes.get(vm.key, ()),
+        arithmetic=request.arithmetic if request else (),
+    )
+
+
+def _measured(vm: VirtualMachine, ctx: Context) -> list[Finding]:
+    """The overhead KubeVirt measured on the source, against what its rules give there."""
+    measured = vm.measured_overhead_bytes
+    if measured is None or ctx.source is None:
+        return []
+    sized = ctx.size(vm, ctx.source, ctx.source_name or "the source")
+    if sized.rendered is None:
+        return []
+    computed = sized.rendered.overhead.total
+    if computed >= measured:
+        return []
+    return [
+        Finding(
+            code=Code.OVERHEAD_BELOW_MEASURED,
+            severity=Severity.WARNING,
+            vm=vm.key,
+            message=(
+                f"{vm.key}: KubeVirt {ctx.source.release} measured a memory overhead of "
+                f"{measured} B on {ctx.source_name or 'its cluster'}, the rules give "
+                f"{computed} B there ({measured - computed} B less): sizes here may be low"
+            ),
+            details={"measured": measured, "computed": computed},
+        )
+    ]
 
 
 def batch_aggregates(

@@ -1,8 +1,10 @@
 """Which nodes the scheduler would consider for a VM's virt-launcher pod, and why not.
 
-Mirrors the scheduler's filters that depend on the node alone: node selector (with the labels
-KubeVirt adds itself), required node affinity, taints against tolerations, readiness and
-cordoning. Each rejection names its reason so a verdict can say "9 nodes miss label X".
+Mirrors the scheduler's filters that depend on the node alone: node selector (the labels
+KubeVirt renders, `hub.capacity.kubevirt.selection`), required node affinity, taints against
+tolerations, readiness, and cordoning, which the scheduler treats as the taint
+`node.kubernetes.io/unschedulable:NoSchedule` (a pod that tolerates it may still land there).
+Each rejection names its reason so a verdict can say "9 nodes miss label X".
 """
 
 from collections.abc import Mapping
@@ -14,13 +16,13 @@ from hub.models.vm import (
     SelectorOperator,
     SelectorRequirement,
     Toleration,
-    VmSpec,
 )
 
 SCHEDULABLE_LABEL = "kubevirt.io/schedulable"
-CPU_MANAGER_LABEL = "kubevirt.io/cpumanager"
 ARCH_LABEL = "kubernetes.io/arch"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
+CORDONED = Taint(key="node.kubernetes.io/unschedulable", effect="NoSchedule")
+"""What `spec.unschedulable` means to the scheduler (the NodeUnschedulable filter)."""
 _HARD_EFFECTS = ("NoSchedule", "NoExecute")
 
 
@@ -31,6 +33,8 @@ class Constraints:
     labels: tuple[tuple[str, str], ...]
     affinity: tuple[NodeSelectorTerm, ...]
     tolerations: tuple[Toleration, ...]
+    excluded_hosts: frozenset[str] = frozenset()
+    """Hostnames the pod may not use: a migration's source node."""
 
     @property
     def keys(self) -> frozenset[str]:
@@ -42,21 +46,9 @@ class Constraints:
     def tolerates_any(self) -> bool:
         return bool(self.tolerations)
 
-
-def for_vm(vm: VmSpec) -> Constraints:
-    """The node selector KubeVirt renders: the VM's own plus the labels it adds."""
-    labels = dict(vm.node_selector)
-    labels[SCHEDULABLE_LABEL] = "true"
-    labels[ARCH_LABEL] = vm.architecture
-    if vm.dedicated_cpu:
-        labels[CPU_MANAGER_LABEL] = "true"
-    if vm.cpu_model:
-        labels[f"cpu-model.node.kubevirt.io/{vm.cpu_model}"] = "true"
-    if vm.cpu_vendor:
-        labels[f"cpu-vendor.node.kubevirt.io/{vm.cpu_vendor}"] = "true"
-    if vm.host_model:
-        labels[f"host-model-cpu.node.kubevirt.io/{vm.host_model}"] = "true"
-    return Constraints(tuple(sorted(labels.items())), vm.affinity, vm.tolerations)
+    @property
+    def tolerates_cordon(self) -> bool:
+        return tolerated(CORDONED, self.tolerations)
 
 
 def requirement_holds(req: SelectorRequirement, labels: Mapping[str, str]) -> bool:
@@ -111,7 +103,7 @@ def rejection(
     """Why the scheduler would not consider this node for the VM; None when it would."""
     if not ready:
         return "not Ready"
-    if unschedulable:
+    if unschedulable and not tolerated(CORDONED, constraints.tolerations):
         return "cordoned (unschedulable)"
     for key, value in constraints.labels:
         if labels.get(key) != value:

@@ -41,7 +41,14 @@ def run(
 ) -> CheckResult:
     source = fleet.get(request.source_cluster) if request.source_cluster else None
     source_labels: Mapping[str, str] | None = source.labels if source else None
-    ctx = check.Context(policy, now, source_labels, request.storage_class_map)
+    ctx = check.Context(
+        policy,
+        now,
+        source_labels,
+        request.storage_class_map,
+        source=source.target if source else None,
+        source_name=source.name if source else None,
+    )
     target: TargetResult | None = None
     if request.target:
         index = fleet.get(request.target)

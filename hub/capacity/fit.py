@@ -16,15 +16,20 @@ import numpy as np
 
 from hub.capacity import constraints
 from hub.capacity.index import BoolArray, ClusterIndex, IntArray
+from hub.capacity.kubevirt import compute
 from hub.capacity.requirements import PodRequest
 from hub.models import quantity
 from hub.models.check import Code, Finding, Severity
-from hub.models.vm import VmSpec
+from hub.models.vm import VirtualMachine
+
+UNTRACKED_WHEN_ABSENT = compute.VIRTUALIZATION
+"""Device plugins every KubeVirt node has (kvm, tun, vhost-net, vhost-vsock): counted when
+the report lists them on any node, left out when it lists none (an older agent's report)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Demand:
-    vm: VmSpec
+    vm: VirtualMachine
     request: PodRequest
     wanted: constraints.Constraints
 
@@ -45,26 +50,38 @@ class Outcome:
 class _Free:
     cpu: IntArray
     memory: IntArray
+    pods: IntArray
     scalar: dict[str, IntArray]
 
     def take(self, node: int, request: PodRequest) -> None:
         self.cpu[node] -= request.cpu_millis
         self.memory[node] -= request.memory_bytes
-        for name, amount in request.scalar:
+        self.pods[node] -= 1
+        for name, amount in _counted(request, self.scalar):
             self.scalar[name][node] -= amount
 
     def room(self, request: PodRequest) -> BoolArray:
         ok = (self.cpu >= request.cpu_millis) & (self.memory >= request.memory_bytes)
-        for name, amount in request.scalar:
+        ok &= self.pods >= 1
+        for name, amount in _counted(request, self.scalar):
             column = self.scalar.get(name)
             ok &= False if column is None else column >= amount
         return ok
+
+
+def _counted(request: PodRequest, scalar: dict[str, IntArray]) -> list[tuple[str, int]]:
+    return [
+        (name, amount)
+        for name, amount in request.scalar
+        if name in scalar or name not in UNTRACKED_WHEN_ABSENT
+    ]
 
 
 def place(index: ClusterIndex, demands: Sequence[Demand]) -> Outcome:
     free = _Free(
         index.cpu_free.copy(),
         index.memory_free.copy(),
+        index.pods_free.copy(),
         {name: col.allocatable - col.used for name, col in index.scalar.items()},
     )
     cpu_scale = max(int(index.cpu_allocatable.max(initial=0)), 1)
@@ -139,13 +156,22 @@ def _explain(demand: Demand, reasons: list[str | None], ctx: _Context) -> list[F
             )
         ]
     short = [
-        f for f in (_short(demand, name, need, ctx) for name, need in _needs(demand.request)) if f
+        f
+        for f in (
+            _short(demand, name, need, ctx) for name, need in _needs(demand.request, ctx.free)
+        )
+        if f
     ]
     return short or [_no_single_node(demand, ctx)]
 
 
-def _needs(request: PodRequest) -> list[tuple[str, int]]:
-    return [("cpu", request.cpu_millis), ("memory", request.memory_bytes), *request.scalar]
+def _needs(request: PodRequest, free: _Free) -> list[tuple[str, int]]:
+    return [
+        ("cpu", request.cpu_millis),
+        ("memory", request.memory_bytes),
+        ("pods", 1),
+        *_counted(request, free.scalar),
+    ]
 
 
 def _column(ctx: _Context, resource: str) -> IntArray | None:
@@ -153,6 +179,8 @@ def _column(ctx: _Context, resource: str) -> IntArray | None:
         return ctx.free.cpu
     if resource == "memory":
         return ctx.free.memory
+    if resource == "pods":
+        return ctx.free.pods
     return ctx.free.scalar.get(resource)
 
 
@@ -161,6 +189,8 @@ def _show(resource: str, amount: int) -> str:
         return f"{quantity.cores(amount)} cores"
     if resource == "memory" or resource.startswith("hugepages-"):
         return quantity.gib(amount)
+    if resource == "pods":
+        return f"{amount} pod slot(s)"
     return f"{amount} x {resource}"
 
 
@@ -171,6 +201,8 @@ def _code(resource: str) -> Code:
         return Code.MEMORY_SHORT
     if resource.startswith("hugepages-"):
         return Code.HUGEPAGES_SHORT
+    if resource == "pods":
+        return Code.TOO_MANY_PODS
     return Code.DEVICE_SHORT
 
 
@@ -215,14 +247,14 @@ def _short(demand: Demand, resource: str, need: int, ctx: _Context) -> Finding |
 def _no_single_node(demand: Demand, ctx: _Context) -> Finding:
     """Each resource exists somewhere, never together: name the closest node and its gap."""
     gaps = []
-    for resource, need in _needs(demand.request):
+    for resource, need in _needs(demand.request, ctx.free):
         column = _column(ctx, resource)
         have = np.zeros_like(ctx.free.cpu) if column is None else column
         gaps.append(np.maximum(need - have, 0) / max(need, 1))
     worst = np.where(ctx.eligible, np.max(np.vstack(gaps), axis=0), np.inf)
     node = int(np.argmin(worst))
     missing = []
-    for resource, need in _needs(demand.request):
+    for resource, need in _needs(demand.request, ctx.free):
         column = _column(ctx, resource)
         held = 0 if column is None else int(column[node])
         if held < need:

@@ -16,29 +16,32 @@ import numpy.typing as npt
 
 from hub.capacity import rules
 from hub.capacity.index import BoolArray, ClusterIndex, IntArray, Totals
+from hub.capacity.kubevirt.render import Target
 from hub.models.policy import LabelSelector
-from hub.models.report import KubeVirtSettings
 
 FloatArray = npt.NDArray[np.float64]
 TOTALS = tuple(f.name for f in fields(Totals))
 """Per-cluster columns, one per `Totals` field."""
-NODE_COLUMNS = ("node_cpu_free", "node_memory_free", "node_usable", "node_plain")
+NODE_COLUMNS = (
+    "node_cpu_free",
+    "node_memory_free",
+    "node_pods_free",
+    "node_usable",
+    "node_plain",
+    "node_ready",
+)
 
 
-def sizing_key(settings: KubeVirtSettings) -> tuple[object, ...]:
-    """The KubeVirt settings that change a pod's size; clusters sharing them share sizing."""
-    return (
-        settings.cpu_allocation_ratio,
-        settings.memory_overcommit_percent,
-        settings.additional_guest_memory_overhead_ratio,
-    )
+def sizing_key(cluster: ClusterIndex) -> tuple[object, ...]:
+    """Clusters whose KubeVirt release and configuration agree size every pod alike."""
+    return cluster.target.key
 
 
 @dataclass(frozen=True, slots=True)
 class FleetIndex:
     clusters: tuple[ClusterIndex, ...]
     position: Mapping[str, int]
-    sizings: tuple[KubeVirtSettings, ...]
+    sizings: tuple[Target, ...]
     sizing_of: npt.NDArray[np.int32]
     installed: BoolArray
     received_at: FloatArray
@@ -53,8 +56,11 @@ class FleetIndex:
     node_cluster: npt.NDArray[np.int32]
     node_cpu_free: IntArray
     node_memory_free: IntArray
+    node_pods_free: IntArray
     node_usable: BoolArray
     node_plain: BoolArray
+    node_ready: BoolArray
+    """Ready with KubeVirt on, cordoned or not: where a VM that tolerates cordons may go."""
     _eligible: dict[str, BoolArray] = field(default_factory=dict)
 
     def get(self, name: str) -> ClusterIndex | None:
@@ -80,13 +86,13 @@ class FleetIndex:
 def build(clusters: Iterable[ClusterIndex]) -> FleetIndex:
     ordered = tuple(sorted(clusters, key=lambda c: c.name))
     sizing_ids: dict[tuple[object, ...], int] = {}
-    sizings: list[KubeVirtSettings] = []
+    sizings: list[Target] = []
     sizing_of = []
     for cluster in ordered:
-        key = sizing_key(cluster.kubevirt)
+        key = sizing_key(cluster)
         if key not in sizing_ids:
             sizing_ids[key] = len(sizings)
-            sizings.append(cluster.kubevirt)
+            sizings.append(cluster.target)
         sizing_of.append(sizing_ids[key])
 
     def per_cluster(values: Sequence[int]) -> IntArray:
@@ -112,8 +118,10 @@ def build(clusters: Iterable[ClusterIndex]) -> FleetIndex:
         ),
         node_cpu_free=joined([c.cpu_free for c in ordered], np.int64),
         node_memory_free=joined([c.memory_free for c in ordered], np.int64),
+        node_pods_free=joined([c.pods_free for c in ordered], np.int64),
         node_usable=joined([c.usable for c in ordered], np.bool_),
         node_plain=joined([c.plain & c.usable for c in ordered], np.bool_),
+        node_ready=joined([c.ready for c in ordered], np.bool_),
     )
 
 
@@ -124,11 +132,11 @@ def patch(old: FleetIndex, changed: Sequence[ClusterIndex]) -> FleetIndex | None
     far less than concatenating the whole fleet again. None when a shape or sizing differs,
     or a cluster is new: then `build` is needed.
     """
-    sizing_ids = {sizing_key(s): i for i, s in enumerate(old.sizings)}
+    sizing_ids = {s.key: i for i, s in enumerate(old.sizings)}
     plan = []
     for cluster in changed:
         at = old.position.get(cluster.name)
-        if at is None or sizing_key(cluster.kubevirt) not in sizing_ids:
+        if at is None or sizing_key(cluster) not in sizing_ids:
             return None
         previous = old.clusters[at]
         if len(previous.node_names) != len(cluster.node_names):
@@ -143,15 +151,17 @@ def patch(old: FleetIndex, changed: Sequence[ClusterIndex]) -> FleetIndex | None
     for at, start, end, cluster in plan:
         clusters[at] = cluster
         totals = cluster.totals
-        arrays["sizing_of"][at] = sizing_ids[sizing_key(cluster.kubevirt)]
+        arrays["sizing_of"][at] = sizing_ids[sizing_key(cluster)]
         arrays["installed"][at] = cluster.kubevirt.installed
         arrays["received_at"][at] = cluster.received_at.timestamp()
         for name in TOTALS:
             arrays[name][at] = getattr(totals, name)
         arrays["node_cpu_free"][start:end] = cluster.cpu_free
         arrays["node_memory_free"][start:end] = cluster.memory_free
+        arrays["node_pods_free"][start:end] = cluster.pods_free
         arrays["node_usable"][start:end] = cluster.usable
         arrays["node_plain"][start:end] = cluster.plain & cluster.usable
+        arrays["node_ready"][start:end] = cluster.ready
     return FleetIndex(
         clusters=tuple(clusters),
         position=old.position,

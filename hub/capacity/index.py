@@ -14,9 +14,11 @@ import numpy as np
 import numpy.typing as npt
 
 from hub.capacity import constraints
+from hub.capacity.kubevirt import render
 from hub.models.claim import Claim
 from hub.models.report import (
     CapacityReport,
+    CdiSettings,
     KubeVirtSettings,
     Node,
     PendingLauncher,
@@ -66,6 +68,10 @@ class ClusterIndex:
     received_at: datetime
     sequence: int
     kubevirt: KubeVirtSettings
+    target: render.Target
+    """How this cluster's KubeVirt sizes a pod: its release's rules and its configuration."""
+    cdi: CdiSettings
+    network_attachments: Mapping[str, str]
     node_names: tuple[str, ...]
     hostnames: tuple[str | None, ...]
     profile_of: npt.NDArray[np.int32]
@@ -74,8 +80,13 @@ class ClusterIndex:
     cpu_used: IntArray
     memory_allocatable: IntArray
     memory_used: IntArray
+    pods_free: IntArray
+    """Pods each node still takes (allocatable.pods less its pods and claimed VMs); a very
+    large number where the report does not say."""
     scalar: Mapping[str, ScalarColumn]
     usable: BoolArray
+    ready: BoolArray
+    """Ready with KubeVirt on, cordoned or not."""
     plain: BoolArray
     totals: Totals
     storage_classes: Mapping[str, StorageClass]
@@ -114,7 +125,12 @@ class ClusterIndex:
             )
             if len(self._profile_rejections) < 64:
                 self._profile_rejections[wanted] = per_profile
-        return [per_profile[p] for p in self.profile_of.tolist()]
+        found = [per_profile[p] for p in self.profile_of.tolist()]
+        if wanted.excluded_hosts:
+            for i, host in enumerate(self.hostnames):
+                if found[i] is None and host in wanted.excluded_hosts:
+                    found[i] = "the migration's source node (same hostname)"
+        return found
 
     def _reject(self, wanted: constraints.Constraints, node: int) -> str | None:
         profile = self.profiles[int(self.profile_of[node])]
@@ -144,6 +160,12 @@ def build(
     cpu_allocatable = np.array([n.allocatable.cpu_millis for n in nodes], dtype=np.int64)
     memory_allocatable = np.array([n.allocatable.memory_bytes for n in nodes], dtype=np.int64)
     usable = np.array([_usable(n) for n in nodes], dtype=np.bool_)
+    ready = np.array([_ready(n) for n in nodes], dtype=np.bool_)
+    pods_free = np.array([_pods_free(n) for n in nodes], dtype=np.int64)
+    for claim in claims:
+        for share in claim.shares.values():
+            if share.node in position:
+                pods_free[position[share.node]] -= 1
     plain_rule = constraints.Constraints(
         ((constraints.ARCH_LABEL, "amd64"), (constraints.SCHEDULABLE_LABEL, "true")), (), ()
     )
@@ -162,6 +184,9 @@ def build(
         received_at=received_at,
         sequence=report.sequence,
         kubevirt=report.kubevirt,
+        target=_target(report.kubevirt),
+        cdi=report.cdi,
+        network_attachments=MappingProxyType(dict(report.network_attachments)),
         node_names=tuple(n.name for n in nodes),
         hostnames=hostnames,
         profile_of=np.array(profile_of, dtype=np.int32),
@@ -170,8 +195,10 @@ def build(
         cpu_used=cpu_used,
         memory_allocatable=memory_allocatable,
         memory_used=memory_used,
+        pods_free=pods_free,
         scalar=_scalar_columns(nodes, claims, position),
         usable=usable,
+        ready=ready,
         plain=plain,
         totals=_totals(cpu_allocatable, cpu_used, memory_allocatable, memory_used, usable),
         storage_classes=MappingProxyType(classes),
@@ -186,12 +213,27 @@ def build(
     )
 
 
-def _usable(node: Node) -> bool:
-    return (
-        node.ready
-        and not node.unschedulable
-        and node.labels.get(constraints.SCHEDULABLE_LABEL) == "true"
+UNLIMITED_PODS = 2**31
+
+
+def _pods_free(node: Node) -> int:
+    if node.pods_allocatable is None:
+        return UNLIMITED_PODS
+    return node.pods_allocatable - node.pods
+
+
+def _target(settings: KubeVirtSettings) -> render.Target:
+    return render.target(
+        settings.version, settings.configuration, settings.annotations, settings.runtime_classes
     )
+
+
+def _ready(node: Node) -> bool:
+    return node.ready and node.labels.get(constraints.SCHEDULABLE_LABEL) == "true"
+
+
+def _usable(node: Node) -> bool:
+    return _ready(node) and not node.unschedulable
 
 
 def _intern_profiles(

@@ -2,10 +2,10 @@
 disks can be copied; otherwise there is no path and the check is blocked for that VM."""
 
 from hub.models.check import Code, Finding, Mode, Severity
-from hub.models.vm import VmSpec
+from hub.models.vm import VirtualMachine
 
 
-def migration_mode(vm: VmSpec) -> tuple[Mode, list[Finding]]:
+def migration_mode(vm: VirtualMachine) -> tuple[Mode, list[Finding]]:
     copyable = all(d.copyable for d in vm.disks)
     uncopyable = ", ".join(d.name for d in vm.disks if not d.copyable)
     if vm.running and vm.live_migratable:

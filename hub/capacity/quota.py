@@ -7,30 +7,25 @@ from hub.capacity.index import ClusterIndex
 from hub.capacity.requirements import PodRequest
 from hub.models import quantity
 from hub.models.check import Code, Finding, Severity, VolumePlan
-from hub.models.vm import VmSpec
+from hub.models.vm import VirtualMachine
 
 _STORAGE_CLASS_SUFFIX = ".storageclass.storage.k8s.io/"
 
 
 def usage(
-    vms: Sequence[tuple[VmSpec, PodRequest]], volumes: Mapping[str, tuple[VolumePlan, ...]]
+    vms: Sequence[tuple[VirtualMachine, PodRequest]], volumes: Mapping[str, tuple[VolumePlan, ...]]
 ) -> dict[str, dict[str, int]]:
     """What the batch adds to each namespace, under every quota resource name it touches.
 
-    Limits quotas count the VM's own limits when it sets them; otherwise its requests, the
-    least the pod can be charged (KubeVirt may set higher limits when a quota demands them).
+    Limits quotas count the compute container's limits where KubeVirt renders them;
+    otherwise its requests, the least the pod can be charged (KubeVirt may set higher
+    limits when a quota demands them).
     """
     per_namespace: dict[str, dict[str, int]] = {}
     for vm, request in vms:
         bucket = per_namespace.setdefault(vm.namespace, {})
-        limits_cpu = (
-            vm.limits_cpu_millis if vm.limits_cpu_millis is not None else request.cpu_millis
-        )
-        limits_memory = (
-            vm.limits_memory_bytes + request.overhead_bytes
-            if vm.limits_memory_bytes is not None
-            else request.memory_bytes
-        )
+        limits_cpu = request.limits_cpu_millis or request.cpu_millis
+        limits_memory = request.limits_memory_bytes or request.memory_bytes
         charges = {
             "pods": 1,
             "count/pods": 1,

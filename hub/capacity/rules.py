@@ -67,6 +67,21 @@ def kubevirt(index: ClusterIndex) -> list[Finding]:
     ]
 
 
+def rules_used(index: ClusterIndex) -> list[Finding]:
+    """Sizes come from the rules of the release the target runs; say when they cannot."""
+    note = index.target.note
+    if note is None:
+        return []
+    return [
+        Finding(
+            code=Code.KUBEVIRT_RULES_APPROXIMATE,
+            severity=Severity.INFO,
+            message=f"{index.name}: {note}",
+            details={"version": index.kubevirt.version, "rules": str(index.target.release)},
+        )
+    ]
+
+
 def headroom(
     index: ClusterIndex, aggregates: scoring.Aggregates, needed: Mapping[str, int], policy: Policy
 ) -> list[Finding]:

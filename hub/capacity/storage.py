@@ -1,16 +1,17 @@
-"""Volumes on the target: which class each disk maps to, how large it must be, and whether
-each class has room. A class that publishes no capacity is a warning, never infinite room."""
+"""Volumes on the target: which class each disk maps to, how large CDI makes it there
+(`hub.capacity.cdi`), and whether each class has room. A class that publishes no capacity is
+a warning, never infinite room."""
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 
+from hub.capacity import cdi
 from hub.capacity.index import ClusterIndex
+from hub.capacity.kubevirt.release import Release
 from hub.models import quantity
 from hub.models.check import Code, Finding, Severity, VolumePlan
 from hub.models.report import CapacitySource, StorageClass
-from hub.models.vm import Disk, VmSpec, VolumeMode
+from hub.models.vm import Disk, VirtualMachine, VolumeMode
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,12 +21,14 @@ class StoragePlan:
     findings: tuple[Finding, ...]
 
 
-def target_size(disk: Disk, storage_class: StorageClass) -> int:
-    """Filesystem volumes lose CDI's filesystem overhead to the filesystem, so ask for more."""
-    if disk.volume_mode == VolumeMode.BLOCK:
-        return disk.size_bytes
-    usable = 1 - Fraction(storage_class.filesystem_overhead)
-    return math.ceil(Fraction(disk.size_bytes) / usable)
+def target_size(disk: Disk, storage_class: StorageClass, version: Release = cdi.NEW_FORMULA) -> int:
+    """The blank DataVolume's size: the class's StorageProfile decides the volume mode when
+    it names one (the executor sets none), else the source disk's mode."""
+    mode = storage_class.volume_mode or disk.volume_mode
+    overhead = None if mode == VolumeMode.BLOCK else storage_class.filesystem_overhead
+    return cdi.required(
+        disk.size_bytes, overhead, storage_class.minimum_pvc_size_bytes, version
+    ).bytes
 
 
 def target_class(disk: Disk, index: ClusterIndex, class_map: Mapping[str, str]) -> str | None:
@@ -38,10 +41,22 @@ def target_class(disk: Disk, index: ClusterIndex, class_map: Mapping[str, str]) 
     return index.default_storage_class
 
 
-def plan(index: ClusterIndex, vms: Sequence[VmSpec], class_map: Mapping[str, str]) -> StoragePlan:
+def plan(
+    index: ClusterIndex, vms: Sequence[VirtualMachine], class_map: Mapping[str, str]
+) -> StoragePlan:
     volumes: dict[str, tuple[VolumePlan, ...]] = {}
     needed: dict[str, int] = {}
     findings: list[Finding] = []
+    version, note = cdi.release(index.cdi.version)
+    if note and any(vm.disks for vm in vms):
+        findings.append(
+            Finding(
+                code=Code.KUBEVIRT_RULES_APPROXIMATE,
+                severity=Severity.INFO,
+                resource="storage",
+                message=f"{index.name}: {note}",
+            )
+        )
     for vm in vms:
         planned = []
         for disk in vm.disks:
@@ -50,7 +65,7 @@ def plan(index: ClusterIndex, vms: Sequence[VmSpec], class_map: Mapping[str, str
             if storage_class is None:
                 findings.append(_missing(vm, disk, name, index))
                 continue
-            size = target_size(disk, storage_class)
+            size = target_size(disk, storage_class, version)
             planned.append(
                 VolumePlan(disk=disk.name, storage_class=storage_class.name, size_bytes=size)
             )
@@ -63,7 +78,7 @@ def plan(index: ClusterIndex, vms: Sequence[VmSpec], class_map: Mapping[str, str
     return StoragePlan(volumes, needed, tuple(findings))
 
 
-def _missing(vm: VmSpec, disk: Disk, mapped: str | None, index: ClusterIndex) -> Finding:
+def _missing(vm: VirtualMachine, disk: Disk, mapped: str | None, index: ClusterIndex) -> Finding:
     source = disk.storage_class or "(source default)"
     if mapped is not None:
         why = f"it maps to {mapped!r}, which {index.name} does not have"

@@ -18,13 +18,14 @@ from hub.capacity import check, constraints, requirements, scoring
 from hub.capacity.fleet import FleetIndex
 from hub.capacity.index import ClusterIndex
 from hub.models.check import Excluded, Severity, SplitPart, SplitPlan, Suggestion, TargetResult
-from hub.models.vm import VmSpec
+from hub.models.vm import VirtualMachine
 
 PREFILTER_VMS = 4
 SPLIT_CLUSTERS = 50
 EXACT_EXCLUSION_REASONS = 25
 _TOTAL_SHORT = "not enough free CPU and memory in total for the batch"
 _NO_NODE = "no node could hold "
+_REFUSED = "refused: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,23 +36,44 @@ class Ranking:
     evaluated: int
 
 
-def _is_plain(vm: VmSpec) -> bool:
-    wanted = constraints.for_vm(vm)
-    return (
-        not vm.tolerations
-        and not vm.affinity
-        and len(wanted.labels) == 2
-        and vm.architecture == "amd64"
+_PLAIN = ((constraints.ARCH_LABEL, "amd64"), (constraints.SCHEDULABLE_LABEL, "true"))
+
+
+def _is_plain(sized: Sequence[requirements.Sized]) -> bool:
+    """Every node this VM could use is a plain one (amd64, KubeVirt on, no taint it must
+    tolerate), whatever target setting sizes it."""
+    return all(
+        s.wanted is not None
+        and not s.wanted.tolerations
+        and all(label in s.wanted.labels for label in _PLAIN)
+        for s in sized
     )
 
 
-def _requests(fleet: FleetIndex, vms: Sequence[VmSpec]) -> list[list[requirements.PodRequest]]:
-    """Pod requests per distinct KubeVirt sizing, per VM."""
-    return [[requirements.pod_request(vm, sizing) for vm in vms] for sizing in fleet.sizings]
+def _tolerates_cordon(sized: Sequence[requirements.Sized]) -> bool:
+    return any(s.wanted is not None and s.wanted.tolerates_cordon for s in sized)
+
+
+def _sizes(
+    fleet: FleetIndex, vms: Sequence[VirtualMachine], ctx: check.Context
+) -> list[list[requirements.Sized]]:
+    """Per distinct target setting, per VM."""
+    return [
+        [ctx.size(vm, target, "clusters of this KubeVirt setting") for vm in vms]
+        for target in fleet.sizings
+    ]
+
+
+def _cpu(sized: requirements.Sized) -> int:
+    return sized.request.cpu_millis if sized.request else 0
+
+
+def _memory(sized: requirements.Sized) -> int:
+    return sized.request.memory_bytes if sized.request else 0
 
 
 def candidates(
-    fleet: FleetIndex, vms: Sequence[VmSpec], ctx: check.Context, skip: Mapping[str, str]
+    fleet: FleetIndex, vms: Sequence[VirtualMachine], ctx: check.Context, skip: Mapping[str, str]
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Clusters that pass every fleet-wide necessary condition, their score upper bounds, and
     for the others the first condition that removed them."""
@@ -61,7 +83,7 @@ def candidates(
 
     def drop(reason: str, keep: np.ndarray) -> None:
         nonlocal alive
-        reasons[reason] = alive & ~keep
+        reasons[reason] = reasons.get(reason, np.zeros(n, dtype=np.bool_)) | (alive & ~keep)
         alive = alive & keep
 
     names = np.array([c.name for c in fleet.clusters], dtype=object)
@@ -75,11 +97,15 @@ def candidates(
     drop(
         "not selected by the policy's eligible_targets", fleet.eligible(ctx.policy.eligible_targets)
     )
-    sized = _requests(fleet, vms)
-    batch_cpu = np.array([sum(r.cpu_millis for r in rs) for rs in sized], dtype=np.int64)[
+    sized = _sizes(fleet, vms, ctx)
+    for sizing, per_vm in enumerate(sized):
+        refused = [f for s in per_vm if s.request is None for f in s.findings]
+        if refused:
+            drop(_REFUSED + refused[0].message, fleet.sizing_of != sizing)
+    batch_cpu = np.array([sum(_cpu(r) for r in rs) for rs in sized], dtype=np.int64)[
         fleet.sizing_of
     ]
-    batch_memory = np.array([sum(r.memory_bytes for r in rs) for rs in sized], dtype=np.int64)[
+    batch_memory = np.array([sum(_memory(r) for r in rs) for rs in sized], dtype=np.int64)[
         fleet.sizing_of
     ]
     drop(
@@ -90,12 +116,19 @@ def candidates(
         if not alive.any():
             break
         vm = vms[position]
-        cpu = np.array([rs[position].cpu_millis for rs in sized], dtype=np.int64)
-        memory = np.array([rs[position].memory_bytes for rs in sized], dtype=np.int64)
+        per_sizing = [rs[position] for rs in sized]
+        cpu = np.array([_cpu(r) for r in per_sizing], dtype=np.int64)
+        memory = np.array([_memory(r) for r in per_sizing], dtype=np.int64)
         node_sizing = fleet.sizing_of[fleet.node_cluster]
-        mask = fleet.node_plain if _is_plain(vm) else fleet.node_usable
+        if _is_plain(per_sizing):
+            mask = fleet.node_plain
+        elif _tolerates_cordon(per_sizing):
+            mask = fleet.node_ready
+        else:
+            mask = fleet.node_usable
         room = (
             mask
+            & (fleet.node_pods_free >= 1)
             & (fleet.node_cpu_free >= cpu[node_sizing])
             & (fleet.node_memory_free >= memory[node_sizing])
         )
@@ -120,9 +153,9 @@ def candidates(
     return alive, bounds, reasons
 
 
-def _largest(requests: Sequence[requirements.PodRequest], limit: int) -> list[int]:
-    by_memory = sorted(range(len(requests)), key=lambda i: -requests[i].memory_bytes)[:limit]
-    by_cpu = sorted(range(len(requests)), key=lambda i: -requests[i].cpu_millis)[:limit]
+def _largest(sized: Sequence[requirements.Sized], limit: int) -> list[int]:
+    by_memory = sorted(range(len(sized)), key=lambda i: -_memory(sized[i]))[:limit]
+    by_cpu = sorted(range(len(sized)), key=lambda i: -_cpu(sized[i]))[:limit]
     return list(dict.fromkeys(by_memory + by_cpu))
 
 
@@ -135,7 +168,7 @@ def _locality(fleet: FleetIndex, ctx: check.Context) -> np.ndarray:
 
 def rank(
     fleet: FleetIndex,
-    vms: Sequence[VmSpec],
+    vms: Sequence[VirtualMachine],
     ctx: check.Context,
     skip: Mapping[str, str],
     limit: int,
@@ -175,7 +208,7 @@ def rank(
 
 def _excluded(
     fleet: FleetIndex,
-    vms: Sequence[VmSpec],
+    vms: Sequence[VirtualMachine],
     ctx: check.Context,
     dropped: Mapping[str, np.ndarray],
     failed: Sequence[TargetResult],
@@ -187,7 +220,7 @@ def _excluded(
     for reason, mask in dropped.items():
         for i in np.flatnonzero(mask):
             index = fleet.clusters[int(i)]
-            capacity = reason == _TOTAL_SHORT or reason.startswith(_NO_NODE)
+            capacity = reason == _TOTAL_SHORT or reason.startswith((_NO_NODE, _REFUSED))
             if capacity and budget > 0:
                 budget -= 1
                 reason_here = _first_problem(check.evaluate(index, vms, ctx).result)
@@ -221,7 +254,7 @@ def _suggestion(rank: int, result: TargetResult) -> Suggestion:
 
 
 def split(
-    fleet: FleetIndex, vms: Sequence[VmSpec], ctx: check.Context, skip: Mapping[str, str]
+    fleet: FleetIndex, vms: Sequence[VirtualMachine], ctx: check.Context, skip: Mapping[str, str]
 ) -> SplitPlan:
     """Greedy: the clusters with the most free memory first, each taking what fits of the rest."""
     alive, _, _ = candidates(fleet, [], ctx, skip)
@@ -240,7 +273,9 @@ def split(
     return SplitPlan(parts=tuple(parts), unplaced=tuple(v.key for v in remaining))
 
 
-def _take(index: ClusterIndex, vms: list[VmSpec], ctx: check.Context) -> list[VmSpec]:
+def _take(
+    index: ClusterIndex, vms: list[VirtualMachine], ctx: check.Context
+) -> list[VirtualMachine]:
     """The largest subset (greedily) of `vms` that fits this cluster with no critical finding."""
     evaluation = check.evaluate(index, vms, ctx)
     chosen = [v for v in vms if evaluation.node_of.get(v.key) is not None]

@@ -8,7 +8,7 @@ import pydantic
 from spoke_agent import cli as spoke
 
 from hub import fleet_files, policy_files
-from hub.cli import demo, local, remote, serve
+from hub.cli import demo, local, remote, serve, size
 from hub.cli.usage import UsageError
 from hub.client import ClientError
 
@@ -21,6 +21,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_commands(commands)
     remote.add_commands(commands)
     local.add_commands(commands)
+    size.add_commands(commands)
     serve.add_commands(commands)
     spoke.add_commands(commands)
     return top

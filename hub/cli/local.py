@@ -11,16 +11,18 @@ from pathlib import Path
 import pydantic
 import yaml
 
-from hub import fleet_files, policy_files, render, validation
+from hub import fleet_files, manifests, policy_files, render, validation
 from hub.capacity import engine
 from hub.cli.usage import UsageError, pairs
 from hub.models import schemas
 from hub.models.check import CheckRequest, CheckResult
 from hub.models.report import CapacityReport
-from hub.models.vm import VmSpec
+from hub.models.vm import VirtualMachine, VmSpec
 
 
-def _resolve(refs: Sequence[str], reports: dict[str, CapacityReport]) -> tuple[str, list[VmSpec]]:
+def _resolve(
+    refs: Sequence[str], reports: dict[str, CapacityReport]
+) -> tuple[str, list[VirtualMachine]]:
     sources = set()
     vms = []
     for ref in refs:
@@ -51,15 +53,32 @@ def _resolve(refs: Sequence[str], reports: dict[str, CapacityReport]) -> tuple[s
     return sources.pop(), vms
 
 
-def _vm_file(path: Path) -> list[VmSpec]:
+def read_documents(path: Path, flag: str) -> list[object]:
+    """Every YAML (or JSON) document of a file, as `kubectl apply -f` reads them."""
     try:
-        data = yaml.safe_load(path.read_text())
-        items = data if isinstance(data, list) else [data]
-        return [VmSpec.model_validate(item) for item in items]
+        return list(yaml.safe_load_all(path.read_text()))
     except OSError as error:
-        raise UsageError(f"{path}: cannot read: {error.strerror}") from error
+        raise UsageError(f"{flag} {path}: cannot read: {error.strerror}") from error
     except yaml.YAMLError as error:
-        raise UsageError(f"{path}: not valid YAML: {error}") from error
+        raise UsageError(f"{flag} {path}: not valid YAML: {error}") from error
+
+
+def _is_manifest(document: object) -> bool:
+    return isinstance(document, dict) and "apiVersion" in document and "kind" in document
+
+
+def _vm_file(path: Path) -> list[VirtualMachine]:
+    """KubeVirt manifests (VirtualMachines with the instancetypes, preferences and claims
+    they name), or VM specs in the flat form (one, or a list)."""
+    documents = [d for d in read_documents(path, "--vm-file") if d is not None]
+    if any(_is_manifest(d) for d in documents):
+        try:
+            return manifests.machines(documents, str(path))
+        except manifests.ManifestError as error:
+            raise UsageError(f"--vm-file {error}") from error
+    items = documents[0] if len(documents) == 1 and isinstance(documents[0], list) else documents
+    try:
+        return [VmSpec.model_validate(item).machine() for item in items]
     except pydantic.ValidationError as error:
         raise UsageError(validation.lines(error, str(path))) from error
 
@@ -71,7 +90,7 @@ def _check(args: argparse.Namespace) -> CheckResult:
     now = datetime.now(UTC)
     fleet, reports = fleet_files.load(args.fleet, received_at=now)
     source: str | None = args.source
-    vms: list[VmSpec] = []
+    vms: list[VirtualMachine] = []
     if args.vm:
         source, vms = _resolve(args.vm, reports)
     if args.vm_file:
@@ -140,7 +159,10 @@ def add_check_arguments(check_parser: argparse.ArgumentParser) -> None:
         help="a VM from the fleet's inventory (repeatable)",
     )
     check_parser.add_argument(
-        "--vm-file", type=Path, help="YAML file with one VM spec or a list of them"
+        "--vm-file",
+        type=Path,
+        help="YAML: KubeVirt VirtualMachine manifests with the instancetypes, preferences and "
+        "claims they name, or VM specs in the flat form",
     )
     check_parser.add_argument("--source", help="source cluster for --vm-file VMs (for locality)")
     check_parser.add_argument(

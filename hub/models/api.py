@@ -9,11 +9,12 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from hub.models.check import CheckResult, Code, Mode, TargetResult
 from hub.models.claim import Claim
 from hub.models.report import Resources
-from hub.models.vm import VmSpec, Wire
+from hub.models.vm import VirtualMachine, VmSpec, Wire
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 ClusterName = Annotated[
@@ -140,14 +141,30 @@ class ClusterDetail(ClusterSummary):
 
 
 class CheckBody(Wire):
-    """A check: VMs as full specs or as references resolved from a cluster's inventory."""
+    """A check: VMs as full specs, as references resolved from a cluster's inventory, or as
+    KubeVirt manifests (VirtualMachines with the instancetypes, preferences and claims they
+    name)."""
 
-    vms: tuple[VmSpec | VmRef, ...] = Field(min_length=1, max_length=1000)
+    vms: tuple[VmSpec | VmRef, ...] = Field((), max_length=1000)
+    manifests: tuple[dict[str, Any], ...] = Field(
+        (),
+        max_length=2000,
+        description="kubevirt.io/v1 VirtualMachines, instancetype.kubevirt.io instancetypes "
+        "and preferences, PersistentVolumeClaims and DataVolumes, as kubectl shows them",
+    )
     source_cluster: ClusterName | None = None
     target: ClusterName | None = None
     storage_class_map: dict[Text, Text] = Field(default_factory=dict)
     max_suggestions: int | None = Field(None, ge=0, le=100)
     list_excluded: bool = False
+
+    @model_validator(mode="after")
+    def _some_vm(self) -> "CheckBody":
+        if not self.vms and not self.manifests:
+            raise PydanticCustomError(
+                "missing", "name at least one VM: in vms, or as a VirtualMachine in manifests"
+            )
+        return self
 
 
 class MigrationRequest(Wire):
@@ -385,7 +402,7 @@ class AlertList(Wire):
 
 class VmList(Wire):
     cluster: str
-    items: tuple[VmSpec, ...]
+    items: tuple[VirtualMachine, ...]
 
 
 class ReportReceipt(Wire):

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.models.vm import VmSpec, Wire
+from hub.models.vm import VirtualMachine, Wire
 
 
 class Verdict(StrEnum):
@@ -47,6 +47,12 @@ class Code(StrEnum):
     NO_MIGRATION_PATH = "NO_MIGRATION_PATH"
     NOT_LIVE_MIGRATABLE = "NOT_LIVE_MIGRATABLE"
     TARGET_NOT_ELIGIBLE = "TARGET_NOT_ELIGIBLE"
+    VM_NOT_ADMITTED = "VM_NOT_ADMITTED"
+    TARGET_POD_NOT_CREATED = "TARGET_POD_NOT_CREATED"
+    DEVICE_CLAIMS_UNCHECKED = "DEVICE_CLAIMS_UNCHECKED"
+    OVERHEAD_BELOW_MEASURED = "OVERHEAD_BELOW_MEASURED"
+    KUBEVIRT_RULES_APPROXIMATE = "KUBEVIRT_RULES_APPROXIMATE"
+    TOO_MANY_PODS = "TOO_MANY_PODS"
 
 
 class Finding(Wire):
@@ -79,6 +85,9 @@ class Placement(Wire):
     memory_bytes: int
     scalar: dict[str, int] = Field(default_factory=dict)
     volumes: tuple[VolumePlan, ...] = ()
+    arithmetic: tuple[str, ...] = Field(
+        (), description="How KubeVirt's rules on the target give these requests, term by term"
+    )
 
 
 class ScoreComponent(Wire):
@@ -135,7 +144,7 @@ class Excluded(Wire):
 class CheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    vms: tuple[VmSpec, ...] = Field(min_length=1, max_length=1000)
+    vms: tuple[VirtualMachine, ...] = Field(min_length=1, max_length=1000)
     source_cluster: str | None = None
     target: str | None = None
     storage_class_map: dict[str, str] = Field(default_factory=dict)

@@ -88,6 +88,21 @@ def units(text: str | int) -> int:
     return math.ceil(parse(text))
 
 
+def ceil(value: Fraction) -> int:
+    """A quantity's `Value()`: whole units, rounded away from zero."""
+    return math.ceil(value) if value >= 0 else math.floor(value)
+
+
+def ceil_millis(value: Fraction) -> int:
+    """A quantity's `MilliValue()`."""
+    return ceil(value * 1000)
+
+
+def ceil_kilo(value: Fraction) -> int:
+    """A quantity's `ScaledValue(resource.Kilo)`: whole kilobytes (1000 B), rounded up."""
+    return ceil(value / 1000)
+
+
 LARGEST = 2**53
 """8 PiB (or 8.7 trillion cores): far above any real figure, and small enough that sums over
 a cluster's nodes stay exact in 64-bit arrays."""

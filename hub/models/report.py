@@ -1,146 +1,107 @@
-"""CapacityReport v1: what a spoke tells the hub about its cluster.
+"""CapacityReport v2: what a spoke tells the hub about its cluster.
 
-Versioned by `schema_version`; the JSON Schema exported from these models lives in
-`policies/capacity-report.v1.schema.json` so that both ends (and other tools) validate
-against the same document.
+v2 carries what sizing by KubeVirt's own rules needs: the KubeVirt and CDI releases, the
+KubeVirt CR's configuration in KubeVirt's own field names, each VM's template with the
+instancetype and preference revisions it runs with, the labels of the node it runs on and
+the overhead KubeVirt measured for it, how many pods each node takes, the StorageProfile's
+minimum volume size and volume mode, and the SR-IOV resources of NetworkAttachmentDefinitions.
+A v1 report (from an agent not yet upgraded) is read and turned into v2 (`parse`).
+
+The JSON Schema exported from these models is `policies/capacity-report.v2.schema.json`.
 """
 
-from datetime import datetime
+import json
 from decimal import Decimal
-from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import AwareDatetime, Field, ValidationError, model_validator
 
-from hub.models import quantity
-from hub.models.quantity import Millicores, Units
-from hub.models.vm import VmSpec, Wire
+from hub.models import kubevirt as k
+from hub.models import report_v1 as v1
+from hub.models.quantity import Units
+from hub.models.report_v1 import (
+    CapacitySource,
+    PendingLauncher,
+    Ratio,
+    ResourceQuota,
+    Resources,
+    Taint,
+)
+from hub.models.vm import VirtualMachine, VolumeMode, Wire
 
-Ratio = Annotated[
-    Decimal,
-    WithJsonSchema(
-        {
-            "anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"}],
-            "description": "A decimal number; a string keeps it exact",
-        }
-    ),
+__all__ = [
+    "CapacityReport",
+    "CapacitySource",
+    "CdiSettings",
+    "KubeVirtSettings",
+    "Node",
+    "PendingLauncher",
+    "Ratio",
+    "ResourceQuota",
+    "Resources",
+    "StorageClass",
+    "Taint",
+    "parse",
+    "parse_json",
 ]
-"""Exact decimal; its schema is spelled out so the exported file does not depend on the
-pydantic release that generated it."""
 
 
-class Resources(Wire):
-    """A resource list in integer units. Hugepages and device-plugin resources go in `scalar`
-    under their Kubernetes resource names ("hugepages-1Gi", "nvidia.com/gpu")."""
-
-    cpu_millis: Millicores = 0
-    memory_bytes: Units = 0
-    scalar: dict[str, Units] = Field(default_factory=dict)
-
-
-class Taint(Wire):
-    key: str = Field(min_length=1)
-    value: str | None = None
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
-
-
-class Node(Wire):
-    name: str = Field(min_length=1)
-    labels: dict[str, str] = Field(default_factory=dict)
-    taints: tuple[Taint, ...] = ()
-    ready: bool = True
-    unschedulable: bool = False
-    allocatable: Resources
-    requested: Resources = Resources()
-
-
-class CapacitySource(StrEnum):
-    CSI = "csi"
-    CONFIGURED = "configured"
-    UNKNOWN = "unknown"
-
-
-class StorageClass(Wire):
-    name: str = Field(min_length=1)
-    provisioner: str = ""
-    is_default: bool = False
-    capacity_bytes: Units | None = None
-    available_bytes: Units | None = None
-    capacity_source: CapacitySource = CapacitySource.UNKNOWN
-    filesystem_overhead: Ratio = Field(
-        Decimal("0.055"),
-        ge=0,
-        lt=1,
-        description="CDI's filesystem overhead for Filesystem-mode volumes",
+class Node(v1.Node):
+    pods_allocatable: int | None = Field(
+        None, ge=0, description="status.allocatable.pods: how many pods the node takes"
     )
-    volume_binding_mode: Literal["Immediate", "WaitForFirstConsumer"] = "Immediate"
-    access_modes: tuple[str, ...] = ("ReadWriteOnce",)
-
-    @model_validator(mode="after")
-    def _known_when_sourced(self) -> "StorageClass":
-        if self.capacity_source != CapacitySource.UNKNOWN and self.available_bytes is None:
-            raise ValueError(
-                f"storage class {self.name!r}: capacity_source {self.capacity_source} "
-                "needs available_bytes"
-            )
-        return self
+    pods: int = Field(0, ge=0, description="Pods on the node that are not finished")
 
 
-class ResourceQuota(Wire):
-    """One ResourceQuota object; several may constrain one namespace and each must hold."""
-
-    namespace: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    hard: dict[str, Units] = Field(default_factory=dict)
-    used: dict[str, Units] = Field(default_factory=dict)
-
-    @field_validator("hard", "used", mode="before")
-    @classmethod
-    def _cpu_in_millicores(cls, value: object) -> object:
-        """CPU quotas are kept in millicores so that '500m' is not rounded up to a core."""
-        if not isinstance(value, dict):
-            return value
-        return {
-            key: quantity.millis(raw) if _is_cpu(key) and isinstance(raw, str) else raw
-            for key, raw in value.items()
-        }
-
-
-def _is_cpu(resource: str) -> bool:
-    return resource in ("cpu", "requests.cpu", "limits.cpu")
+class StorageClass(v1.StorageClass):
+    minimum_pvc_size_bytes: Units | None = Field(
+        None,
+        description="The StorageProfile's cdi.kubevirt.io/minimumSupportedPvcSize annotation",
+    )
+    volume_mode: VolumeMode | None = Field(
+        None,
+        description="The StorageProfile's first claimPropertySet volumeMode, which a "
+        "DataVolume without one gets",
+    )
 
 
 class KubeVirtSettings(Wire):
-    """The parts of the KubeVirt CR that change how large a virt-launcher pod is."""
+    """The KubeVirt CR as sizing reads it; every unset field takes KubeVirt's default."""
 
     installed: bool = True
-    version: str | None = None
-    cpu_allocation_ratio: int = Field(10, ge=1, le=1000)
-    memory_overcommit_percent: int = Field(100, ge=10, le=1000)
-    additional_guest_memory_overhead_ratio: Ratio | None = Field(None, ge=1, le=100)
-    feature_gates: tuple[str, ...] = ()
+    version: str | None = Field(None, description="status.observedKubeVirtVersion")
+    configuration: k.KubeVirtConfiguration = Field(
+        default_factory=k.KubeVirtConfiguration, description="spec.configuration"
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="metadata.annotations that change sizing"
+    )
+    runtime_classes: dict[str, k.ResourceList] = Field(
+        default_factory=dict, description="RuntimeClass name -> overhead.podFixed"
+    )
 
 
-class PendingLauncher(Wire):
-    """A virt-launcher pod the scheduler could not place, with its reason."""
-
-    namespace: str
-    name: str
-    vm: str | None = None
-    message: str = ""
-    since: datetime | None = None
+class CdiSettings(Wire):
+    installed: bool = False
+    version: str | None = Field(None, description="The CDI CR's status.observedVersion")
 
 
 class CapacityReport(Wire):
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     cluster: str = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
     sequence: int = Field(ge=0, lt=2**63)
     generated_at: AwareDatetime
     kubevirt: KubeVirtSettings = KubeVirtSettings()
+    cdi: CdiSettings = CdiSettings()
     nodes: tuple[Node, ...] = ()
     storage_classes: tuple[StorageClass, ...] = ()
     quotas: tuple[ResourceQuota, ...] = ()
-    vms: tuple[VmSpec, ...] = ()
+    network_attachments: dict[str, str] = Field(
+        default_factory=dict,
+        description="namespace/name of each NetworkAttachmentDefinition -> its "
+        "k8s.v1.cni.cncf.io/resourceName",
+    )
+    vms: tuple[VirtualMachine, ...] = ()
     pending_launchers: tuple[PendingLauncher, ...] = ()
 
     @model_validator(mode="after")
@@ -156,3 +117,61 @@ class CapacityReport(Wire):
                     raise ValueError(f"{kind} {name!r} appears twice in the report")
                 seen.add(name)
         return self
+
+
+def _configuration(settings: v1.KubeVirtSettings) -> k.KubeVirtConfiguration:
+    developer: dict[str, Any] = {
+        "cpuAllocationRatio": settings.cpu_allocation_ratio,
+        "memoryOvercommit": settings.memory_overcommit_percent,
+        "featureGates": list(settings.feature_gates),
+    }
+    data: dict[str, Any] = {"developerConfiguration": developer}
+    ratio = settings.additional_guest_memory_overhead_ratio
+    if ratio is not None and ratio != Decimal(1):
+        data["additionalGuestMemoryOverheadRatio"] = str(ratio)
+    return k.KubeVirtConfiguration.model_validate(data)
+
+
+def upgrade(report: v1.CapacityReport) -> CapacityReport:
+    """A v1 report read as v2: its KubeVirt settings become the CR configuration they came
+    from and its flat VM specs become templates."""
+    body = report.model_dump(exclude={"schema_version", "kubevirt", "vms"})
+    settings = report.kubevirt
+    return CapacityReport.model_validate(
+        {
+            **body,
+            "kubevirt": KubeVirtSettings(
+                installed=settings.installed,
+                version=settings.version,
+                configuration=_configuration(settings),
+            ),
+            "vms": [vm.machine() for vm in report.vms],
+        }
+    )
+
+
+def parse(data: object) -> CapacityReport:
+    """A v2 or v1 report; raises pydantic.ValidationError naming what is wrong. A report
+    that names no schema_version is read as v2, and as v1 (which allowed that) if it is not
+    a valid v2 one."""
+    try:
+        return CapacityReport.model_validate(data)
+    except ValidationError as error:
+        if isinstance(data, dict) and data.get("schema_version", 1) == 1:
+            try:
+                return upgrade(v1.CapacityReport.model_validate(data))
+            except ValidationError:
+                if "schema_version" in data:
+                    raise
+        raise error from None
+
+
+def parse_json(raw: bytes | str) -> CapacityReport:
+    try:
+        return CapacityReport.model_validate_json(raw)
+    except ValidationError as error:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise error from None
+        return parse(data)

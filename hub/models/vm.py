@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hub.models import kubevirt as k
 from hub.models.quantity import Millicores, Units
 
 _NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
@@ -169,3 +170,159 @@ class VmSpec(Wire):
     @property
     def hugepages_resource(self) -> str | None:
         return None if self.hugepages_page_size is None else f"hugepages-{self.hugepages_page_size}"
+
+    def machine(self) -> "VirtualMachine":
+        """The same VM as a KubeVirt template, field by field (each field is named after the
+        KubeVirt field it stands for), so it is sized by the same rules as a manifest."""
+        source: dict[str, str] = {}
+        if self.host_model:
+            source[f"host-model-cpu.node.kubevirt.io/{self.host_model}"] = "true"
+        if self.cpu_vendor:
+            source[f"cpu-vendor.node.kubevirt.io/{self.cpu_vendor}"] = "true"
+        return VirtualMachine(
+            name=self.name,
+            namespace=self.namespace,
+            running=self.running,
+            live_migratable=self.live_migratable,
+            template=k.VMISpec.model_validate(self._template()),
+            disks=self.disks,
+            source_node=SourceNode(labels=source) if source else None,
+        )
+
+    def _template(self) -> dict[str, object]:
+        cpu: dict[str, object] = {
+            "sockets": self.cpu.sockets,
+            "cores": self.cpu.cores,
+            "threads": self.cpu.threads,
+            "dedicatedCpuPlacement": self.dedicated_cpu,
+            "isolateEmulatorThread": self.isolate_emulator_thread,
+        }
+        if self.cpu_model:
+            cpu["model"] = self.cpu_model
+        elif self.host_model:
+            cpu["model"] = "host-model"
+        memory: dict[str, object] = {}
+        if self.guest_memory_bytes is not None:
+            memory["guest"] = str(self.guest_memory_bytes)
+        if self.hugepages_page_size is not None:
+            memory["hugepages"] = {"pageSize": self.hugepages_page_size}
+        requests: dict[str, str] = {}
+        limits: dict[str, str] = {}
+        for side, name, value, unit in (
+            (requests, "cpu", self.requests_cpu_millis, "m"),
+            (requests, "memory", self.requests_memory_bytes, ""),
+            (limits, "cpu", self.limits_cpu_millis, "m"),
+            (limits, "memory", self.limits_memory_bytes, ""),
+        ):
+            if value is not None:
+                side[name] = f"{value}{unit}"
+        devices: dict[str, object] = {
+            "hostDevices": [
+                {"name": f"{name}-{i}", "deviceName": name}
+                for name, count in sorted(self.host_devices.items())
+                for i in range(count)
+            ],
+        }
+        if not self.autoattach_graphics:
+            devices["autoattachGraphicsDevice"] = False
+        if self.tpm:
+            devices["tpm"] = {}
+        template: dict[str, object] = {
+            "architecture": self.architecture,
+            "domain": {
+                "cpu": cpu,
+                "memory": memory,
+                "resources": {
+                    "requests": requests,
+                    "limits": limits,
+                    "overcommitGuestOverhead": self.overcommit_guest_overhead,
+                },
+                "devices": devices,
+                **({"launchSecurity": {"sev": {}}} if self.sev else {}),
+            },
+            "nodeSelector": self.node_selector or None,
+            "tolerations": [t.model_dump(exclude_none=True) for t in self.tolerations],
+        }
+        if self.passt_binding:
+            devices["interfaces"] = [{"name": "default", "passtBinding": {}}]
+            template["networks"] = [{"name": "default", "pod": {}}]
+        if self.affinity:
+            template["affinity"] = {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {
+                                        "key": r.key,
+                                        "operator": r.operator.value,
+                                        "values": list(r.values),
+                                    }
+                                    for r in term.match_expressions
+                                ]
+                            }
+                            for term in self.affinity
+                        ]
+                    }
+                }
+            }
+        return template
+
+
+class SourceNode(Wire):
+    """The node a running VM is on, with the labels KubeVirt copies into a migration's
+    source state (`status.migrationState.sourceState.nodeSelectors`): its host CPU model,
+    the features that model requires, its CPU vendor."""
+
+    name: str | None = Field(None, min_length=1, max_length=253)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Revision(Wire):
+    """An instancetype or preference as the VM runs with it: the spec held in the
+    ControllerRevision its status names, so later edits of the object do not count."""
+
+    kind: str = Field(
+        description="VirtualMachineClusterInstancetype, VirtualMachineInstancetype, "
+        "VirtualMachineClusterPreference or VirtualMachinePreference"
+    )
+    name: str = Field(min_length=1, max_length=253)
+    revision: str | None = Field(None, description="The ControllerRevision it was read from")
+
+
+class InstancetypeRevision(Revision):
+    spec: k.InstancetypeSpec
+
+
+class PreferenceRevision(Revision):
+    spec: k.PreferenceSpec
+
+
+class VirtualMachine(Wire):
+    """A VM as the check sizes it: its template in KubeVirt's own terms, the instancetype and
+    preference it runs with, what its cluster says about it (power state, the node it is on,
+    the overhead KubeVirt measured), and its disks with their sizes resolved."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=_NAME)
+    namespace: str = Field(min_length=1, max_length=63, pattern=_NAME)
+    running: bool = Field(True, description="Power state on the source: running VMs migrate live")
+    live_migratable: bool = Field(True, description="KubeVirt's LiveMigratable condition")
+    template: k.VMISpec = Field(
+        default_factory=k.VMISpec, description="spec.template.spec, in KubeVirt's field names"
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="spec.template.metadata.annotations"
+    )
+    instancetype: InstancetypeRevision | None = None
+    preference: PreferenceRevision | None = None
+    disks: tuple[Disk, ...] = ()
+    source_node: SourceNode | None = None
+    measured_overhead_bytes: int | None = Field(
+        None,
+        ge=0,
+        description="kubevirt.io/memory-overhead-bytes of its virt-launcher pod, when reported",
+    )
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"

@@ -108,9 +108,7 @@ class GrantStore(Protocol):
         ...
 
     async def grant(self, migration_id: str) -> GrantRecord | None: ...
-    async def put_grant(
-        self, migration_id: str, grant: "SealedBox", at: datetime
-    ) -> "Stored":
+    async def put_grant(self, migration_id: str, grant: "SealedBox", at: datetime) -> "Stored":
         """Store a sealed grant unless the grant has closed, or the source's key has changed
         since the box was sealed (it would not open), both decided in one transaction."""
         ...

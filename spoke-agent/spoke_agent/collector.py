@@ -16,18 +16,20 @@ from typing import Any, TypeVar
 
 import pydantic
 
+from hub.models import kubevirt as k
 from hub.models import quantity
 from hub.models.report import (
     CapacityReport,
     CapacitySource,
+    CdiSettings,
     KubeVirtSettings,
     Node,
     PendingLauncher,
     ResourceQuota,
     StorageClass,
 )
-from hub.models.vm import VmSpec
-from spoke_agent import vms
+from hub.models.vm import VirtualMachine
+from spoke_agent import revisions, vms
 from spoke_agent.requests import CPU, MEMORY, pod_requests
 from spoke_agent.snapshot import Object, Snapshot, meta, name_of, spec, status
 
@@ -35,13 +37,18 @@ log = logging.getLogger("cclm.spoke")
 T = TypeVar("T")
 TERMINAL = ("Succeeded", "Failed")
 DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+MINIMUM_PVC_SIZE = "cdi.kubevirt.io/minimumSupportedPvcSize"
+NAD_RESOURCE = "k8s.v1.cni.cncf.io/resourceName"
+EVEN_PARITY = "alpha.kubevirt.io/EmulatorThreadCompleteToEvenParity"
+"""The one KubeVirt CR annotation that changes a pod's size."""
 SKIPPED = (KeyError, TypeError, ValueError, AttributeError)
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
     """Agent configuration the API cannot tell: pool sizes of storage classes whose driver
-    publishes no CSIStorageCapacity, and CDI's filesystem overhead per class."""
+    publishes no CSIStorageCapacity, and CDI's filesystem overhead per class where the
+    operator wants to override what CDIConfig says."""
 
     storage_pools: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     """class name -> (capacity bytes, available bytes)"""
@@ -56,7 +63,9 @@ class Memo:
     are always worked out afresh."""
 
     pods: dict[tuple[str, str], tuple[str, dict[str, int]]] = field(default_factory=dict)
-    vms: dict[tuple[str, str], tuple[tuple[object, ...], VmSpec]] = field(default_factory=dict)
+    vms: dict[tuple[str, str], tuple[tuple[object, ...], VirtualMachine]] = field(
+        default_factory=dict
+    )
 
 
 def _key(obj: Object) -> tuple[str, str]:
@@ -102,11 +111,17 @@ def _ready(node: Object) -> bool:
     return False
 
 
-def _node(node: Object, requested: Mapping[str, Mapping[str, int]]) -> Node:
+def _node(
+    node: Object, requested: Mapping[str, Mapping[str, int]], pods: Mapping[str, int]
+) -> Node:
     name = meta(node)["name"]
+    allocatable = status(node)["allocatable"]
+    slots = allocatable.get("pods")
     return Node.model_validate(
         {
             "name": name,
+            "pods_allocatable": quantity.units(str(slots)) if slots is not None else None,
+            "pods": pods.get(name, 0),
             "labels": meta(node).get("labels") or {},
             "taints": [
                 {k: t[k] for k in ("key", "value", "effect") if k in t}
@@ -114,7 +129,7 @@ def _node(node: Object, requested: Mapping[str, Mapping[str, int]]) -> Node:
             ],
             "ready": _ready(node),
             "unschedulable": bool(spec(node).get("unschedulable")),
-            "allocatable": _resources(status(node)["allocatable"]),
+            "allocatable": _resources(allocatable),
             "requested": _resources(requested.get(name, {})),
         }
     )
@@ -122,8 +137,11 @@ def _node(node: Object, requested: Mapping[str, Mapping[str, int]]) -> Node:
 
 def _requested_by_node(
     pods: Iterable[Object], skipped: list[str], memo: Memo
-) -> dict[str, dict[str, int]]:
+) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Per node, what its pods request and how many pods it runs (the scheduler counts
+    every pod that is not finished against `allocatable.pods`)."""
     totals: dict[str, dict[str, int]] = {}
+    counts: dict[str, int] = {}
     seen: dict[tuple[str, str], tuple[str, dict[str, int]]] = {}
     known = memo.pods
 
@@ -141,6 +159,7 @@ def _requested_by_node(
             wanted = pod_requests(pod)
         if version is not None:
             seen[key] = (version, wanted)
+        counts[node] = counts.get(node, 0) + 1
         bucket = totals.get(node)
         if bucket is None:
             totals[node] = dict(wanted)
@@ -150,11 +169,42 @@ def _requested_by_node(
 
     _each("pod", pods, add, skipped)
     memo.pods = seen
-    return totals
+    return totals, counts
+
+
+def _overheads(snapshot: Snapshot) -> tuple[str | None, Mapping[str, Any]]:
+    """CDIConfig `status.filesystemOverhead`: the global value and one per storage class."""
+    for cdi_config in snapshot.cdi_configs:
+        found = status(cdi_config).get("filesystemOverhead") or {}
+        if isinstance(found, dict):
+            per_class = found.get("storageClass") or {}
+            return found.get("global"), per_class if isinstance(per_class, dict) else {}
+    return None, {}
+
+
+def _profiles(snapshot: Snapshot) -> dict[str, Object]:
+    return {meta(p).get("name", ""): p for p in snapshot.storage_profiles}
+
+
+def _profile_fields(profile: Object | None) -> dict[str, Any]:
+    """The StorageProfile's minimum size (CDI v1.63+) and the volume mode it gives a
+    DataVolume that names none (its first claimPropertySet)."""
+    if profile is None:
+        return {}
+    out: dict[str, Any] = {}
+    minimum = (meta(profile).get("annotations") or {}).get(MINIMUM_PVC_SIZE)
+    if minimum:
+        out["minimum_pvc_size_bytes"] = quantity.units(str(minimum))
+    sets = status(profile).get("claimPropertySets") or []
+    if sets and isinstance(sets[0], dict) and sets[0].get("volumeMode"):
+        out["volume_mode"] = sets[0]["volumeMode"]
+    return out
 
 
 def _storage_classes(snapshot: Snapshot, config: Config, skipped: list[str]) -> list[StorageClass]:
     published: dict[str, int] = {}
+    global_overhead, class_overhead = _overheads(snapshot)
+    profiles = _profiles(snapshot)
 
     def count(capacity: Object) -> None:
         name = capacity["storageClassName"]
@@ -170,8 +220,12 @@ def _storage_classes(snapshot: Snapshot, config: Config, skipped: list[str]) -> 
             "is_default": (meta(sc).get("annotations") or {}).get(DEFAULT_CLASS) == "true",
             "volume_binding_mode": sc.get("volumeBindingMode") or "Immediate",
         }
-        if name in config.filesystem_overhead:
-            data["filesystem_overhead"] = config.filesystem_overhead[name]
+        overhead = (
+            config.filesystem_overhead.get(name) or class_overhead.get(name) or global_overhead
+        )
+        if overhead is not None:
+            data["filesystem_overhead"] = str(overhead)
+        data.update(_profile_fields(profiles.get(name)))
         if name in published:
             data.update(available_bytes=published[name], capacity_source=CapacitySource.CSI)
         elif name in config.storage_pools:
@@ -212,26 +266,45 @@ def _quota_values(values: Mapping[str, Any]) -> dict[str, Any]:
     return {name: str(value) for name, value in values.items()}
 
 
-def _kubevirt(objects: Iterable[Object]) -> KubeVirtSettings:
+def _kubevirt(objects: Iterable[Object], runtime_classes: Iterable[Object]) -> KubeVirtSettings:
     found = list(objects)
     if not found:
         return KubeVirtSettings(installed=False)
     cr = found[0]
-    config = spec(cr).get("configuration") or {}
-    developer = config.get("developerConfiguration") or {}
-    data: dict[str, Any] = {
-        "installed": True,
-        "version": status(cr).get("observedKubeVirtVersion"),
-        "feature_gates": tuple(developer.get("featureGates") or ()),
-    }
-    if developer.get("cpuAllocationRatio") is not None:
-        data["cpu_allocation_ratio"] = developer["cpuAllocationRatio"]
-    if developer.get("memoryOvercommit") is not None:
-        data["memory_overcommit_percent"] = developer["memoryOvercommit"]
-    ratio = config.get("additionalGuestMemoryOverheadRatio")
-    if ratio is not None:
-        data["additional_guest_memory_overhead_ratio"] = str(ratio)
-    return KubeVirtSettings.model_validate(data)
+    annotations = meta(cr).get("annotations") or {}
+    return KubeVirtSettings(
+        installed=True,
+        version=status(cr).get("observedKubeVirtVersion"),
+        configuration=k.KubeVirtConfiguration.model_validate(spec(cr).get("configuration") or {}),
+        annotations={EVEN_PARITY: str(annotations[EVEN_PARITY])}
+        if EVEN_PARITY in annotations
+        else {},
+        runtime_classes={
+            meta(rc).get("name", ""): {
+                name: str(value)
+                for name, value in ((rc.get("overhead") or {}).get("podFixed") or {}).items()
+            }
+            for rc in runtime_classes
+            if (rc.get("overhead") or {}).get("podFixed")
+        },
+    )
+
+
+def _cdi(objects: Iterable[Object]) -> CdiSettings:
+    """The CDI CR's observed version: the one running, not the one being upgraded to."""
+    found = list(objects)
+    if not found:
+        return CdiSettings()
+    return CdiSettings(installed=True, version=status(found[0]).get("observedVersion"))
+
+
+def _network_attachments(objects: Iterable[Object]) -> dict[str, str]:
+    found = {}
+    for nad in objects:
+        resource = (meta(nad).get("annotations") or {}).get(NAD_RESOURCE)
+        if resource:
+            found[f"{meta(nad).get('namespace', '')}/{meta(nad).get('name', '')}"] = str(resource)
+    return found
 
 
 def _pending_launchers(pods: Iterable[Object], skipped: list[str]) -> list[PendingLauncher]:
@@ -263,7 +336,7 @@ def _pending_launcher(pod: Object) -> PendingLauncher | None:
     )
 
 
-def _vms(snapshot: Snapshot, skipped: list[str], memo: Memo) -> list[VmSpec]:
+def _vms(snapshot: Snapshot, skipped: list[str], memo: Memo) -> list[VirtualMachine]:
     claims: dict[str, dict[str, Object]] = {}
     for claim in snapshot.persistent_volume_claims:
         by_name = claims.setdefault(meta(claim).get("namespace", ""), {})
@@ -273,26 +346,33 @@ def _vms(snapshot: Snapshot, skipped: list[str], memo: Memo) -> list[VmSpec]:
         for v in snapshot.virtual_machine_instances
     }
     launchers = vms.launcher_pods(snapshot.pods)
-    models = vms.host_models(snapshot.nodes)
+    nodes = {meta(n).get("name", ""): n for n in snapshot.nodes}
+    found = revisions.catalog(
+        list(snapshot.controller_revisions),
+        list(snapshot.virtual_machine_instancetypes),
+        list(snapshot.virtual_machine_cluster_instancetypes),
+        list(snapshot.virtual_machine_preferences),
+        list(snapshot.virtual_machine_cluster_preferences),
+    )
 
-    seen: dict[tuple[str, str], tuple[tuple[object, ...], VmSpec]] = {}
+    seen: dict[tuple[str, str], tuple[tuple[object, ...], VirtualMachine]] = {}
 
-    def read(vm: Object) -> VmSpec:
+    def read(vm: Object) -> VirtualMachine:
         key = _key(vm)
         inputs = (vm, instances.get(key), launchers.get(key, []), claims.get(key[0], {}))
-        version = vms.fingerprint(*inputs, models)
+        version = vms.fingerprint(*inputs, nodes, found)
         known = memo.vms.get(key)
         if version is not None and known is not None and known[0] == version:
             built = known[1]
         else:
-            built = vms.vm_spec(*inputs, models)
+            built = vms.vm_spec(*inputs, nodes, found)
         if version is not None:
             seen[key] = (version, built)
         return built
 
-    found = _each("VirtualMachine", snapshot.virtual_machines, read, skipped)
+    found_vms = _each("VirtualMachine", snapshot.virtual_machines, read, skipped)
     memo.vms = seen
-    return found
+    return found_vms
 
 
 def collect(
@@ -328,17 +408,19 @@ def _collect(
     snapshot: Snapshot, cluster: str, sequence: int, now: datetime, config: Config, memo: Memo
 ) -> Collected:
     skipped: list[str] = []
-    requested = _requested_by_node(snapshot.pods, skipped, memo)
-    nodes = _each("Node", snapshot.nodes, lambda n: _node(n, requested), skipped)
+    requested, pods = _requested_by_node(snapshot.pods, skipped, memo)
+    nodes = _each("Node", snapshot.nodes, lambda n: _node(n, requested, pods), skipped)
     try:
         report = CapacityReport(
             cluster=cluster,
             sequence=sequence,
             generated_at=now,
-            kubevirt=_kubevirt(snapshot.kubevirts),
+            kubevirt=_kubevirt(snapshot.kubevirts, snapshot.runtime_classes),
+            cdi=_cdi(snapshot.cdis),
             nodes=tuple(nodes),
             storage_classes=tuple(_storage_classes(snapshot, config, skipped)),
             quotas=tuple(_each("ResourceQuota", snapshot.resource_quotas, _quota, skipped)),
+            network_attachments=_network_attachments(snapshot.network_attachment_definitions),
             vms=tuple(_vms(snapshot, skipped, memo)),
             pending_launchers=tuple(_pending_launchers(snapshot.pods, skipped)),
         )

@@ -38,7 +38,32 @@ RULES: tuple[dict[str, Any], ...] = (
     },
     {
         "apiGroups": ["cdi.kubevirt.io"],
-        "resources": ["datavolumes"],
+        "resources": ["datavolumes", "cdis", "cdiconfigs", "storageprofiles"],
+        "verbs": ["get", "list", "watch"],
+    },
+    {
+        "apiGroups": ["instancetype.kubevirt.io"],
+        "resources": [
+            "virtualmachineinstancetypes",
+            "virtualmachineclusterinstancetypes",
+            "virtualmachinepreferences",
+            "virtualmachineclusterpreferences",
+        ],
+        "verbs": ["get", "list", "watch"],
+    },
+    {
+        "apiGroups": ["apps"],
+        "resources": ["controllerrevisions"],
+        "verbs": ["get", "list", "watch"],
+    },
+    {
+        "apiGroups": ["node.k8s.io"],
+        "resources": ["runtimeclasses"],
+        "verbs": ["get", "list", "watch"],
+    },
+    {
+        "apiGroups": ["k8s.cni.cncf.io"],
+        "resources": ["network-attachment-definitions"],
         "verbs": ["get", "list", "watch"],
     },
 )
@@ -48,7 +73,38 @@ CUSTOM: dict[str, tuple[str, str, str]] = {
     "virtual_machines": ("kubevirt.io", "v1", "virtualmachines"),
     "virtual_machine_instances": ("kubevirt.io", "v1", "virtualmachineinstances"),
     "data_volumes": ("cdi.kubevirt.io", "v1beta1", "datavolumes"),
+    "cdis": ("cdi.kubevirt.io", "v1beta1", "cdis"),
+    "cdi_configs": ("cdi.kubevirt.io", "v1beta1", "cdiconfigs"),
+    "storage_profiles": ("cdi.kubevirt.io", "v1beta1", "storageprofiles"),
+    "virtual_machine_instancetypes": (
+        "instancetype.kubevirt.io",
+        "v1beta1",
+        "virtualmachineinstancetypes",
+    ),
+    "virtual_machine_cluster_instancetypes": (
+        "instancetype.kubevirt.io",
+        "v1beta1",
+        "virtualmachineclusterinstancetypes",
+    ),
+    "virtual_machine_preferences": (
+        "instancetype.kubevirt.io",
+        "v1beta1",
+        "virtualmachinepreferences",
+    ),
+    "virtual_machine_cluster_preferences": (
+        "instancetype.kubevirt.io",
+        "v1beta1",
+        "virtualmachineclusterpreferences",
+    ),
+    "network_attachment_definitions": (
+        "k8s.cni.cncf.io",
+        "v1",
+        "network-attachment-definitions",
+    ),
 }
+REVISIONS = "instancetype.kubevirt.io/object-kind"
+"""The label KubeVirt puts on its instancetype and preference ControllerRevisions: the
+agent lists those, not every DaemonSet's and StatefulSet's."""
 
 
 def _event(line: bytes) -> str:
@@ -70,18 +126,33 @@ class KubernetesSource:
         core = client.CoreV1Api(api_client)
         storage = client.StorageV1Api(api_client)
         custom = client.CustomObjectsApi(api_client)
+        apps = client.AppsV1Api(api_client)
+        node = client.NodeV1Api(api_client)
         self._watch_seconds = watch_seconds
-        self._calls: dict[str, tuple[Callable[..., Any], tuple[str, ...]]] = {
-            "nodes": (core.list_node, ()),
-            "pods": (core.list_pod_for_all_namespaces, ()),
+        self._calls: dict[str, tuple[Callable[..., Any], tuple[str, ...], dict[str, str]]] = {
+            "nodes": (core.list_node, (), {}),
+            "pods": (core.list_pod_for_all_namespaces, (), {}),
             "persistent_volume_claims": (
                 core.list_persistent_volume_claim_for_all_namespaces,
                 (),
+                {},
             ),
-            "resource_quotas": (core.list_resource_quota_for_all_namespaces, ()),
-            "storage_classes": (storage.list_storage_class, ()),
-            "csi_storage_capacities": (storage.list_csi_storage_capacity_for_all_namespaces, ()),
-            **{kind: (custom.list_cluster_custom_object, args) for kind, args in CUSTOM.items()},
+            "resource_quotas": (core.list_resource_quota_for_all_namespaces, (), {}),
+            "storage_classes": (storage.list_storage_class, (), {}),
+            "csi_storage_capacities": (
+                storage.list_csi_storage_capacity_for_all_namespaces,
+                (),
+                {},
+            ),
+            "controller_revisions": (
+                apps.list_controller_revision_for_all_namespaces,
+                (),
+                {"label_selector": REVISIONS},
+            ),
+            "runtime_classes": (node.list_runtime_class, (), {}),
+            **{
+                kind: (custom.list_cluster_custom_object, args, {}) for kind, args in CUSTOM.items()
+            },
         }
 
     @property
@@ -89,9 +160,9 @@ class KubernetesSource:
         return list(self._calls)
 
     def _items(self, kind: str) -> list[Object]:
-        call, args = self._calls[kind]
+        call, args, options = self._calls[kind]
         try:
-            response = call(*args, _preload_content=False)
+            response = call(*args, **options, _preload_content=False)
         except ApiException as error:
             if error.status == 404:
                 return []
@@ -106,12 +177,13 @@ class KubernetesSource:
         """Call `on_change` on every event of `kind` until `stop` is set. Blocking: run it
         in a thread. Expiry (410 Gone), timeouts and API errors start a new watch, after a
         backoff when something failed; a kind whose CRD is absent is checked again later."""
-        call, args = self._calls[kind]
+        call, args, options = self._calls[kind]
         backoff = 1.0
         while not stop.is_set():
             try:
                 response = call(
                     *args,
+                    **options,
                     watch="true",
                     timeout_seconds=self._watch_seconds,
                     _preload_content=False,

@@ -3,7 +3,12 @@ feeds the collector exactly what a real cluster would, so both go through the sa
 
 from typing import Any
 
-SCHEDULABLE = {"kubevirt.io/schedulable": "true", "kubernetes.io/arch": "amd64"}
+SCHEDULABLE = {
+    "kubevirt.io/schedulable": "true",
+    "kubernetes.io/arch": "amd64",
+    "machine-type.node.kubevirt.io/q35": "true",
+}
+"""The labels virt-handler's heartbeat and node labeller put on a node that runs VMs."""
 
 
 def node(
@@ -179,4 +184,134 @@ def instance(
         "kind": "VirtualMachineInstance",
         "metadata": {"namespace": namespace, "name": name},
         "status": {"phase": phase, "nodeName": node_name, "conditions": [condition]},
+    }
+
+
+INSTANCETYPES = "instancetype.kubevirt.io/v1beta1"
+
+
+def instancetype(
+    name: str,
+    cpus: int,
+    memory: str,
+    namespace: str | None = None,
+    overcommit: int = 0,
+    **spec: Any,
+) -> dict[str, Any]:
+    """A VirtualMachineClusterInstancetype, or a namespaced one when `namespace` is given."""
+    kind = "VirtualMachineInstancetype" if namespace else "VirtualMachineClusterInstancetype"
+    meta: dict[str, Any] = {"name": name, "resourceVersion": "1"}
+    if namespace:
+        meta["namespace"] = namespace
+    guest: dict[str, Any] = {"guest": memory}
+    if overcommit:
+        guest["overcommitPercent"] = overcommit
+    body = {"cpu": {"guest": cpus}, "memory": guest, **spec}
+    return {"apiVersion": INSTANCETYPES, "kind": kind, "metadata": meta, "spec": body}
+
+
+def preference(name: str, namespace: str | None = None, **spec: Any) -> dict[str, Any]:
+    kind = "VirtualMachinePreference" if namespace else "VirtualMachineClusterPreference"
+    meta: dict[str, Any] = {"name": name, "resourceVersion": "1"}
+    if namespace:
+        meta["namespace"] = namespace
+    return {"apiVersion": INSTANCETYPES, "kind": kind, "metadata": meta, "spec": spec}
+
+
+def controller_revision(namespace: str, name: str, held: dict[str, Any]) -> dict[str, Any]:
+    """What KubeVirt stores when a VM first uses an instancetype or preference: the whole
+    object as it was then (`pkg/instancetype/revision/store.go`)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": {
+            "namespace": namespace,
+            "name": name,
+            "resourceVersion": "1",
+            "labels": {
+                "instancetype.kubevirt.io/object-kind": held["kind"],
+                "instancetype.kubevirt.io/object-name": held["metadata"]["name"],
+            },
+        },
+        "data": {k: v for k, v in held.items() if k != "metadata"}
+        | {"metadata": {"name": held["metadata"]["name"]}},
+        "revision": 1,
+    }
+
+
+def uses(
+    vm: dict[str, Any],
+    instancetype: dict[str, Any] | None = None,
+    preference: dict[str, Any] | None = None,
+    revisions: tuple[str | None, str | None] = (None, None),
+) -> dict[str, Any]:
+    """The VM naming an instancetype and a preference, with the status refs KubeVirt's
+    controller writes once it stored their revisions."""
+    spec = vm["spec"]
+    status = vm.setdefault("status", {})
+    for field, ref, obj, revision in (
+        ("instancetype", "instancetypeRef", instancetype, revisions[0]),
+        ("preference", "preferenceRef", preference, revisions[1]),
+    ):
+        if obj is None:
+            continue
+        spec[field] = {"name": obj["metadata"]["name"], "kind": obj["kind"]}
+        if revision:
+            status[ref] = {
+                "name": obj["metadata"]["name"],
+                "controllerRevisionRef": {"name": revision},
+            }
+    return vm
+
+
+def cdi(version: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "cdi.kubevirt.io/v1beta1",
+        "kind": "CDI",
+        "metadata": {"name": "cdi"},
+        "status": {"phase": "Deployed", "observedVersion": version},
+    }
+
+
+def cdi_config(overall: str, per_class: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "cdi.kubevirt.io/v1beta1",
+        "kind": "CDIConfig",
+        "metadata": {"name": "config"},
+        "status": {"filesystemOverhead": {"global": overall, "storageClass": per_class or {}}},
+    }
+
+
+def storage_profile(name: str, volume_mode: str, minimum: str | None = None) -> dict[str, Any]:
+    annotations = {"cdi.kubevirt.io/minimumSupportedPvcSize": minimum} if minimum else {}
+    return {
+        "apiVersion": "cdi.kubevirt.io/v1beta1",
+        "kind": "StorageProfile",
+        "metadata": {"name": name, "annotations": annotations},
+        "status": {
+            "claimPropertySets": [{"accessModes": ["ReadWriteOnce"], "volumeMode": volume_mode}]
+        },
+    }
+
+
+def runtime_class(name: str, overhead: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "node.k8s.io/v1",
+        "kind": "RuntimeClass",
+        "metadata": {"name": name},
+        "handler": name,
+        "overhead": {"podFixed": overhead},
+    }
+
+
+def network_attachment(namespace: str, name: str, resource: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "k8s.cni.cncf.io/v1",
+        "kind": "NetworkAttachmentDefinition",
+        "metadata": {
+            "namespace": namespace,
+            "name": name,
+            "annotations": {"k8s.v1.cni.cncf.io/resourceName": resource},
+        },
+        "spec": {"config": "{}"},
     }

@@ -21,6 +21,17 @@ class Snapshot:
     virtual_machines: Sequence[Object] = ()
     virtual_machine_instances: Sequence[Object] = ()
     data_volumes: Sequence[Object] = ()
+    virtual_machine_instancetypes: Sequence[Object] = ()
+    virtual_machine_cluster_instancetypes: Sequence[Object] = ()
+    virtual_machine_preferences: Sequence[Object] = ()
+    virtual_machine_cluster_preferences: Sequence[Object] = ()
+    controller_revisions: Sequence[Object] = ()
+    """Only KubeVirt's instancetype and preference revisions."""
+    runtime_classes: Sequence[Object] = ()
+    cdis: Sequence[Object] = ()
+    cdi_configs: Sequence[Object] = ()
+    storage_profiles: Sequence[Object] = ()
+    network_attachment_definitions: Sequence[Object] = ()
 
 
 class Source(Protocol):

@@ -1,19 +1,28 @@
-"""A KubeVirt VirtualMachine (with its VMI, PVCs and DataVolumes) as the engine's `VmSpec`:
-what another cluster would have to host. Field by field from the VM's template, so a VM that
-is stopped is still sized as it would run."""
+"""A KubeVirt VirtualMachine (with its VMI, launcher pods, PVCs, DataVolumes and the
+revisions of its instancetype and preference) as the engine's `VirtualMachine`: its template
+in KubeVirt's own terms, so that the hub sizes it by the rules of the target's release; a VM
+that is stopped is still sized as it would run."""
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hub.models import kubevirt as k
 from hub.models import quantity
-from hub.models.vm import VmSpec
-from spoke_agent.requests import CPU, MEMORY, amounts
+from hub.models.vm import Disk, SourceNode, VirtualMachine
+from spoke_agent import revisions
 from spoke_agent.snapshot import Object, meta, spec, status
+
+SOURCE_STATE_PREFIXES = (
+    "host-model-cpu.node.kubevirt.io/",
+    "host-model-required-features.node.kubevirt.io/",
+    "cpu-vendor.node.kubevirt.io/",
+)
+"""What `getNodeSelectorsFromNodeName` copies from the source node into a decentralized
+migration's source state."""
 
 LAUNCHER_LABEL = ("kubevirt.io", "virt-launcher")
 VM_NAME_LABEL = "vm.kubevirt.io/name"
 STOPPED_PHASES = ("Succeeded", "Failed")
-HOST_MODEL_PREFIX = "host-model-cpu.node.kubevirt.io/"
 
 
 def _get(data: Mapping[str, Any], *path: str) -> Any:
@@ -37,8 +46,15 @@ def _volume(size: object, storage: Mapping[str, Any], what: str) -> tuple[int, s
 
 
 def _claim_size(claim: Object) -> tuple[int, str | None, str]:
+    """What the executor asks the target for: the requested size (CDI sizes a filesystem
+    disk image by it); a block volume is copied whole, so its capacity when larger."""
+    what = f"PVC {meta(claim).get('name')}"
     capacity = _get(status(claim), "capacity", "storage")
-    return _volume(capacity, spec(claim), f"PVC {meta(claim).get('name')}")
+    wanted = _get(spec(claim), "resources", "requests", "storage")
+    size, storage_class, mode = _volume(wanted or capacity, spec(claim), what)
+    if mode == "Block" and capacity is not None:
+        size = max(size, quantity.units(str(capacity)))
+    return size, storage_class, mode
 
 
 def _claim_name(volume: Mapping[str, Any]) -> Any:
@@ -84,41 +100,6 @@ def _template_size(
     raise ValueError(f"volume {volume}: claim {claim_name} not found")
 
 
-def _affinity(template: Mapping[str, Any]) -> list[dict[str, Any]]:
-    terms = _get(
-        template,
-        "affinity",
-        "nodeAffinity",
-        "requiredDuringSchedulingIgnoredDuringExecution",
-        "nodeSelectorTerms",
-    )
-    return [
-        {
-            "match_expressions": [
-                {"key": e["key"], "operator": e["operator"], "values": e.get("values") or []}
-                for e in term.get("matchExpressions") or ()
-            ]
-        }
-        for term in terms or ()
-    ]
-
-
-def _host_devices(devices: Mapping[str, Any]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for device in [*(devices.get("gpus") or ()), *(devices.get("hostDevices") or ())]:
-        name = device.get("deviceName")
-        if name:
-            counts[name] = counts.get(name, 0) + 1
-    return counts
-
-
-def _passt(devices: Mapping[str, Any]) -> bool:
-    for interface in devices.get("interfaces") or ():
-        if "passt" in interface or _get(interface, "binding", "name") == "passt":
-            return True
-    return False
-
-
 def _running(vmi: Object | None, launchers: Sequence[Object]) -> bool:
     """Running while its VMI is not finished or any of its virt-launcher pods still exists."""
     if launchers:
@@ -135,9 +116,36 @@ def _live_migratable(vmi: Object | None) -> bool:
     return True
 
 
+SIZING_ANNOTATIONS = ("hooks.kubevirt.io/hookSidecars",)
+"""Template annotations that change the launcher pod (a hook sidecar is a container)."""
+MEASURED = "kubevirt.io/memory-overhead-bytes"
+
+
 def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = data.get(key)
     return value if isinstance(value, dict) else {}
+
+
+def _source_node(vmi: Object | None, nodes: Mapping[str, Object]) -> SourceNode | None:
+    """The node a running VM is on, with the labels a migration carries to the target."""
+    name = status(vmi).get("nodeName") if vmi is not None else None
+    if not name:
+        return None
+    node = nodes.get(str(name))
+    labels = (meta(node).get("labels") or {}) if node is not None else {}
+    kept = {k: str(v) for k, v in labels.items() if k.startswith(SOURCE_STATE_PREFIXES)}
+    return SourceNode(name=str(name), labels=kept)
+
+
+def _measured(launchers: Sequence[Object], node: str | None) -> int | None:
+    """The overhead KubeVirt wrote on the VM's launcher pod (VmiMemoryOverheadReport)."""
+    for pod in launchers:
+        if node and spec(pod).get("nodeName") not in (node, None):
+            continue
+        text = (meta(pod).get("annotations") or {}).get(MEASURED)
+        if isinstance(text, str) and text.isdigit():
+            return int(text)
+    return None
 
 
 def vm_spec(
@@ -145,65 +153,32 @@ def vm_spec(
     vmi: Object | None,
     launchers: Sequence[Object],
     claims: Mapping[str, Object],
-    host_models: Mapping[str, str],
-) -> VmSpec:
-    """Raises ValueError (or a pydantic error, which is one) for a VM that cannot be read.
-
-    Only what differs from VmSpec's defaults goes in: validating fewer fields is most of
-    what makes a 3,000-VM cluster quick to report."""
-    template = _section(_section(spec(vm), "template"), "spec")
-    domain = _section(template, "domain")
-    cpu, memory = _section(domain, "cpu"), _section(domain, "memory")
-    resources, devices = _section(domain, "resources"), _section(domain, "devices")
-    data: dict[str, Any] = {"name": meta(vm)["name"], "namespace": meta(vm)["namespace"]}
-    flags = {
-        "running": _running(vmi, launchers),
-        "live_migratable": _live_migratable(vmi),
-        "autoattach_graphics": devices.get("autoattachGraphicsDevice") is not False,
-    }
-    data.update((name, False) for name, value in flags.items() if not value)
-    flags = {
-        "dedicated_cpu": bool(cpu.get("dedicatedCpuPlacement")),
-        "isolate_emulator_thread": bool(cpu.get("isolateEmulatorThread")),
-        "overcommit_guest_overhead": bool(resources.get("overcommitGuestOverhead")),
-        "tpm": devices.get("tpm") is not None,
-        "sev": _get(domain, "launchSecurity", "sev") is not None,
-        "passt_binding": _passt(devices),
-    }
-    data.update((name, True) for name, value in flags.items() if value)
-    requests = amounts(_section(resources, "requests"))
-    limits = amounts(_section(resources, "limits"))
-    given = {
-        "cpu": {k: cpu[k] for k in ("sockets", "cores", "threads") if k in cpu},
-        "architecture": template.get("architecture"),
-        "guest_memory_bytes": memory.get("guest"),
-        "requests_cpu_millis": requests.get(CPU),
-        "requests_memory_bytes": requests.get(MEMORY),
-        "limits_cpu_millis": limits.get(CPU),
-        "limits_memory_bytes": limits.get(MEMORY),
-        "hugepages_page_size": _get(memory, "hugepages", "pageSize"),
-        "host_devices": _host_devices(devices),
-        "node_selector": template.get("nodeSelector"),
-        "affinity": _affinity(template),
-        "tolerations": [
-            {k: t[k] for k in ("key", "operator", "value", "effect") if k in t}
-            for t in template.get("tolerations") or ()
-        ],
-        "disks": _disks(
-            template.get("volumes") or (), claims, spec(vm).get("dataVolumeTemplates") or ()
+    nodes: Mapping[str, Object],
+    found: revisions.Catalog,
+) -> VirtualMachine:
+    """Raises ValueError (or a pydantic error, which is one) for a VM that cannot be read."""
+    template = _section(spec(vm), "template")
+    body = _section(template, "spec")
+    annotations = _section(_section(template, "metadata"), "annotations")
+    source = _source_node(vmi, nodes) if vmi is not None else None
+    return VirtualMachine(
+        name=meta(vm)["name"],
+        namespace=meta(vm)["namespace"],
+        running=_running(vmi, launchers),
+        live_migratable=_live_migratable(vmi),
+        template=k.VMISpec.model_validate(body),
+        annotations={n: str(annotations[n]) for n in SIZING_ANNOTATIONS if n in annotations},
+        instancetype=revisions.instancetype(vm, found),
+        preference=revisions.preference(vm, found),
+        disks=tuple(
+            Disk.model_validate(d)
+            for d in _disks(
+                body.get("volumes") or (), claims, spec(vm).get("dataVolumeTemplates") or ()
+            )
         ),
-        **_cpu_model(cpu.get("model"), vmi, host_models),
-    }
-    data.update((name, value) for name, value in given.items() if value or value == 0)
-    return VmSpec.model_validate(data)
-
-
-def _cpu_model(model: Any, vmi: Object | None, host_models: Mapping[str, str]) -> dict[str, Any]:
-    if model == "host-model":
-        return {"host_model": host_models.get(str(status(vmi or {}).get("nodeName")))}
-    if model and model != "host-passthrough":
-        return {"cpu_model": model}
-    return {}
+        source_node=source,
+        measured_overhead_bytes=_measured(launchers, source.name if source else None),
+    )
 
 
 def fingerprint(
@@ -211,7 +186,8 @@ def fingerprint(
     vmi: Object | None,
     launchers: Sequence[Object],
     claims: Mapping[str, Object],
-    host_models: Mapping[str, str],
+    nodes: Mapping[str, Object],
+    found: revisions.Catalog,
 ) -> tuple[object, ...] | None:
     """The versions of everything `vm_spec` reads for this VM; None when one has none."""
     versions: list[object] = [meta(vm).get("resourceVersion")]
@@ -224,20 +200,12 @@ def fingerprint(
         name = _claim_name(volume)
         if name is not None and name in claims:
             versions.append(meta(claims[name]).get("resourceVersion"))
-    if None in versions:
+    catalog = revisions.versions(vm, found)
+    if None in versions or catalog is None:
         return None
-    node = None if vmi is None else str(status(vmi).get("nodeName"))
-    return (*versions, len(launchers), host_models.get(node or ""))
-
-
-def host_models(nodes: Sequence[Object]) -> dict[str, str]:
-    """Each node's host CPU model, from the label KubeVirt's node labeller sets."""
-    found = {}
-    for node in nodes:
-        for label in meta(node).get("labels") or {}:
-            if label.startswith(HOST_MODEL_PREFIX):
-                found[str(meta(node).get("name"))] = label[len(HOST_MODEL_PREFIX) :]
-    return found
+    source = _source_node(vmi, nodes)
+    node = (source.name, tuple(sorted(source.labels.items()))) if source else None
+    return (*versions, len(launchers), catalog, node)
 
 
 def launcher_pods(pods: Sequence[Object]) -> dict[tuple[str, str], list[Object]]:

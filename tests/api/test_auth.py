@@ -11,7 +11,12 @@ from tests.api.fleet import west
 
 CALLS: dict[str, tuple[str, str, Any, str]] = {
     "read": ("GET", "/api/v1/clusters", None, "viewer"),
-    "check": ("POST", "/api/v1/checks", {"vms": [{"name": "a", "namespace": "b"}]}, "operator"),
+    "check": (
+        "POST",
+        "/api/v1/checks",
+        {"vms": [{"name": "a", "namespace": "b", "guest_memory_bytes": "1Gi"}]},
+        "operator",
+    ),
     "register": ("POST", "/api/v1/clusters", {"name": "new-one"}, "admin"),
     "policy": ("PUT", "/api/v1/policy", {"max_suggestions": 3}, "admin"),
 }

@@ -77,7 +77,7 @@ async def test_check_with_a_full_spec_and_no_target_ranks_every_cluster(fleet: E
         ({"vms": ["east/shop/db"], "targt": "west"}, 400, "unknown_field", "targt"),
         ({"target": "west"}, 400, "missing_field", "vms"),
         ({"vms": ["east/shop/db"], "target": "  "}, 400, "blank_field", "target"),
-        ({"vms": []}, 400, "invalid_field", "vms"),
+        ({"vms": []}, 400, "missing_field", "name at least one VM"),
         ({"vms": ["east/shop/db", "east/shop/db"]}, 400, "duplicate_vm", "shop/db"),
         ({"vms": ["east/shop/db", "tiny/a/b"]}, 404, "vm_not_found", "tiny"),
     ],

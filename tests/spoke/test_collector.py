@@ -3,12 +3,13 @@
 import gc
 from decimal import Decimal
 
-import pytest
 from spoke_agent import manifests as m
 from spoke_agent.collector import Config, collect
 from spoke_agent.snapshot import Snapshot
 
+from hub.models import kubevirt as k
 from hub.models.report import CapacitySource
+from hub.models.vm import SourceNode
 from tests.builders import GIB, MIB, NOW
 
 
@@ -182,10 +183,10 @@ def test_quotas_kubevirt_and_pending_launchers() -> None:
     [quota] = report.quotas
     assert quota.hard == {"requests.cpu": 20_000, "requests.memory": 64 * GIB}
     assert quota.used == {"requests.cpu": 3500, "requests.memory": 12 * GIB}
-    assert report.kubevirt.cpu_allocation_ratio == 4
-    assert report.kubevirt.memory_overcommit_percent == 150
+    developer = report.kubevirt.configuration.developer_configuration
+    assert (developer.cpu_allocation_ratio, developer.memory_overcommit) == (4, 150)
     assert report.kubevirt.version == "v1.6.0"
-    assert "DecentralizedLiveMigration" in report.kubevirt.feature_gates
+    assert "DecentralizedLiveMigration" in developer.feature_gates
     [pending] = report.pending_launchers
     assert (pending.vm, pending.message) == (
         "cache",
@@ -194,28 +195,33 @@ def test_quotas_kubevirt_and_pending_launchers() -> None:
     assert not collect(_snapshot(kubevirts=[]), "east", 1, NOW).report.kubevirt.installed
 
 
-def test_vms_are_sized_from_their_template() -> None:
+def test_vms_keep_their_template_in_kubevirts_terms() -> None:
     vms = {v.key: v for v in collect(_snapshot(), "east", 1, NOW).report.vms}
     db = vms["shop/db"]
-    assert (db.running, db.live_migratable, db.cpu.vcpus, db.guest_memory_bytes) == (
+    cpu = db.template.domain.cpu
+    assert (db.running, db.live_migratable, cpu and cpu.cores, db.template.domain.memory) == (
         True,
         False,
         4,
-        16 * GIB,
+        k.Memory(guest="16Gi"),
     )
     assert [(d.name, d.size_bytes, d.storage_class) for d in db.disks] == [
         ("root", 50 * GIB, "ceph-rbd"),
         ("data", 200 * GIB, "nfs"),
     ]
+    assert db.source_node is not None
+    assert db.source_node.name == "w1"
     cache = vms["shop/cache"]
     assert cache.running, "its virt-launcher pod exists, though Pending"
-    assert cache.dedicated_cpu
-    assert cache.hugepages_page_size == "1Gi"
-    assert cache.host_devices == {"nvidia.com/A100": 1}
-    assert cache.passt_binding
-    assert not cache.autoattach_graphics
-    assert cache.node_selector == {"zone": "a"}
-    assert cache.tolerations[0].key == "gpu"
+    domain = cache.template.domain
+    assert domain.cpu is not None
+    assert domain.cpu.dedicated_cpu_placement
+    assert domain.memory == k.Memory(guest="16Gi", hugepages=k.Hugepages(page_size="1Gi"))
+    assert [g.device_name for g in domain.devices.gpus] == ["nvidia.com/A100"]
+    assert domain.devices.interfaces[0].binding == k.InterfaceBinding(name="passt")
+    assert domain.devices.autoattach_graphics_device is False
+    assert cache.template.node_selector == {"zone": "a"}
+    assert cache.template.tolerations[0].key == "gpu"
     assert not vms["lab/idle"].running
 
 
@@ -239,10 +245,18 @@ def test_malformed_objects_are_skipped_and_named() -> None:
     assert any("VirtualMachine a/lost" in s and "nowhere" in s for s in collected.skipped)
 
 
-@pytest.mark.parametrize("model", ["host-model", "Haswell", "host-passthrough"])
-def test_cpu_models(model: str) -> None:
-    nodes = [m.node("w1", "16", "64Gi", labels={"host-model-cpu.node.kubevirt.io/Skylake": "true"})]
-    vm = m.virtual_machine("a", "v", domain={"cpu": {"cores": 1, "model": model}})
+def test_a_running_vm_carries_its_nodes_cpu_labels_for_a_migration() -> None:
+    """What a decentralized migration sends the target in sourceState.nodeSelectors: the
+    node's host model, the features it requires and its vendor (migration.go
+    getNodeSelectorsFromNodeName), and nothing else of the node."""
+    labels = {
+        "host-model-cpu.node.kubevirt.io/Skylake": "true",
+        "host-model-required-features.node.kubevirt.io/invtsc": "true",
+        "cpu-vendor.node.kubevirt.io/Intel": "true",
+        "cpu-model.node.kubevirt.io/Haswell": "true",
+    }
+    nodes = [m.node("w1", "16", "64Gi", labels=labels)]
+    vm = m.virtual_machine("a", "v")
     instance = m.instance("a", "v", "w1")
     report = collect(
         _snapshot(nodes=nodes, virtual_machines=[vm], virtual_machine_instances=[instance]),
@@ -250,13 +264,12 @@ def test_cpu_models(model: str) -> None:
         1,
         NOW,
     ).report
-    [spec] = report.vms
-    expected = {
-        "host-model": ("Skylake", None),
-        "Haswell": (None, "Haswell"),
-        "host-passthrough": (None, None),
-    }[model]
-    assert (spec.host_model, spec.cpu_model) == expected
+    [found] = report.vms
+    assert found.source_node == SourceNode(
+        name="w1", labels={key: value for key, value in labels.items() if "cpu-model." not in key}
+    )
+    stopped = collect(_snapshot(nodes=nodes, virtual_machines=[vm]), "e", 1, NOW).report
+    assert stopped.vms[0].source_node is None
 
 
 def test_every_sizing_field_of_the_template_is_read() -> None:
@@ -298,15 +311,25 @@ def test_every_sizing_field_of_the_template_is_read() -> None:
         ],
     )
     [spec] = collect(_snapshot(virtual_machines=[vm]), "east", 1, NOW).report.vms
-    assert (spec.requests_cpu_millis, spec.requests_memory_bytes) == (1500, 3 * GIB)
-    assert (spec.limits_cpu_millis, spec.limits_memory_bytes) == (2000, 4 * GIB)
-    assert spec.guest_memory_bytes is None
-    assert spec.memory_bytes == 3 * GIB
-    assert (spec.isolate_emulator_thread, spec.overcommit_guest_overhead) == (True, True)
-    assert (spec.tpm, spec.sev, spec.dedicated_cpu) == (True, True, False)
-    assert spec.host_devices == {"intel.com/qat": 1}
-    assert spec.architecture == "arm64"
-    assert spec.affinity[0].match_expressions[0].key == "rack"
+    domain = spec.template.domain
+    assert domain.resources == k.ResourceRequirements(
+        requests={"cpu": "1500m", "memory": "3Gi"},
+        limits={"cpu": "2", "memory": "4Gi"},
+        overcommit_guest_overhead=True,
+    )
+    assert domain.memory == k.Memory()
+    assert domain.cpu is not None
+    assert (domain.cpu.isolate_emulator_thread, domain.cpu.dedicated_cpu_placement) == (True, False)
+    assert domain.devices.tpm == k.TPM()
+    assert domain.launch_security == k.LaunchSecurity(sev=k.SEV())
+    assert [d.device_name for d in domain.devices.host_devices] == ["intel.com/qat"]
+    assert spec.template.architecture == "arm64"
+    affinity = spec.template.affinity
+    assert affinity is not None
+    assert affinity.node_affinity is not None
+    required = affinity.node_affinity.required_during_scheduling_ignored_during_execution
+    assert required is not None
+    assert required.node_selector_terms[0].match_expressions[0].key == "rack"
     assert [(d.name, d.size_bytes, d.storage_class, d.copyable) for d in spec.disks] == [
         ("root", 30 * GIB, None, True),
         ("scratch", GIB, None, False),

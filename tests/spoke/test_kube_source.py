@@ -24,6 +24,8 @@ RESOURCES = {
     "resource_quotas": "v1/resourcequotas",
     "storage_classes": "storage.k8s.io/v1/storageclasses",
     "csi_storage_capacities": "storage.k8s.io/v1/csistoragecapacities",
+    "controller_revisions": "apps/v1/controllerrevisions",
+    "runtime_classes": "node.k8s.io/v1/runtimeclasses",
     **{kind: "/".join(parts) for kind, parts in CUSTOM.items()},
 }
 CRDS = {

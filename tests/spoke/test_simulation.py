@@ -68,4 +68,6 @@ def test_results_kept_by_resource_version_give_the_same_report() -> None:
     fresh = collect(cluster.snapshot(), cluster.name, 2, NOW).report
     assert kept == fresh
     assert kept != first
-    assert kept.vms[0].guest_memory_bytes == 3 * 2**30
+    memory = kept.vms[0].template.domain.memory
+    assert memory is not None
+    assert memory.guest == "3Gi"

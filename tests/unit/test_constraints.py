@@ -5,7 +5,10 @@ from typing import Any
 
 import pytest
 
-from hub.capacity.constraints import Constraints, for_vm, rejection, requirement_holds, tolerated
+from hub.capacity import requirements
+from hub.capacity.constraints import Constraints, rejection, requirement_holds, tolerated
+from hub.capacity.kubevirt import render
+from hub.models import kubevirt as k
 from hub.models.report import Taint
 from hub.models.vm import (
     NodeSelectorTerm,
@@ -15,11 +18,25 @@ from hub.models.vm import (
     VmSpec,
 )
 
-SCHEDULABLE = {"kubevirt.io/schedulable": "true", "kubernetes.io/arch": "amd64"}
+SCHEDULABLE = {
+    "kubevirt.io/schedulable": "true",
+    "kubernetes.io/arch": "amd64",
+    "machine-type.node.kubevirt.io/q35": "true",
+}
 
 
 def vm_spec(**fields: Any) -> VmSpec:
-    return VmSpec.model_validate({"name": "vm", "namespace": "ns", **fields})
+    return VmSpec.model_validate(
+        {"name": "vm", "namespace": "ns", "guest_memory_bytes": "2Gi", **fields}
+    )
+
+
+def constraints_for(release: str = "v1.9.0", **fields: Any) -> Constraints:
+    """The constraints of the VM's target pod, as KubeVirt `release` renders them."""
+    target = render.target(release, k.KubeVirtConfiguration(), {}, {})
+    wanted = requirements.size(vm_spec(**fields).machine(), target).wanted
+    assert wanted is not None
+    return wanted
 
 
 def req(key: str, operator: str, *values: str) -> SelectorRequirement:
@@ -69,71 +86,96 @@ class NodeView:
 NODE = NodeView()
 
 
-# --- for_vm -------------------------------------------------------------------------------
+# --- the constraints KubeVirt renders (hub.capacity.kubevirt.selection) ---------------------
+# nodeselectorrenderer.go: kubevirt.io/schedulable and kubernetes.io/arch always; the machine
+# type (v1.5.1+, q35 by default on amd64); the VM's own selector; cpumanager with dedicated
+# CPUs; a named model's cpu-model label. template.go setNodeAffinityForPod: host-model VMs
+# (the default model) refuse nodes labelled obsolete-host-model.
+
+OBSOLETE = req("node-labeller.kubevirt.io/obsolete-host-model", "DoesNotExist")
 
 
-def test_for_vm_adds_schedulable_and_arch_labels() -> None:
-    constraints = for_vm(vm_spec())
+def test_every_pod_needs_a_schedulable_node_of_its_arch_and_machine_type() -> None:
+    constraints = constraints_for()
 
     assert dict(constraints.labels) == {
         "kubevirt.io/schedulable": "true",
         "kubernetes.io/arch": "amd64",
+        "machine-type.node.kubevirt.io/q35": "true",
     }
     assert list(constraints.labels) == sorted(constraints.labels)
-    assert constraints.affinity == ()
+    assert constraints.affinity == (term(OBSOLETE),)
     assert constraints.tolerations == ()
     assert not constraints.tolerates_any
 
 
-def test_for_vm_keeps_the_vms_node_selector() -> None:
-    constraints = for_vm(vm_spec(node_selector={"zone": "a", "disk": "ssd"}))
+def test_the_vms_node_selector_is_kept() -> None:
+    constraints = constraints_for(node_selector={"zone": "a", "disk": "ssd"})
 
     assert dict(constraints.labels) == {
         "kubevirt.io/schedulable": "true",
         "kubernetes.io/arch": "amd64",
+        "machine-type.node.kubevirt.io/q35": "true",
         "zone": "a",
         "disk": "ssd",
     }
-    assert list(constraints.labels) == sorted(constraints.labels)
 
 
-def test_for_vm_uses_the_vms_architecture() -> None:
-    assert dict(for_vm(vm_spec(architecture="arm64")).labels)["kubernetes.io/arch"] == "arm64"
+def test_the_vms_architecture_and_its_machine_type() -> None:
+    labels = dict(constraints_for(architecture="arm64").labels)
+    assert labels["kubernetes.io/arch"] == "arm64"
+    assert labels["machine-type.node.kubevirt.io/virt"] == "true"
 
 
-def test_for_vm_requires_the_cpu_manager_for_dedicated_cpus() -> None:
-    assert dict(for_vm(vm_spec(dedicated_cpu=True)).labels)["kubevirt.io/cpumanager"] == "true"
-    assert "kubevirt.io/cpumanager" not in dict(for_vm(vm_spec()).labels)
+def test_dedicated_cpus_need_the_cpu_manager_label_of_the_targets_release() -> None:
+    assert dict(constraints_for(dedicated_cpu=True).labels)["kubevirt.io/cpumanager"] == "true"
+    older = dict(constraints_for(release="v1.7.4", dedicated_cpu=True).labels)
+    assert older["cpumanager"] == "true", "before v1.8.0 the key was plain `cpumanager`"
+    assert "kubevirt.io/cpumanager" not in dict(constraints_for().labels)
 
 
-def test_for_vm_requires_cpu_model_vendor_and_host_model_labels() -> None:
-    vm = vm_spec(cpu_model="Skylake-Server", cpu_vendor="Intel", host_model="Cascadelake-Server")
+def test_a_named_model_needs_its_label_and_takes_no_obsolete_host_model_rule() -> None:
+    constraints = constraints_for(cpu_model="Skylake-Server")
 
-    labels = dict(for_vm(vm).labels)
+    assert dict(constraints.labels)["cpu-model.node.kubevirt.io/Skylake-Server"] == "true"
+    assert constraints.affinity == ()
 
-    assert labels["cpu-model.node.kubevirt.io/Skylake-Server"] == "true"
+
+def test_a_host_model_target_needs_the_source_nodes_model_for_migration_and_its_vendor() -> None:
+    """migration.go createTargetPod: host-model-cpu.node.kubevirt.io/<M> of the source node
+    becomes cpu-model-migration.node.kubevirt.io/<M>; the source's cpu-vendor (v1.8.0+)."""
+    labels = dict(constraints_for(host_model="Cascadelake-Server", cpu_vendor="Intel").labels)
+
+    assert labels["cpu-model-migration.node.kubevirt.io/Cascadelake-Server"] == "true"
     assert labels["cpu-vendor.node.kubevirt.io/Intel"] == "true"
-    assert labels["host-model-cpu.node.kubevirt.io/Cascadelake-Server"] == "true"
-    assert len(labels) == 5
+    assert "host-model-cpu.node.kubevirt.io/Cascadelake-Server" not in labels
+    assert "cpu-vendor.node.kubevirt.io/Intel" not in dict(
+        constraints_for(release="v1.7.0", host_model="X", cpu_vendor="Intel").labels
+    ), "v1.7.0 did not carry the vendor rule (it came back in v1.7.1)"
 
 
-def test_for_vm_passes_affinity_and_tolerations_through() -> None:
+def test_affinity_terms_each_reject_obsolete_host_models_and_tolerations_pass() -> None:
     affinity = (term(req("zone", "In", "a")), term(req("gpu", "Exists")))
     tolerations = (toleration(key="dedicated", operator="Exists"),)
 
-    constraints = for_vm(
-        vm_spec(node_selector={"disk": "ssd"}, affinity=affinity, tolerations=tolerations)
+    constraints = constraints_for(
+        node_selector={"disk": "ssd"}, affinity=affinity, tolerations=tolerations
     )
 
-    assert constraints.affinity == affinity
+    assert constraints.affinity == (
+        term(req("zone", "In", "a"), OBSOLETE),
+        term(req("gpu", "Exists"), OBSOLETE),
+    )
     assert constraints.tolerations == tolerations
     assert constraints.tolerates_any
     assert constraints.keys == {
         "kubevirt.io/schedulable",
         "kubernetes.io/arch",
+        "machine-type.node.kubevirt.io/q35",
         "disk",
         "zone",
         "gpu",
+        "node-labeller.kubevirt.io/obsolete-host-model",
     }
 
 
@@ -294,10 +336,6 @@ def test_tolerated(tolerations: list[dict[str, Any]], node_taint: Taint, expecte
 # --- rejection ----------------------------------------------------------------------------
 
 
-def constraints_for(**fields: Any) -> Constraints:
-    return for_vm(vm_spec(**fields))
-
-
 def test_a_fitting_node_is_not_rejected() -> None:
     assert NODE.rejects(constraints_for()) is None
 
@@ -308,10 +346,13 @@ def test_a_node_that_is_not_ready_is_rejected_first() -> None:
     assert node.rejects(constraints_for()) == "not Ready"
 
 
-def test_a_cordoned_node_is_rejected() -> None:
+def test_a_cordoned_node_is_rejected_unless_its_taint_is_tolerated() -> None:
+    """The scheduler reads spec.unschedulable as node.kubernetes.io/unschedulable:NoSchedule."""
     reason = NODE.cordoned().rejects(constraints_for())
 
     assert reason == "cordoned (unschedulable)"
+    tolerant = [toleration(key="node.kubernetes.io/unschedulable", operator="Exists")]
+    assert NODE.cordoned().rejects(constraints_for(tolerations=tolerant)) is None
 
 
 def test_a_node_without_kubevirt_is_rejected_for_the_missing_label() -> None:
@@ -323,7 +364,7 @@ def test_a_node_without_kubevirt_is_rejected_for_the_missing_label() -> None:
 def test_a_label_with_another_value_counts_as_missing() -> None:
     reason = NODE.rejects(constraints_for(architecture="arm64"))
 
-    assert reason == "missing label kubernetes.io/arch=arm64"
+    assert reason == "missing label kubernetes.io/arch=arm64"  # before the machine type
 
 
 def test_the_vms_node_selector_must_match() -> None:
@@ -431,6 +472,7 @@ def test_a_node_passing_every_filter_is_not_rejected() -> None:
     )
     node = (
         NODE.label("kubernetes.io/arch", "arm64")
+        .label("machine-type.node.kubevirt.io/virt")
         .label("kubevirt.io/cpumanager")
         .label("cpu-model.node.kubevirt.io/Neoverse-N1")
         .label("disk", "ssd")

@@ -12,8 +12,7 @@ from hub import payloads
 from hub.capacity import fleet
 from hub.capacity.index import ClusterIndex
 from hub.inventory import Entry, Inventory
-from hub.models.report import KubeVirtSettings
-from tests.builders import NOW, NodeBuilder, cluster_index, report
+from tests.builders import NOW, NodeBuilder, cluster_index, kubevirt, report
 
 
 def _cluster(name: str, nodes: int, rng: random.Random, ratio: int = 10) -> ClusterIndex:
@@ -24,8 +23,8 @@ def _cluster(name: str, nodes: int, rng: random.Random, ratio: int = 10) -> Clus
         .build()
         for i in range(nodes)
     ]
-    kubevirt = KubeVirtSettings(cpu_allocation_ratio=ratio)
-    return cluster_index(report(name, built, kubevirt=kubevirt))
+    settings = kubevirt(developer={"cpuAllocationRatio": ratio})
+    return cluster_index(report(name, built, kubevirt=settings))
 
 
 def _same(a: fleet.FleetIndex, b: fleet.FleetIndex) -> None:

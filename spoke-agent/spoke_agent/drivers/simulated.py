@@ -460,4 +460,3 @@ class TickingDriver(SimulatedDriver):
 def pair(world: World) -> tuple[SimulatedDriver, SimulatedDriver]:
     """Source and target drivers of a world whose time passes as the executor looks."""
     return TickingDriver(world, Side.SOURCE), world.driver(Side.TARGET)
-

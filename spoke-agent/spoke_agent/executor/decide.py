@@ -276,9 +276,7 @@ def _round_facts(
         yield r.RoundOpened(next_id, tuple(vm.name for vm in ready))
 
 
-def _membership(
-    current: r.RoundLedger, vms: list[_Vm], observed: Observed
-) -> Iterator[r.Record]:
+def _membership(current: r.RoundLedger, vms: list[_Vm], observed: Observed) -> Iterator[r.Record]:
     """Until its server runs, a round takes every VM that becomes ready for a copy; once it
     runs, a member its server was not made for waits for the next round."""
     server = observed.target.servers.get(current.id)
@@ -411,8 +409,7 @@ def _receiver_scheduled(vm: _Vm) -> bool:
     """The receiving pod got a node. Until then the cutover does not begin, so a receiver
     the target has no room for can still be cancelled: nothing has left the source."""
     return any(
-        not p.deleting and not (p.phase == Phase.PENDING and p.message)
-        for p in vm.target.launchers
+        not p.deleting and not (p.phase == Phase.PENDING and p.message) for p in vm.target.launchers
     )
 
 

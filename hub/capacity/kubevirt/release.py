@@ -1,0 +1,115 @@
+"""Which KubeVirt release's rules apply, and rules keyed on the release that introduced them.
+
+A rule may arrive in a minor release and be backported to patch releases of older lines
+(the CPU-vendor rule of migration targets came in v1.8.0, v1.7.1 and v1.6.4), so `since`
+takes the first release of each line that carries it.
+"""
+
+import re
+from dataclasses import dataclass
+from functools import total_ordering
+
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+@total_ordering
+@dataclass(frozen=True, slots=True)
+class Release:
+    major: int
+    minor: int
+    patch: int = 0
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Release):
+            return NotImplemented
+        return self.key < other.key
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.major, self.minor, self.patch)
+
+    @property
+    def line(self) -> tuple[int, int]:
+        return (self.major, self.minor)
+
+    def __str__(self) -> str:
+        return f"v{self.major}.{self.minor}.{self.patch}"
+
+
+def parse(text: str) -> Release | None:
+    """ "v1.9.0", "1.9", "v1.6.2-rc.1" and "v1.8.4-12-gabcdef" all name a release."""
+    match = _VERSION.match(text.strip())
+    if match is None:
+        return None
+    return Release(int(match[1]), int(match[2]), int(match[3] or 0))
+
+
+def _releases(line: tuple[int, int], last_patch: int) -> tuple[Release, ...]:
+    return tuple(Release(line[0], line[1], p) for p in range(last_patch + 1))
+
+
+KNOWN: tuple[Release, ...] = (
+    *_releases((1, 5), 3),
+    *_releases((1, 6), 6),
+    *_releases((1, 7), 4),
+    *_releases((1, 8), 4),
+    *_releases((1, 9), 0),
+)
+"""Every release whose rules were read from its tag in kubevirt/kubevirt."""
+OLDEST, NEWEST = KNOWN[0], KNOWN[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """The rules a cluster is sized with, and why, when they are not its own release's."""
+
+    release: Release
+    note: str | None = None
+
+
+def rules_for(version: str | None) -> Choice:
+    if not version:
+        return Choice(NEWEST, f"KubeVirt version not reported; sized with {NEWEST}'s rules")
+    found = parse(version)
+    if found is None:
+        return Choice(
+            NEWEST, f"KubeVirt version {version!r} not understood; sized with {NEWEST}'s rules"
+        )
+    if found > NEWEST:
+        return Choice(
+            NEWEST, f"KubeVirt {version} is newer than the rules know; sized with {NEWEST}'s"
+        )
+    if found < OLDEST:
+        return Choice(
+            OLDEST, f"KubeVirt {version} is older than the rules know; sized with {OLDEST}'s"
+        )
+    same_line = [r for r in KNOWN if r.line == found.line and r <= found]
+    if not same_line:
+        newest_older = max(r for r in KNOWN if r < found)
+        return Choice(
+            newest_older, f"KubeVirt {version} is not a known release; sized with {newest_older}'s"
+        )
+    chosen = same_line[-1]
+    if chosen != found:
+        return Choice(
+            chosen, f"KubeVirt {version} is newer than the rules know; sized with {chosen}'s"
+        )
+    return Choice(chosen)
+
+
+def since(release: Release, first: str, *backports: str) -> bool:
+    """True from `first` on, and in a backport's line from that backport's patch on."""
+    introduced = parse(first)
+    assert introduced is not None, first
+    if release >= introduced:
+        return True
+    for text in backports:
+        backport = parse(text)
+        assert backport is not None, text
+        if release.line == backport.line and release >= backport:
+            return True
+    return False
+
+
+def before(release: Release, first: str, *backports: str) -> bool:
+    return not since(release, first, *backports)
