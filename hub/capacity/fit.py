@@ -9,12 +9,12 @@ best node had — after what earlier VMs of the batch and in-flight claims alrea
 """
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from hub.capacity import constraints
+from hub.capacity import constraints, offers
 from hub.capacity.index import BoolArray, ClusterIndex, IntArray
 from hub.capacity.kubevirt import compute
 from hub.capacity.requirements import PodRequest
@@ -141,20 +141,9 @@ class _Context:
 
 
 def _explain(demand: Demand, reasons: list[str | None], ctx: _Context) -> list[Finding]:
-    vm = demand.vm.key
     eligible_count = int(ctx.eligible.sum())
     if eligible_count == 0:
-        counts = Counter(r for r in reasons if r is not None)
-        summary = "; ".join(f"{n} {reason}" for reason, n in counts.most_common())
-        return [
-            Finding(
-                code=Code.NO_NODE_MATCHES_CONSTRAINTS,
-                severity=Severity.CRITICAL,
-                vm=vm,
-                message=f"{vm}: none of {len(reasons)} nodes can run it ({summary or 'no nodes'})",
-                details={"nodes": len(reasons), "rejections": dict(counts)},
-            )
-        ]
+        return [_unmatched(demand, reasons, ctx.index)]
     short = [
         f
         for f in (
@@ -163,6 +152,31 @@ def _explain(demand: Demand, reasons: list[str | None], ctx: _Context) -> list[F
         if f
     ]
     return short or [_no_single_node(demand, ctx)]
+
+
+def _unmatched(demand: Demand, reasons: list[str | None], index: ClusterIndex) -> Finding:
+    vm = demand.vm.key
+    counts = Counter(r for r in reasons if r is not None)
+    summary = "; ".join(f"{n} {reason}" for reason, n in counts.most_common())
+    details: dict[str, object] = {"nodes": len(reasons), "rejections": dict(counts)}
+    message = f"{vm}: none of {len(reasons)} nodes can run it ({summary or 'no nodes'})"
+    gap = offers.missing(index.name, demand.wanted.labels, _ready_profiles(index))
+    if gap is not None:
+        details["missing_label"] = gap.label
+        message = f"{vm}: {gap.sentence}; none of {len(reasons)} nodes can run it"
+    return Finding(
+        code=Code.NO_NODE_MATCHES_CONSTRAINTS,
+        severity=Severity.CRITICAL,
+        vm=vm,
+        message=message,
+        details=details,
+    )
+
+
+def _ready_profiles(index: ClusterIndex) -> list[tuple[Mapping[str, str], int]]:
+    """Each label profile of the cluster's Ready KubeVirt nodes, with how many nodes share it."""
+    counts = Counter(index.profile_of[index.ready].tolist())
+    return [(index.profiles[p].labels, n) for p, n in sorted(counts.items())]
 
 
 def _needs(request: PodRequest, free: _Free) -> list[tuple[str, int]]:

@@ -131,6 +131,43 @@ def test_nodes_ruled_out_by_constraints_are_counted_by_reason():
     assert evaluate(report("c", nodes), [tolerant]).result.verdict == Verdict.FITS
 
 
+MIGRATION = "cpu-model-migration.node.kubevirt.io/"
+
+
+def test_a_missing_migration_model_is_named_with_what_the_nodes_offer():
+    """A host-model VM needs its source node's model on the target (migration.go
+    createTargetPod); the finding says it in those terms, not as a raw label."""
+    nodes = [
+        NodeBuilder(f"c{i}").label(MIGRATION + "Cascadelake-Server").build() for i in range(12)
+    ]
+    nodes.append(NodeBuilder("old").label(MIGRATION + "Broadwell").build())
+    moving = vm(host_model="Skylake-Server")
+    [finding] = evaluate(report("prod-west", nodes), [moving]).result.findings
+    assert finding.code == Code.NO_NODE_MATCHES_CONSTRAINTS
+    assert finding.message == (
+        "ns/vm: no node of prod-west offers CPU model Skylake-Server for live migration; "
+        "12 nodes offer Cascadelake-Server, 1 node offers Broadwell; none of 13 nodes can run it"
+    )
+    assert finding.details["missing_label"] == MIGRATION + "Skylake-Server=true"
+
+
+def test_a_cluster_without_node_labels_is_told_apart_from_older_cpus():
+    rep = report("bare", [NodeBuilder("n1").build()])
+    [finding] = evaluate(rep, [vm(host_model="Skylake-Server")]).result.findings
+    assert "no node carries any such label (is KubeVirt's node labeller running there?)" in (
+        finding.message
+    )
+
+
+def test_a_missing_machine_type_is_named():
+    node = NodeBuilder("n1").unlabel("machine-type.node.kubevirt.io/q35")
+    node = node.label("machine-type.node.kubevirt.io/pc-q35-rhel9.6.0")
+    [finding] = evaluate(report("c", [node.build()]), [vm()]).result.findings
+    assert finding.message.startswith(
+        "ns/vm: no node of c offers machine type q35; 1 node offers pc-q35-rhel9.6.0"
+    )
+
+
 def test_dedicated_cpus_need_a_cpu_manager_node_and_whole_cores():
     nodes = [
         NodeBuilder("plain").build(),

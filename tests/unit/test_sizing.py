@@ -4,17 +4,20 @@ Every expected number below is written as the arithmetic of the KubeVirt (or CDI
 Kubernetes) rule it comes from; the comment beside each case names the rule and the file it
 is in, at the tag of the release the case uses. None is copied from the code under test.
 
-Paths (kubevirt/kubevirt):
-  OVH   GetMemoryOverhead: pkg/virt-controller/services/renderresources.go (<= v1.7),
-        pkg/hypervisor/kvm/hypervisorbackend.go (v1.8+)
-  RR    pkg/virt-controller/services/renderresources.go (WithMemoryRequests, WithCPUPinning,
-        WithoutDedicatedCPU, WithHugePages, WithMemoryOverhead)
-  DEF   pkg/defaults/defaults.go (setDefaultResourceRequests, SetDefaultGuestCPUTopology)
-  IT    pkg/instancetype/apply/{cpu,memory}.go; preference/apply/cpu.go
-  SCL   pkg/virt-controller/services/serialconsolelog.go (guest-console-log)
-  CD    pkg/container-disk/container-disk.go; VFS pkg/virtiofs/resources.go (v1.8+)
-  NET   pkg/network/resources/memory.go (v1.8+), pkg/network/netbinding/memory.go (<= v1.7)
-  QOS   staging/src/kubevirt.io/api/core/v1/types.go WantsToHaveQOSGuaranteed
+Paths (kubevirt/kubevirt), with the line each rule starts on at v1.9.0 unless a tag is named:
+  OVH   GetMemoryOverhead: pkg/hypervisor/kvm/hypervisorbackend.go:69 (v1.8+);
+        v1.7.0:pkg/virt-controller/services/renderresources.go:425 (<= v1.7)
+  RR    pkg/virt-controller/services/renderresources.go: WithoutDedicatedCPU :128,
+        WithHugePages :220, WithMemoryRequests :263, WithMemoryOverhead :295,
+        WithCPUPinning :319, getRequiredResources :466, sidecarResources :535
+  DEF   pkg/defaults/defaults.go: setDefaultResourceRequests :262,
+        SetDefaultGuestCPUTopology :285
+  IT    pkg/instancetype/apply/cpu.go: applyCPU :32, applyGuestCPUTopology :76;
+        pkg/instancetype/apply/memory.go: applyMemory :31, validateMemory :73
+  SCL   pkg/virt-controller/services/serialconsolelog.go:66 (guest-console-log resources)
+  CD    pkg/container-disk/container-disk.go:248; VFS pkg/virtiofs/resources.go:46
+  NET   pkg/network/resources/memory.go:34 (v1.8+); v1.7.0:pkg/network/netbinding/memory.go:32
+  QOS   staging/src/kubevirt.io/api/core/v1/types.go:580 WantsToHaveQOSGuaranteed
 Page tables are `ScaledValue(Kilo)` of the VMI's memory request (kB, rounded up), x 1000 /
 512, floored; the additional overhead ratio adds `int64(float64(kB rounded up) x (r - 1))` kB.
 """
