@@ -43,11 +43,11 @@ class _Doc:
 
     @property
     def name(self) -> str:
-        return str((self.body.get("metadata") or {}).get("name", ""))
+        return str(_get(self.body, "metadata", "name") or "")
 
     @property
     def namespace(self) -> str:
-        return str((self.body.get("metadata") or {}).get("namespace") or "default")
+        return str(_get(self.body, "metadata", "namespace") or "default")
 
 
 def _documents(documents: Iterable[object], source: str, indexed: bool) -> list[_Doc]:
@@ -60,7 +60,12 @@ def _documents(documents: Iterable[object], source: str, indexed: bool) -> list[
             raise ManifestError(f"{where}: expected a Kubernetes object (a mapping)")
         if document.get("kind") == "List":
             items = document.get("items") or []
-            found += [_Doc(f"{where} item {j}", item) for j, item in enumerate(items, 1)]
+            if not isinstance(items, list):
+                raise ManifestError(f"{where}: items: expected a list of Kubernetes objects")
+            for j, item in enumerate(items, 1):
+                if not isinstance(item, dict):
+                    raise ManifestError(f"{where} item {j}: expected a Kubernetes object")
+                found.append(_Doc(f"{where} item {j}", item))
         else:
             found.append(_Doc(where, document))
     return found
@@ -82,12 +87,28 @@ def machines(
     return [_machine(vm, docs, disks) for vm in vms]
 
 
-def _get(data: Mapping[str, Any], *path: str) -> Any:
+def _get(data: object, *path: str) -> Any:
+    """The value at `path`, or None where any step is missing or not a mapping."""
     for key in path:
         if not isinstance(data, dict):
             return None
-        data = data.get(key)  # type: ignore[assignment]
+        data = data.get(key)
     return data
+
+
+def _dict(data: object) -> dict[str, Any]:
+    return data if isinstance(data, dict) else {}
+
+
+def _strings(data: object) -> dict[str, str]:
+    return {str(a): str(v) for a, v in _dict(data).items()}
+
+
+def _size(text: object, where: str) -> int:
+    try:
+        return quantity.units(str(text))
+    except quantity.QuantityError as error:
+        raise ManifestError(f"{where}: {error}") from error
 
 
 def _parse(model: type[pydantic.BaseModel], data: object, where: str, field: str) -> Any:
@@ -98,10 +119,8 @@ def _parse(model: type[pydantic.BaseModel], data: object, where: str, field: str
 
 
 def _machine(doc: _Doc, docs: Sequence[_Doc], disks: bool) -> VirtualMachine:
-    spec = doc.body.get("spec") or {}
-    template = _get(spec, "template") or {}
-    body = template.get("spec") or {}
-    annotations = _get(template, "metadata", "annotations") or {}
+    spec = _dict(doc.body.get("spec"))
+    body = _dict(_get(spec, "template", "spec"))
     strategy = spec.get("runStrategy")
     try:
         return VirtualMachine(
@@ -109,7 +128,7 @@ def _machine(doc: _Doc, docs: Sequence[_Doc], disks: bool) -> VirtualMachine:
             namespace=doc.namespace,
             running=bool(spec.get("running")) or strategy in _RUNNING,
             template=_parse(k.VMISpec, body, doc.where, "spec.template.spec"),
-            annotations={str(a): str(v) for a, v in annotations.items()},
+            annotations=_strings(_get(spec, "template", "metadata", "annotations")),
             instancetype=_revision(
                 doc, docs, "instancetype", InstancetypeRevision, k.InstancetypeSpec
             ),
@@ -154,14 +173,15 @@ def _revision(
             f"{doc.where} ({doc.name}): spec.{field}.name names {kind} {name!r}{scope}, which "
             f"is not among the documents; add it (kubectl get {kind.lower()} {name} -o yaml)"
         )
-    spec = _parse(spec_model, found.body.get("spec") or {}, found.where, "spec")
+    spec = _parse(spec_model, _dict(found.body.get("spec")), found.where, "spec")
     return model(kind=kind, name=name, spec=spec)
 
 
 def _disks(doc: _Doc, body: Mapping[str, Any], docs: Sequence[_Doc]) -> list[Disk]:
+    written = _get(doc.body, "spec", "dataVolumeTemplates")
     templates = {
-        _get(t, "metadata", "name"): t.get("spec") or {}
-        for t in _get(doc.body, "spec", "dataVolumeTemplates") or []
+        str(_get(t, "metadata", "name")): _dict(t.get("spec"))
+        for t in (written if isinstance(written, list) else [])
         if isinstance(t, dict)
     }
     claims = {
@@ -170,7 +190,8 @@ def _disks(doc: _Doc, body: Mapping[str, Any], docs: Sequence[_Doc]) -> list[Dis
         if d.kind in ("PersistentVolumeClaim", "DataVolume") and d.namespace == doc.namespace
     }
     found = []
-    for i, volume in enumerate(body.get("volumes") or []):
+    volumes = body.get("volumes")
+    for i, volume in enumerate(volumes if isinstance(volumes, list) else []):
         if not isinstance(volume, dict):
             continue
         claim = _get(volume, "persistentVolumeClaim", "claimName") or _get(
@@ -184,7 +205,7 @@ def _disks(doc: _Doc, body: Mapping[str, Any], docs: Sequence[_Doc]) -> list[Dis
             found.append(
                 Disk(
                     name=str(volume.get("name")),
-                    size_bytes=quantity.units(str(size)),
+                    size_bytes=_size(size, f"{where}.hostDisk.capacity"),
                     copyable=False,
                 )
             )
@@ -194,17 +215,17 @@ def _disks(doc: _Doc, body: Mapping[str, Any], docs: Sequence[_Doc]) -> list[Dis
 def _claim_disk(
     volume: str,
     claim: str,
-    templates: Mapping[object, Mapping[str, Any]],
+    templates: Mapping[str, Mapping[str, Any]],
     claims: Mapping[str, Mapping[str, Any]],
     where: str,
 ) -> Disk:
     if claim in templates:
-        storage = templates[claim].get("storage") or templates[claim].get("pvc") or {}
+        storage = _dict(templates[claim].get("storage") or templates[claim].get("pvc"))
     elif claim in claims:
         obj = claims[claim]
-        storage = obj.get("spec") or {}
+        storage = _dict(obj.get("spec"))
         if obj.get("kind") == "DataVolume":
-            storage = storage.get("storage") or storage.get("pvc") or {}
+            storage = _dict(storage.get("storage") or storage.get("pvc"))
     else:
         raise ManifestError(
             f"{where}: claim {claim!r} is neither a dataVolumeTemplate of the VM nor a "
@@ -215,7 +236,7 @@ def _claim_disk(
         raise ManifestError(f"{where}: claim {claim!r} asks for no storage size")
     return Disk(
         name=volume,
-        size_bytes=quantity.units(str(size)),
+        size_bytes=_size(size, f"{where}: claim {claim!r} storage"),
         storage_class=storage.get("storageClassName"),
         volume_mode=storage.get("volumeMode") or "Filesystem",
     )
@@ -234,8 +255,6 @@ def kubevirt(
         source,
         "spec.configuration",
     )
-    annotations = {
-        str(a): str(v) for a, v in (_get(document, "metadata", "annotations") or {}).items()
-    }
+    annotations = _strings(_get(document, "metadata", "annotations"))
     version = _get(document, "status", "observedKubeVirtVersion")
     return config, annotations, str(version) if version else None

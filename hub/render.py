@@ -120,6 +120,12 @@ def cluster(c: ClusterDetail) -> str:
         f"  nodes: {c.nodes} ({c.nodes_usable} can host VMs); VMs: {c.vms}; "
         f"live reservations: {c.live_claims}",
     ]
+    if c.sizing_rules:
+        cdi = c.cdi.version if c.cdi and c.cdi.version else "unknown"
+        lines.append(
+            f"  KubeVirt {c.kubevirt_version or 'unknown'} (sized by {c.sizing_rules} rules); "
+            f"CDI {cdi}"
+        )
     lines += [_resource_line(name, r) for name, r in sorted(c.resources.items())]
     for s in c.storage:
         free = "unknown" if s.free_bytes is None else quantity.human_bytes(s.free_bytes)

@@ -151,6 +151,10 @@ def detail(
             )
             for node in report.nodes
         )
+        fields["kubevirt"] = report.kubevirt
+        fields["cdi"] = report.cdi
+    if built is not None:
+        fields["sizing_rules"] = str(built.target.release)
     if facts is not None:
         fields["pending_launchers"] = facts.pending_launchers
     return ClusterDetail.model_validate(fields)

@@ -16,6 +16,9 @@ from hub.models.check import Code, Finding, Mode, Placement, Severity, TargetRes
 from hub.models.policy import Policy
 from hub.models.vm import VirtualMachine
 
+_GRAVITY = (Severity.BLOCKER, Severity.CRITICAL, Severity.WARNING, Severity.INFO)
+"""Findings are listed gravest first, each kind in the order the stages found them."""
+
 
 @dataclass(frozen=True, slots=True)
 class Context:
@@ -86,8 +89,9 @@ def evaluate(index: ClusterIndex, vms: Sequence[VirtualMachine], ctx: Context) -
         findings += path_findings
     requests: dict[str, requirements.PodRequest] = {}
     demands = []
-    for vm in vms:
-        sized = ctx.size(vm, index.target, index.name)
+    every = [ctx.size(vm, index.target, index.name) for vm in vms]
+    findings += _unknown_source(every, modes)
+    for vm, sized in zip(vms, every, strict=True):
         findings += sized.findings
         findings += _measured(vm, ctx)
         if sized.request is None or sized.wanted is None or sized.rendered is None:
@@ -123,7 +127,7 @@ def evaluate(index: ClusterIndex, vms: Sequence[VirtualMachine], ctx: Context) -
     result = TargetResult(
         cluster=index.name,
         verdict=verdict(findings),
-        findings=tuple(findings),
+        findings=tuple(sorted(findings, key=lambda f: _GRAVITY.index(f.severity))),
         placements=placements,
         score=scoring.explain(aggregates, ctx.policy.scoring.weights),
         report_age_seconds=age,
@@ -148,6 +152,31 @@ def _placement(
         volumes=volumes.volumes.get(vm.key, ()),
         arithmetic=request.arithmetic if request else (),
     )
+
+
+def _unknown_source(
+    sized: Sequence[requirements.Sized], modes: Mapping[str, Mode]
+) -> list[Finding]:
+    """VMs from a file have no source node, so their host CPU model cannot be required:
+    one finding for the batch, as it is one fact about where the VMs came from."""
+    keys = [
+        s.vm.key
+        for s in sized
+        if modes[s.vm.key] == Mode.LIVE and s.rendered is not None and s.rendered.nodes.notes
+    ]
+    if not keys:
+        return []
+    shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+    return [
+        Finding(
+            code=Code.SOURCE_NODE_UNKNOWN,
+            severity=Severity.INFO,
+            vm=keys[0] if len(keys) == 1 else None,
+            message=f"{shown}: the source node is unknown, so its host CPU model is not "
+            "required here; a live migration also needs a target node that offers it",
+            details={"vms": keys},
+        )
+    ]
 
 
 def _measured(vm: VirtualMachine, ctx: Context) -> list[Finding]:

@@ -163,7 +163,7 @@ def connection_options() -> argparse.ArgumentParser:
         "admin token)",
     )
     options.add_argument("--ca-file", help="CA bundle to verify the hub's TLS certificate")
-    options.add_argument("--output", choices=("text", "json"), default="text")
+    options.add_argument("--output", "-o", choices=("text", "json"), default="text")
     return options
 
 

@@ -111,6 +111,7 @@ def as_text(rendered: Rendered) -> str:
                 for r in term.match_expressions
             )
             lines.append(f"    {shown_term}")
+    lines += [f"  note: {note}" for note in rendered.nodes.notes]
     lines.append("  arithmetic:")
     lines += [f"    {step}" for step in rendered.arithmetic]
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 
 from hub.models.check import CheckResult, Code, Mode, TargetResult
 from hub.models.claim import Claim
-from hub.models.report import Resources
+from hub.models.report import CdiSettings, KubeVirtSettings, Resources
 from hub.models.vm import VirtualMachine, VmSpec, Wire
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
@@ -138,6 +138,13 @@ class ClusterSummary(Wire):
 class ClusterDetail(ClusterSummary):
     node_detail: tuple[NodeSummary, ...] = ()
     pending_launchers: int = 0
+    kubevirt: KubeVirtSettings | None = Field(
+        None, description="The KubeVirt CR as the cluster reported it, which sizing follows"
+    )
+    cdi: CdiSettings | None = None
+    sizing_rules: str | None = Field(
+        None, description="The KubeVirt release whose rules size VMs on this cluster"
+    )
 
 
 class CheckBody(Wire):

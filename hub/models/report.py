@@ -14,6 +14,7 @@ import json
 from decimal import Decimal
 from typing import Any, Literal
 
+import pydantic
 from pydantic import AwareDatetime, Field, ValidationError, model_validator
 
 from hub.models import kubevirt as k
@@ -150,10 +151,18 @@ def upgrade(report: v1.CapacityReport) -> CapacityReport:
     )
 
 
+class _Version(pydantic.BaseModel):
+    """Only the version: a report of one this hub does not read gets that one error."""
+
+    schema_version: Literal[1, 2]
+
+
 def parse(data: object) -> CapacityReport:
     """A v2 or v1 report; raises pydantic.ValidationError naming what is wrong. A report
     that names no schema_version is read as v2, and as v1 (which allowed that) if it is not
     a valid v2 one."""
+    if isinstance(data, dict) and data.get("schema_version", 1) not in (1, 2):
+        _Version.model_validate({"schema_version": data["schema_version"]})
     try:
         return CapacityReport.model_validate(data)
     except ValidationError as error:

@@ -1,9 +1,11 @@
 """Inventory and checks over HTTP: capacity summaries, freshness from the hub's clock, the
 engine's verdicts, error answers, and the console wizard's migration-targets shape."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from hub.models.policy import Policy, Staleness
 from tests.api.conftest import Env
@@ -203,3 +205,68 @@ async def test_wizard_names_missing_parameters(fleet: Env) -> None:
     assert (answer.status, answer.code) == (400, "missing_parameter")
     assert answer.body["error"]["details"] == {"missing": ["vmName", "vmNamespace"]}
     assert "vmName, vmNamespace" in answer.message
+
+
+WEB = Path(__file__).parents[2] / "hub" / "examples" / "manifests" / "web.yaml"
+
+
+async def test_a_check_of_kubevirt_manifests_sizes_by_the_instancetype(fleet: Env) -> None:
+    documents = list(yaml.safe_load_all(WEB.read_text()))
+    answer = await check(fleet, {"manifests": documents, "target": "west"})
+    assert answer.status == 200, answer.body
+    assert answer.body["vms"] == ["shop/web"]
+    [placement] = answer.body["target"]["placements"]
+    # u1.medium: 4Gi guest; GetMemoryOverhead 25+100+25+40+30 + 8 (vCPU) + 8 (IOThread)
+    # + 32 (video) + 53 (swtpm, the preference's TPM) MiB; 35M for guest-console-log.
+    assert placement["memory_bytes"] == 4 * GIB + 321 * 2**20 + 35 * 10**6
+    assert "VirtualMachineClusterInstancetype u1.medium" in placement["arithmetic"][1]
+
+
+def _vm_manifest(domain: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "kubevirt.io/v1",
+        "kind": "VirtualMachine",
+        "metadata": {"name": "pinned", "namespace": "lab"},
+        "spec": {"template": {"spec": {"domain": domain}}},
+    }
+
+
+async def test_a_manifest_kubevirt_would_refuse_names_the_field(fleet: Env) -> None:
+    domain = {
+        "cpu": {"cores": 2, "dedicatedCpuPlacement": True},
+        "memory": {"guest": "2Gi"},
+        "resources": {"requests": {"cpu": "1500m"}},
+    }
+    answer = await check(fleet, {"manifests": [_vm_manifest(domain)], "target": "west"})
+    assert (answer.status, answer.code) == (400, "vm_rejected"), answer.body
+    details = answer.body["error"]["details"]
+    assert details["vm"] == "lab/pinned"
+    assert [c["field"] for c in details["causes"]] == [
+        "spec.template.spec.domain.resources.requests.cpu"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("manifests", "words"),
+    [
+        ([{"kind": "ConfigMap", "apiVersion": "v1"}], "no VirtualMachine"),
+        (
+            [{"apiVersion": "v1", "kind": "List", "items": ["text"]}],
+            "manifests[0] item 1: expected a Kubernetes object",
+        ),
+        (
+            [
+                _vm_manifest({"memory": {"guest": "2Gi"}})
+                | {"spec": {"instancetype": {"name": "x"}}}
+            ],
+            "VirtualMachineClusterInstancetype 'x'",
+        ),
+    ],
+    ids=["no VM", "a list item that is not an object", "an instancetype that is not given"],
+)
+async def test_manifests_that_cannot_be_read_get_invalid_manifest(
+    fleet: Env, manifests: list[Any], words: str
+) -> None:
+    answer = await check(fleet, {"manifests": manifests})
+    assert (answer.status, answer.code) == (400, "invalid_manifest"), answer.body
+    assert words in answer.message

@@ -1,6 +1,7 @@
 """Registration and report ingest: tokens, idempotent sequences, gzip, limits, validation."""
 
 import gzip
+import json
 import sqlite3
 
 from hub.service import Settings
@@ -195,3 +196,68 @@ async def test_a_dead_validation_worker_is_replaced(env: Env) -> None:
     assert (await env.report(token, west(sequence=2))).status == 202
     assert (await env.report(token, west(sequence=3))).status == 202
     assert env.hub._intake is not pool
+
+
+V1_REPORT = {
+    "schema_version": 1,
+    "cluster": "old",
+    "sequence": 3,
+    "generated_at": "2026-11-23T12:00:00Z",
+    "kubevirt": {"installed": True, "version": "v1.5.2", "cpu_allocation_ratio": 5},
+    "nodes": [
+        {
+            "name": "old-1",
+            "labels": {"kubevirt.io/schedulable": "true", "kubernetes.io/arch": "amd64"},
+            "allocatable": {"cpu_millis": "16", "memory_bytes": "64Gi"},
+            "requested": {"cpu_millis": "1", "memory_bytes": "4Gi"},
+        }
+    ],
+    "storage_classes": [{"name": "ceph", "is_default": True}],
+    "vms": [{"name": "db", "namespace": "shop", "guest_memory_bytes": "8Gi", "cpu": {"cores": 2}}],
+}
+"""What an agent not yet upgraded sends: schema 1, KubeVirt settings flat, VMs flat."""
+
+
+async def test_a_v1_report_from_an_older_agent_is_accepted_and_read_as_v2(env: Env) -> None:
+    token = await env.register("old")
+    raw = json.dumps(V1_REPORT).encode()
+    answer = await env.api.call(
+        "POST",
+        "/api/v1/clusters/old/reports",
+        token,
+        raw=raw,
+        headers={"Content-Type": "application/json"},
+    )
+    assert (answer.status, answer.body["applied"]) == (202, True), answer.body
+    new_token = await env.register("new2")
+    assert (
+        await env.report(new_token, west().model_copy(update={"cluster": "new2"}))
+    ).status == 202
+    check = await env.api.call(
+        "POST", "/api/v1/checks", env.admin, {"vms": ["old/shop/db"], "target": "new2"}
+    )
+    assert check.status == 200, check.body
+    [placement] = check.body["target"]["placements"]
+    # The VM is sized on the target (v1.9.0 rules): 2 vCPU / cpuAllocationRatio 10 + the
+    # console log's 5m; memory: the guest + 220 fixed + 2 x 8 vCPU + 8 IOThread + 32 video MiB.
+    assert placement["cpu_millis"] == 205
+    assert placement["memory_bytes"] == 8 * 2**30 + (220 + 16 + 8 + 32) * 2**20 + 35 * 10**6
+    listed = await env.api.call("GET", "/api/v1/clusters/old", env.admin)
+    assert (
+        listed.body["kubevirt"]["configuration"]["developerConfiguration"]["cpuAllocationRatio"]
+        == 5
+    )
+
+
+async def test_a_report_of_an_unknown_schema_version_is_refused_by_name(env: Env) -> None:
+    token = await env.register("old")
+    raw = json.dumps({**V1_REPORT, "schema_version": 7}).encode()
+    answer = await env.api.call(
+        "POST",
+        "/api/v1/clusters/old/reports",
+        token,
+        raw=raw,
+        headers={"Content-Type": "application/json"},
+    )
+    assert (answer.status, answer.code) == (400, "invalid_report"), answer.body
+    assert answer.message.endswith("schema_version: Input should be 1 or 2")

@@ -8,6 +8,7 @@ from hub.capacity import check, claims, index
 from hub.models.check import Code, Mode, Severity, Verdict
 from hub.models.policy import Policy
 from hub.models.report import KubeVirtSettings, ResourceQuota
+from hub.models.vm import VirtualMachine
 from tests.builders import (
     GIB,
     MIB,
@@ -42,8 +43,14 @@ def evaluate(rep, vms, ctx=CTX, **kw):
     return check.evaluate(cluster_index(rep, **kw), vms, ctx)
 
 
+def concerns(result):
+    """The findings that say something about room: the VMs here come from no cluster, so
+    every check also has the INFO that their source node is unknown."""
+    return [f for f in result.findings if f.severity != Severity.INFO]
+
+
 def codes(result):
-    return [f.code for f in result.findings]
+    return [f.code for f in concerns(result)]
 
 
 def fragmented(count=4, used="52Gi"):
@@ -119,7 +126,7 @@ def test_nodes_ruled_out_by_constraints_are_counted_by_reason():
         NodeBuilder("nokv").unlabel("kubevirt.io/schedulable").build(),
     ]
     result = evaluate(report("c", nodes), [vm()]).result
-    [finding] = result.findings
+    [finding] = concerns(result)
     assert finding.code == Code.NO_NODE_MATCHES_CONSTRAINTS
     assert finding.details["rejections"] == {
         "taint infra:NoSchedule not tolerated": 2,
@@ -162,7 +169,7 @@ def test_a_cluster_without_node_labels_is_told_apart_from_older_cpus():
 def test_a_missing_machine_type_is_named():
     node = NodeBuilder("n1").unlabel("machine-type.node.kubevirt.io/q35")
     node = node.label("machine-type.node.kubevirt.io/pc-q35-rhel9.6.0")
-    [finding] = evaluate(report("c", [node.build()]), [vm()]).result.findings
+    [finding] = concerns(evaluate(report("c", [node.build()]), [vm()]).result)
     assert finding.message.startswith(
         "ns/vm: no node of c offers machine type q35; 1 node offers pc-q35-rhel9.6.0"
     )
@@ -198,7 +205,7 @@ def test_gpu_and_hugepages_go_to_the_node_that_has_them():
     }
     two = vm(host_devices={"nvidia.com/A100": 2})
     short = evaluate(report("c", nodes), [two]).result
-    assert [f.code for f in short.findings] == [Code.DEVICE_SHORT]
+    assert codes(short) == [Code.DEVICE_SHORT]
     assert short.findings[0].details["largest_free"] == 1
 
 
@@ -252,7 +259,7 @@ def test_every_quota_in_the_namespace_must_hold():
     ]
     rep = report("c", [NodeBuilder("n").build()], quotas=quotas)
     result = evaluate(rep, [vm(memory="16Gi")]).result
-    [finding] = result.findings
+    [finding] = concerns(result)
     assert finding.code == Code.QUOTA_EXCEEDED
     assert finding.details == {
         "namespace": "ns",
@@ -359,3 +366,82 @@ def test_index_keeps_hostnames_apart_so_pools_share_one_profile():
     assert len(built.profiles) == 1
     selector = vm(node_selector={"kubernetes.io/hostname": "n7"})
     assert evaluate(rep, [selector]).result.placements[0].node == "n7"
+
+
+def test_a_node_full_of_pods_takes_no_launcher():
+    """noderesources fit.go: len(pods) + 1 > allocatable.pods is "Too many pods"."""
+    full = NodeBuilder("full").build().model_copy(update={"pods_allocatable": 110, "pods": 110})
+    result = evaluate(report("c", [full]), [vm()]).result
+    [finding] = [f for f in result.findings if f.code == Code.TOO_MANY_PODS]
+    assert finding.vm == "ns/vm"
+    roomy = full.model_copy(update={"pods": 109})
+    assert evaluate(report("c", [roomy]), [vm()]).result.verdict == Verdict.FITS
+
+
+def test_an_overhead_below_what_kubevirt_measured_on_the_source_is_a_warning():
+    # The 1-vCPU VM's overhead on v1.9.0 by GetMemoryOverhead: 220 fixed + 8 vCPU + 8 IOThread
+    # + 32 video MiB = 268 MiB. The launcher pod measured 1 MiB more.
+    computed = (220 + 8 + 8 + 32) * MIB
+    source = cluster_index(report("src", [NodeBuilder("s1").build()])).target
+    ctx = check.Context(policy=LENIENT, now=NOW, source=source, source_name="src")
+    low = vm().model_copy(update={"measured_overhead_bytes": computed + MIB})
+    [finding] = [
+        f
+        for f in evaluate(report("c", [NodeBuilder("n1").build()]), [low], ctx).result.findings
+        if f.code == Code.OVERHEAD_BELOW_MEASURED
+    ]
+    assert finding.details == {"measured": computed + MIB, "computed": computed}
+    assert finding.severity == Severity.WARNING
+    exact = vm().model_copy(update={"measured_overhead_bytes": computed})
+    result = evaluate(report("c", [NodeBuilder("n1").build()]), [exact], ctx).result
+    assert Code.OVERHEAD_BELOW_MEASURED not in codes(result)
+
+
+def test_a_newer_kubevirt_than_the_rules_know_is_sized_by_the_newest_and_says_so():
+    rep = report("c", [NodeBuilder("n1").build()], kubevirt=kubevirt("v1.12.0"))
+    result = evaluate(rep, [vm()]).result
+    [finding] = [f for f in result.findings if f.code == Code.KUBEVIRT_RULES_APPROXIMATE]
+    assert finding.severity == Severity.INFO
+    assert finding.details == {"version": "v1.12.0", "rules": "v1.9.0"}
+    assert result.placements[0].memory_bytes == VM16_MEMORY - 12 * GIB  # a 4 GiB guest
+
+
+def test_a_vm_the_target_release_would_refuse_blocks_with_the_field():
+    # 1.5Gi is not a whole number of 1Gi pages (vmi-create-admitter.go
+    # validateHugepagesMemoryRequests, which names the request field even for the guest)
+    odd = vm(memory="1536Mi", hugepages_page_size="1Gi")
+    result = evaluate(report("c", [NodeBuilder("n1").build()]), [odd]).result
+    [finding] = [f for f in result.findings if f.code == Code.VM_NOT_ADMITTED]
+    assert finding.severity == Severity.BLOCKER
+    assert finding.details["causes"][0]["field"] == (
+        "spec.template.spec.domain.resources.requests.memory"
+    )
+    assert result.verdict == Verdict.BLOCKED
+
+
+def test_dra_device_claims_are_named_as_unchecked():
+    gpu = {"name": "g", "claimName": "gpu-claim", "requestName": "g"}
+    template = {"domain": {"memory": {"guest": "4Gi"}, "devices": {"gpus": [gpu]}}}
+    claimed = VirtualMachine.model_validate({"name": "vm", "namespace": "ns", "template": template})
+    result = evaluate(report("c", [NodeBuilder("n1").build()]), [claimed]).result
+    assert Code.DEVICE_CLAIMS_UNCHECKED in codes(result)
+
+
+def test_vms_of_no_known_source_node_are_named_once_for_the_batch():
+    node = (
+        NodeBuilder("n1")
+        .label("cpu-model-migration.node.kubevirt.io/Skylake-Server")
+        .label("cpu-model.node.kubevirt.io/Skylake-Server")
+        .build()
+    )
+    batch = [
+        vm("a"),
+        vm("b"),
+        vm("known", host_model="Skylake-Server"),
+        vm("stopped", running=False),
+        vm("named", cpu_model="Skylake-Server"),
+    ]
+    result = evaluate(report("c", [node]), batch)
+    [finding] = [f for f in result.result.findings if f.code == Code.SOURCE_NODE_UNKNOWN]
+    assert finding.details == {"vms": ["ns/a", "ns/b"]}
+    assert finding.message.startswith("ns/a, ns/b: the source node is unknown")

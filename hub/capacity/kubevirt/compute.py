@@ -207,10 +207,11 @@ def _shared_cpu(r: _Renderer, vmi: Vmi, release: Release, ratio: int) -> None:
     cpu = _go_quantity(value * 1000) / 1000 if value < 1 else _go_quantity(value)
     r.calc_requests["cpu"] = cpu
     threads = f" + {io} IOThread pool" if io else ""
-    source = "requests.cpu" if "cpu" in r.vm_requests else None
+    kept = r.vm_requests.get("cpu")
+    wins = f", but the VMI's requests.cpu {quantity.ceil_millis(kept)}m wins" if kept else ""
     r.steps.append(
         f"cpu = ({vcpus} vCPU{threads}) / cpuAllocationRatio {ratio} = "
-        f"{quantity.ceil_millis(cpu)}m" + (f", but the VM's {source} wins" if source else "")
+        f"{quantity.ceil_millis(cpu)}m{wins}"
     )
 
 

@@ -150,7 +150,8 @@ def _arithmetic(
     if vm.instancetype is not None:
         lines.append(
             f"{vm.instancetype.kind} {vm.instancetype.name}: {vmi.vcpus} vCPU "
-            f"({vmi.sockets} sockets x {vmi.cores} cores x {vmi.threads} threads), guest "
+            f"({_count(vmi.sockets, 'socket')} x {_count(vmi.cores, 'core')} x "
+            f"{_count(vmi.threads, 'thread')}), guest "
             f"{quantity.ceil(vmi.guest or Fraction(0))} B"
         )
     if vm.preference is not None:
@@ -194,3 +195,7 @@ def shape(vm: VirtualMachine, to: Target) -> tuple[int, int]:
 def default_target() -> Target:
     """A cluster that reports nothing particular: the newest rules, KubeVirt's defaults."""
     return target(None, k.KubeVirtConfiguration(), {}, {})
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"

@@ -91,7 +91,7 @@ def for_target(
     excluded = None
     if source is None:
         if vmi.model == defaults.HOST_MODEL:
-            notes.append("the source node is unknown: its host CPU model is not required here")
+            notes.append("its source node is unknown, so its host CPU model is not required")
     else:
         sent = source_state(source, source_release)
         if vmi.model == defaults.HOST_MODEL:
