@@ -15,6 +15,7 @@ RESOURCES = {
     "kubevirt.io/v1/virtualmachines": "VirtualMachine",
     "kubevirt.io/v1/virtualmachineinstancemigrations": "VirtualMachineInstanceMigration",
     "cdi.kubevirt.io/v1beta1/datavolumes": "DataVolume",
+    "apps/v1/controllerrevisions": "ControllerRevision",
 }
 GIB = 2**30
 MIGRATIONS = "virtualmachineinstancemigrations"
@@ -57,16 +58,58 @@ def vm(name: str, strategy: str) -> dict[str, Any]:
         {"name": "data", "persistentVolumeClaim": {"claimName": f"{name}-data"}},
         {"name": "init", "cloudInitNoCloud": {"userData": "#cloud-config"}},
     ]
+    instancetype = {"name": "u1.medium", "kind": "VirtualMachineClusterInstancetype"}
     return {
         "apiVersion": "kubevirt.io/v1",
         "kind": "VirtualMachine",
         "metadata": {"name": name, "uid": "0f1e", "resourceVersion": "42", "generation": 3},
         "spec": {
             "runStrategy": strategy,
+            "instancetype": instancetype,
             "dataVolumeTemplates": [template],
             "template": {"spec": {"domain": {"devices": {}}, "volumes": volumes}},
         },
-        "status": {"printableStatus": "Running"},
+        "status": {
+            "printableStatus": "Running",
+            "instancetypeRef": {
+                **instancetype,
+                "controllerRevisionRef": {"name": revision_name(name)},
+            },
+        },
+    }
+
+
+def revision_name(vm_name: str) -> str:
+    """As KubeVirt names it (revision/store.go GenerateName): VM, object, version, UID, gen."""
+    return f"{vm_name}-u1.medium-v1beta1-5b2d-1"
+
+
+def revision(vm_name: str, memory: str = "4Gi") -> dict[str, Any]:
+    """The instancetype as KubeVirt stored it for the VM, owned by the VM."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": {
+            "name": revision_name(vm_name),
+            "uid": "77aa",
+            "resourceVersion": "9",
+            "labels": {"instancetype.kubevirt.io/object-kind": "VirtualMachineClusterInstancetype"},
+            "ownerReferences": [
+                {
+                    "apiVersion": "kubevirt.io/v1",
+                    "kind": "VirtualMachine",
+                    "name": vm_name,
+                    "uid": "0f1e",
+                }
+            ],
+        },
+        "data": {
+            "apiVersion": "instancetype.kubevirt.io/v1beta1",
+            "kind": "VirtualMachineClusterInstancetype",
+            "metadata": {"name": "u1.medium"},
+            "spec": {"cpu": {"guest": 1}, "memory": {"guest": memory}},
+        },
+        "revision": 0,
     }
 
 
@@ -82,6 +125,7 @@ def launcher(vm_name: str, name: str, status: dict[str, Any] | None = None) -> d
 
 def seed(source: kmock.KubernetesEmulator, name: str, running: bool) -> None:
     put(source, "virtualmachines", vm(name, "Always" if running else "Halted"))
+    put(source, "controllerrevisions", revision(name))
     put(source, "persistentvolumeclaims", claim(f"{name}-root", "10Gi", "fast"))
     put(source, "persistentvolumeclaims", claim(f"{name}-data", "5Gi", "slow"))
     if running:

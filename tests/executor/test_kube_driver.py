@@ -43,7 +43,14 @@ VM = f"{fake.NS}/web"
 JOB = Job("job-7", (VM,), "east", storage_class_map={"fast": "premium"})
 SETTINGS = DriverSettings(rsync_image="rsync:test", connect_url="sync.east.example:9185")
 MIGRATIONS = "virtualmachineinstancemigrations"
-RESOURCES = ("virtualmachines", MIGRATIONS, "datavolumes", "pods", "services")
+RESOURCES = (
+    "virtualmachines",
+    MIGRATIONS,
+    "datavolumes",
+    "pods",
+    "services",
+    "controllerrevisions",
+)
 
 
 @dataclass
@@ -200,6 +207,79 @@ async def test_removing_from_the_target_takes_what_the_job_made(clusters: Cluste
     await clusters.apply(RemoveFromTarget(VM))
     assert not fake.raw(clusters.target, "virtualmachines")
     assert list(fake.raw(clusters.target, "datavolumes")) == ["unrelated"]
+
+
+def _pinned(strategy: str) -> dict[str, Any]:
+    """The manifest as the executor captures it from the source's definition."""
+    return dict(ko.definition(fake.vm("web", strategy)).manifest)
+
+
+async def test_the_target_vm_keeps_the_instancetype_revision_it_runs_with(
+    clusters: Clusters,
+) -> None:
+    fake.seed(clusters.source, "web", running=True)
+    name = fake.revision_name("web")
+    manifest = _pinned("Always")
+    assert manifest["spec"]["instancetype"]["revisionName"] == name
+    await clusters.apply(CreateReceiver(VM, 1, manifest))
+    copied = fake.raw(clusters.target, "controllerrevisions")[name]
+    stored = fake.revision("web")
+    assert copied["data"] == stored["data"]
+    assert copied["metadata"]["labels"] == {
+        **stored["metadata"]["labels"],
+        ko.MIGRATION: JOB.id,
+        ko.ROLE: "revision",
+        ko.VM: "web",
+    }
+    assert "ownerReferences" not in copied["metadata"], "a receiver removed would take it"
+    receiver = fake.raw(clusters.target, "virtualmachines")["web"]
+    assert receiver["spec"]["instancetype"] == {
+        "name": "u1.medium",
+        "kind": "VirtualMachineClusterInstancetype",
+        "revisionName": name,
+    }
+    fake.live(clusters.target, "virtualmachines")["web"].patch({"metadata": {"uid": "9c3a"}})
+    await clusters.apply(FinalizeTarget(VM, True, manifest))
+    owned = fake.raw(clusters.target, "controllerrevisions")[name]["metadata"]["ownerReferences"]
+    assert owned == [
+        {
+            "apiVersion": "kubevirt.io/v1",
+            "kind": "VirtualMachine",
+            "name": "web",
+            "uid": "9c3a",
+            "controller": True,
+        }
+    ]
+    await clusters.apply(RemoveFromTarget(VM))
+    assert not fake.raw(clusters.target, "controllerrevisions")
+
+
+async def test_the_revision_is_found_on_the_target_once_the_source_lost_it(
+    clusters: Clusters,
+) -> None:
+    fake.seed(clusters.source, "web", running=True)
+    await clusters.apply(CreateReceiver(VM, 1, _pinned("Always")))
+    del clusters.source.objects[
+        next(k for k in clusters.source.objects if k[0].plural == "controllerrevisions")
+    ]
+    await clusters.apply(FinalizeTarget(VM, True, _pinned("Always")))
+    assert fake.revision_name("web") in fake.raw(clusters.target, "controllerrevisions")
+
+
+async def test_a_revision_on_neither_cluster_or_another_on_the_target_is_refused(
+    clusters: Clusters,
+) -> None:
+    fake.put(clusters.source, "virtualmachines", fake.vm("web", "Always"))
+    with pytest.raises(DriverError, match="is on neither cluster"):
+        await clusters.apply(CreateReceiver(VM, 1, _pinned("Always")))
+    assert not fake.raw(clusters.target, "virtualmachines"), "no VM without its revision"
+    fake.put(clusters.source, "controllerrevisions", fake.revision("web"))
+    fake.put(clusters.target, "controllerrevisions", fake.revision("web", memory="8Gi"))
+    with pytest.raises(DriverError, match="differs from the one apps/web runs with"):
+        await clusters.apply(CreateReceiver(VM, 1, _pinned("Always")))
+    fake.put(clusters.target, "controllerrevisions", fake.revision("web"))
+    await clusters.apply(CreateReceiver(VM, 1, _pinned("Always")))
+    assert "web" in fake.raw(clusters.target, "virtualmachines")
 
 
 async def test_a_foreign_datavolume_is_not_written_into(clusters: Clusters) -> None:

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from kubernetes import client
 from spoke_agent import kube_source
+from spoke_agent.drivers import kube_objects as ko
 from spoke_agent.drivers import kubernetes as driver_module
 from spoke_agent.drivers.kubernetes import DriverSettings, KubernetesDriver
 from spoke_agent.executor.model import (
@@ -166,7 +167,7 @@ def _api(server: kmock.Server) -> client.ApiClient:
 def _every_action() -> list[Action]:
     """Each action, some twice or in an order that makes the driver take its other path: a
     volume or VM that exists, a migration object of another attempt, a receiver to remove."""
-    manifest = fake.vm("web", "Always")
+    manifest = ko.definition(fake.vm("web", "Always")).manifest
     return [
         PrepareVolumes(VM),
         PrepareVolumes(VM),

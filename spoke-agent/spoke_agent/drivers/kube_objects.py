@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from spoke_agent.drivers import kube_revisions
 from spoke_agent.executor.model import Definition, Phase, Pod, Side, Transfer
 
 Obj = dict[str, Any]
@@ -125,7 +126,7 @@ def prune(obj: Any) -> Any:
 def definition(obj: Mapping[str, Any]) -> Definition:
     """Always and RerunOnFailure run, Halted and WaitAsReceiver do not; Manual and Once run
     while their VirtualMachineInstance exists (`status.created`); without a runStrategy the
-    legacy `spec.running` decides."""
+    legacy `spec.running` decides. The manifest names the revisions the VM runs with."""
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     strategy = spec.get("runStrategy")
     if strategy is None:
@@ -137,7 +138,7 @@ def definition(obj: Mapping[str, Any]) -> Definition:
         running=running,
         receiver=strategy == "WaitAsReceiver",
         migrated_by=annotations.get(MIGRATED_BY),
-        manifest=clean(obj),
+        manifest=kube_revisions.pin(clean(obj), status),
     )
 
 

@@ -22,6 +22,7 @@ from kubernetes import client
 
 from spoke_agent import kube_rest
 from spoke_agent.drivers import kube_objects as ko
+from spoke_agent.drivers import kube_revisions
 from spoke_agent.executor import model
 from spoke_agent.executor.model import Job, Side
 from spoke_agent.kube_rest import KubeError
@@ -61,6 +62,7 @@ DATA_VOLUMES = _Kind("/apis/cdi.kubevirt.io/v1beta1", "datavolumes")
 PODS = _Kind("/api/v1", "pods")
 SERVICES = _Kind("/api/v1", "services")
 CLAIMS = _Kind("/api/v1", "persistentvolumeclaims")
+REVISIONS = _Kind("/apis/apps/v1", "controllerrevisions")
 
 
 class _Rest(kube_rest.Rest):
@@ -203,6 +205,7 @@ class KubernetesDriver:
             case model.FinalizeTarget(vm=vm, running=running, manifest=manifest):
                 self._stop_migrating(job, vm)
                 self._put_vm(job, vm, manifest, "Always" if running else "Halted")
+                self._own_revisions(vm, manifest)
             case model.FinalizeSource(vm=vm, job=job_id, delete=delete):
                 self._stop_migrating(job, vm)
                 if delete:
@@ -211,8 +214,11 @@ class KubernetesDriver:
                     self.rest.patch(VMS, *ko.split(vm), ko.source_mark(job_id))
             case model.RemoveFromTarget(vm=vm):
                 self._delete_vm(job, vm, only_receiver=False)
-                for volume in self.rest.select(DATA_VOLUMES, ko.split(vm)[0], _mine(job, vm)):
-                    self.rest.delete(DATA_VOLUMES, ko.split(vm)[0], volume["metadata"]["name"])
+                namespace = ko.split(vm)[0]
+                for volume in self.rest.select(DATA_VOLUMES, namespace, _mine(job, vm)):
+                    self.rest.delete(DATA_VOLUMES, namespace, volume["metadata"]["name"])
+                for revision in self.rest.select(REVISIONS, namespace, _mine(job, vm)):
+                    self.rest.delete(REVISIONS, namespace, revision["metadata"]["name"])
 
     def _prepare_volumes(self, job: Job, vm: str) -> None:
         """A DataVolume of another's is refused: rsync or KubeVirt would write into it."""
@@ -238,11 +244,45 @@ class KubernetesDriver:
         self._migrate(job, vm, attempt)
 
     def _put_vm(self, job: Job, vm: str, manifest: Mapping[str, Any], strategy: str) -> None:
+        self._copy_revisions(job, vm, manifest)
         wanted = ko.target_vm(job.id, vm, manifest, strategy)
         if self.rest.get(VMS, *ko.split(vm)) is None:
             self.rest.create(VMS, wanted)
         else:
             self.rest.patch(VMS, *ko.split(vm), wanted)
+
+    def _copy_revisions(self, job: Job, vm: str, manifest: Mapping[str, Any]) -> None:
+        """The instancetype and preference revisions the VM runs with, before the VM: one
+        the target holds already must be this job's or hold the same."""
+        namespace = ko.split(vm)[0]
+        for name in kube_revisions.names(manifest):
+            there = self.rest.get(REVISIONS, namespace, name)
+            if there is not None and ko.matches(there, {ko.MIGRATION: job.id}):
+                continue
+            found = self.source.get(REVISIONS, namespace, name)
+            if there is not None and (found is None or kube_revisions.same(there, found)):
+                continue
+            if there is not None:
+                raise DriverError(
+                    f"ControllerRevision {namespace}/{name} on the target is not this "
+                    f"migration's and differs from the one {vm} runs with"
+                )
+            if found is None:
+                raise DriverError(
+                    f"ControllerRevision {namespace}/{name}, the instancetype or preference "
+                    f"{vm} runs with, is on neither cluster"
+                )
+            labels = ko.labels(job.id, "revision", vm)
+            self.rest.create(
+                REVISIONS, kube_revisions.for_target(ko.clean(found), namespace, labels)
+            )
+
+    def _own_revisions(self, vm: str, manifest: Mapping[str, Any]) -> None:
+        found = self.rest.get(VMS, *ko.split(vm))
+        if found is None:
+            return
+        for name in kube_revisions.names(manifest):
+            self.rest.patch(REVISIONS, ko.split(vm)[0], name, kube_revisions.owned_by(found))
 
     def _delete_vm(self, job: Job, vm: str, only_receiver: bool) -> None:
         """The receiver always; with `only_receiver` unset also a definition this job made or
