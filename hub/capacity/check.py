@@ -12,6 +12,7 @@ from datetime import datetime
 from hub.capacity import fit, paths, quota, requirements, rules, scoring, storage
 from hub.capacity.index import ClusterIndex
 from hub.capacity.kubevirt.render import Target
+from hub.capacity.kubevirt.vmi import Vmi, from_spec
 from hub.models.check import Code, Finding, Mode, Placement, Severity, TargetResult, Verdict
 from hub.models.policy import Policy
 from hub.models.vm import VirtualMachine
@@ -34,6 +35,7 @@ class Context:
     source: Target | None = None
     source_name: str | None = None
     _sized: dict[tuple[int, object], requirements.Sized] = field(default_factory=dict)
+    _starts: dict[int, tuple[VirtualMachine, Vmi]] = field(default_factory=dict)
 
     def size(self, vm: VirtualMachine, target: Target, cluster: str) -> requirements.Sized:
         """By the VM object itself: a context may serve checks of different VMs."""
@@ -41,9 +43,17 @@ class Context:
         found = self._sized.get(key)
         if found is None or found.vm is not vm:
             release = self.source.release if self.source else None
-            found = requirements.size(vm, target, release, cluster)
+            found = requirements.size(vm, target, release, cluster, self._start(vm))
             self._sized[key] = found
         return found
+
+    def _start(self, vm: VirtualMachine) -> Vmi:
+        """The VM read as a VMI once, whatever number of targets size it."""
+        known = self._starts.get(id(vm))
+        if known is None or known[0] is not vm:
+            known = (vm, from_spec(vm.template, vm.annotations))
+            self._starts[id(vm)] = known
+        return known[1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from hub.capacity import constraints
 from hub.capacity.kubevirt import compute
 from hub.capacity.kubevirt.admission import RejectedError
-from hub.capacity.kubevirt.release import Release
+from hub.capacity.kubevirt.release import Release, alike
 from hub.capacity.kubevirt.render import Rendered, Target, render
+from hub.capacity.kubevirt.vmi import Vmi
 from hub.models.check import Code, Finding, Severity
 from hub.models.vm import VirtualMachine
 
@@ -50,9 +51,10 @@ def size(
     target: Target,
     source_release: Release | None = None,
     cluster: str = "the target",
+    start: Vmi | None = None,
 ) -> Sized:
     try:
-        rendered = render(vm, target, source_release)
+        rendered = render(vm, target, source_release, start)
     except RejectedError as rejected:
         return Sized(vm, None, None, (_refused(rejected, target, cluster),))
     nodes = rendered.nodes
@@ -109,7 +111,7 @@ def _refused(rejected: RejectedError, target: Target, cluster: str) -> Finding:
         code=Code.VM_NOT_ADMITTED,
         severity=Severity.BLOCKER,
         vm=rejected.vm,
-        message=f"KubeVirt {target.release} on {cluster} would refuse {rejected.vm}: "
+        message=f"KubeVirt {alike(target.release)} on {cluster} would refuse {rejected.vm}: "
         + "; ".join(f"spec.{c.field}: {c.message}" for c in rejected.causes),
         details={
             "causes": [{"field": f"spec.{c.field}", "message": c.message} for c in rejected.causes]

@@ -86,9 +86,11 @@ def candidates(
         reasons[reason] = reasons.get(reason, np.zeros(n, dtype=np.bool_)) | (alive & ~keep)
         alive = alive & keep
 
-    names = np.array([c.name for c in fleet.clusters], dtype=object)
     for role, name in skip.items():
-        drop(f"the {role} of this check", names != name)
+        keep = np.ones(n, dtype=np.bool_)
+        if name in fleet.position:
+            keep[fleet.position[name]] = False
+        drop(f"the {role} of this check", keep)
     drop("KubeVirt absent", fleet.installed)
     drop(
         "report older than the hard staleness limit",
@@ -119,21 +121,14 @@ def candidates(
         per_sizing = [rs[position] for rs in sized]
         cpu = np.array([_cpu(r) for r in per_sizing], dtype=np.int64)
         memory = np.array([_memory(r) for r in per_sizing], dtype=np.int64)
-        node_sizing = fleet.sizing_of[fleet.node_cluster]
         if _is_plain(per_sizing):
             mask = fleet.node_plain
         elif _tolerates_cordon(per_sizing):
             mask = fleet.node_ready
         else:
             mask = fleet.node_usable
-        room = (
-            mask
-            & (fleet.node_pods_free >= 1)
-            & (fleet.node_cpu_free >= cpu[node_sizing])
-            & (fleet.node_memory_free >= memory[node_sizing])
-        )
-        has_node = np.zeros(n, dtype=np.bool_)
-        has_node[fleet.node_cluster[room]] = True
+        labels = [r.wanted.labels if r.wanted else () for r in per_sizing]
+        has_node = fleet.with_room(mask, cpu, memory, labels)
         drop(f"{_NO_NODE}{vm.key}", has_node)
     bounds = scoring.total(
         scoring.components(
@@ -163,7 +158,7 @@ def _locality(fleet: FleetIndex, ctx: check.Context) -> np.ndarray:
     keys = ctx.policy.scoring.locality_labels
     if not ctx.source_labels or not keys:
         return np.zeros(len(fleet.clusters))
-    return np.array([scoring.locality(ctx.source_labels, c.labels, keys) for c in fleet.clusters])
+    return fleet.locality(ctx.source_labels, keys)
 
 
 def rank(
@@ -175,7 +170,8 @@ def rank(
     list_excluded: bool = False,
 ) -> Ranking:
     alive, bounds, dropped = candidates(fleet, vms, ctx, skip)
-    order = [int(i) for i in np.argsort(-bounds, kind="stable") if alive[i]]
+    ranked_all = np.argsort(-bounds, kind="stable")
+    order = ranked_all[alive[ranked_all]].tolist()
     best: list[tuple[float, int, TargetResult]] = []
     failed: list[TargetResult] = []
     evaluated = 0

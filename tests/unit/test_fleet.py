@@ -14,12 +14,15 @@ from hub.capacity.index import ClusterIndex
 from hub.inventory import Entry, Inventory
 from tests.builders import NOW, NodeBuilder, cluster_index, kubevirt, report
 
+MODELS = ("Skylake-Server", "Icelake-Server")
+
 
 def _cluster(name: str, nodes: int, rng: random.Random, ratio: int = 10) -> ClusterIndex:
     built = [
         NodeBuilder(f"{name}-{i}")
         .cpu(str(rng.choice((16, 32))), str(rng.randrange(0, 16)))
         .memory(f"{rng.choice((64, 128))}Gi", f"{rng.randrange(0, 60)}Gi")
+        .label(f"cpu-model-migration.node.kubevirt.io/{rng.choice(MODELS)}")
         .build()
         for i in range(nodes)
     ]
@@ -31,20 +34,56 @@ def _same(a: fleet.FleetIndex, b: fleet.FleetIndex) -> None:
     assert [c.name for c in a.clusters] == [c.name for c in b.clusters]
     for item in fields(fleet.FleetIndex):
         left, right = getattr(a, item.name), getattr(b, item.name)
-        if isinstance(left, np.ndarray):
+        if item.name == "node_labels":
+            assert [a.label_sets[i] for i in left] == [b.label_sets[i] for i in right]
+        elif isinstance(left, np.ndarray):
             np.testing.assert_array_equal(left, right, err_msg=item.name)
+    for one, other in zip(a.blocks, b.blocks, strict=True):
+        assert (one.start, one.end) == (other.start, other.end)
+        np.testing.assert_array_equal(one.clusters, other.clusters)
+        np.testing.assert_array_equal(one.offsets, other.offsets)
+
+
+def _fleet(rng: random.Random) -> tuple[dict[str, tuple[int, int]], fleet.FleetIndex]:
+    """Clusters of two settings (CPU allocation ratios), some without nodes."""
+    shapes = {f"c{i}": (rng.randrange(0, 6), rng.choice((10, 4))) for i in range(8)}
+    return shapes, fleet.build(_cluster(n, k, rng, r) for n, (k, r) in shapes.items())
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_patch_equals_build(seed: int) -> None:
     rng = random.Random(seed)
-    sizes = {f"c{i}": rng.randrange(1, 6) for i in range(8)}
-    old = fleet.build(_cluster(n, k, rng) for n, k in sizes.items())
-    changed = {n: _cluster(n, sizes[n], rng) for n in rng.sample(sorted(sizes), 3)}
+    shapes, old = _fleet(rng)
+    changed = {
+        n: _cluster(n, shapes[n][0], rng, shapes[n][1]) for n in rng.sample(sorted(shapes), 3)
+    }
     patched = fleet.patch(old, list(changed.values()))
     assert patched is not None
     current = {c.name: changed.get(c.name, c) for c in old.clusters}
     _same(patched, fleet.build(current.values()))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_nodes_with_room_are_found_per_setting_as_a_loop_over_nodes_finds_them(seed: int) -> None:
+    rng = random.Random(seed)
+    _, built = _fleet(rng)
+    settings = len(built.sizings)
+    cpu = np.array([rng.randrange(0, 20_000) for _ in range(settings)], dtype=np.int64)
+    memory = np.array([rng.randrange(0, 80) * 2**30 for _ in range(settings)], dtype=np.int64)
+    model = f"cpu-model-migration.node.kubevirt.io/{rng.choice(MODELS)}"
+    labels = [((model, "true"),) if rng.random() < 0.7 else () for _ in range(settings)]
+    found = built.with_room(built.node_usable, cpu, memory, labels)
+    for at, cluster in enumerate(built.clusters):
+        i = int(built.sizing_of[at])
+        expected = any(
+            cluster.usable[n]
+            and cluster.pods_free[n] >= 1
+            and cluster.cpu_free[n] >= cpu[i]
+            and cluster.memory_free[n] >= memory[i]
+            and all(cluster.labels_of(n).get(k) == v for k, v in labels[i])
+            for n in range(len(cluster.node_names))
+        )
+        assert bool(found[at]) == expected, cluster.name
 
 
 def test_patch_declines_a_new_shape_a_new_cluster_or_new_sizing() -> None:

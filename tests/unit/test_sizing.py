@@ -753,6 +753,20 @@ def test_backported_rules_follow_their_line() -> None:
     assert "v1.8.0" in on
 
 
+def test_releases_with_the_same_rule_changes_share_one_sizing() -> None:
+    """Patch releases that changed no sizing rule size alike, so a fleet of many patch
+    levels renders each VM once per line; v1.6.2's own overcommit rule keeps it apart."""
+
+    def key(version: str) -> object:
+        return target(version, k.KubeVirtConfiguration(), {}, {}).key
+
+    assert key("v1.8.0") == key("v1.8.4")
+    assert key("v1.7.1") == key("v1.7.4") != key("v1.7.0")
+    assert key("v1.6.1") == key("v1.6.3") != key("v1.6.2")
+    assert key("v1.6.4") != key("v1.6.3")
+    assert releases.alike(releases.Release(1, 6, 3)) == "v1.6.0-v1.6.1, v1.6.3"
+
+
 def test_the_arithmetic_names_each_term() -> None:
     shown = "\n".join(sized(vm(plain()), "v1.9.0").arithmetic)
     assert "KubeVirt v1.9.0 rules" in shown

@@ -12,7 +12,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from hub.capacity.kubevirt import defaults, gates
-from hub.capacity.kubevirt.release import Release, since
+from hub.capacity.kubevirt.release import Release, only, since
 from hub.capacity.kubevirt.vmi import Vmi
 from hub.models import kubevirt as k
 from hub.models import quantity
@@ -75,7 +75,7 @@ def render(vmi: Vmi, release: Release, config: k.KubeVirtConfiguration, overhead
     overcommit = defaults.memory_overcommit(config)
     if since(release, "1.7.0", "1.6.4") and not vmi.request("memory"):
         _memory_requests(r, vmi, overcommit)
-    if release == Release(1, 6, 2) and overcommit != 100:
+    if only(release, "1.6.2") and overcommit != 100:
         memory = quantity.ceil(r.vm_requests.get("memory", Fraction(0)))
         r.vm_requests["memory"] = Fraction(memory * 100 // overcommit)
         r.steps.append(f"memory request x 100 / memoryOvercommit {overcommit} (v1.6.2)")

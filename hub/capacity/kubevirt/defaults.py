@@ -12,7 +12,7 @@ from fractions import Fraction
 from types import MappingProxyType
 
 from hub.capacity.kubevirt import gates
-from hub.capacity.kubevirt.release import Release, since
+from hub.capacity.kubevirt.release import Release, only, since
 from hub.capacity.kubevirt.vmi import Vmi
 from hub.models import kubevirt as k
 from hub.models import quantity
@@ -101,7 +101,7 @@ def _memory_default(
     """guest x 100 / memoryOvercommit, floored (v1.6.2 kept the guest and overcommitted it
     at render time instead)."""
     overcommit = memory_overcommit(config)
-    if overcommit == 100 or release == Release(1, 6, 2):
+    if overcommit == 100 or only(release, "1.6.2"):
         return wanted
     return Fraction(quantity.ceil(wanted) * 100 // overcommit)
 

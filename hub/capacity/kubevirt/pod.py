@@ -10,10 +10,12 @@ from fractions import Fraction
 from hub.capacity.kubevirt.support import Container
 from hub.models import quantity
 
+_ZERO = Fraction(0)
+
 
 def _add(total: dict[str, Fraction], more: Mapping[str, Fraction]) -> None:
     for name, value in more.items():
-        total[name] = total.get(name, Fraction(0)) + value
+        total[name] = total.get(name, _ZERO) + value
 
 
 def requests(
@@ -34,9 +36,9 @@ def requests(
             during = dict(sidecars)
             _add(during, container.requests)
         for name, value in during.items():
-            peak[name] = max(peak.get(name, Fraction(0)), value)
+            peak[name] = max(peak.get(name, _ZERO), value)
     for name, value in peak.items():
-        steady[name] = max(steady.get(name, Fraction(0)), value)
+        steady[name] = max(steady.get(name, _ZERO), value)
     _add(steady, overhead)
     return steady
 

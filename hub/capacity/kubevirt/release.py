@@ -7,26 +7,16 @@ takes the first release of each line that carries it.
 
 import re
 from dataclasses import dataclass
-from functools import total_ordering
+from functools import lru_cache
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 
-@total_ordering
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=True)
 class Release:
     major: int
     minor: int
     patch: int = 0
-
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Release):
-            return NotImplemented
-        return self.key < other.key
-
-    @property
-    def key(self) -> tuple[int, int, int]:
-        return (self.major, self.minor, self.patch)
 
     @property
     def line(self) -> tuple[int, int]:
@@ -97,18 +87,80 @@ def rules_for(version: str | None) -> Choice:
     return Choice(chosen)
 
 
+CHANGES: frozenset[tuple[str, ...]] = frozenset(
+    {
+        ("1.5.0",),
+        ("1.5.1",),
+        ("1.5.2",),
+        ("1.5.3",),
+        ("1.6.0",),
+        ("1.7.0",),
+        ("1.7.0", "1.6.4"),
+        ("1.8.0",),
+        ("1.8.0", "1.7.1", "1.6.4"),
+        ("1.9.0",),
+    }
+)
+"""Every release a rule of this package begins with (and its backports): `since` takes no
+other, so these tell which releases size every VM alike."""
+ONLY: frozenset[str] = frozenset({"1.6.2"})
+"""Releases with a rule of their own, which the next patch took back."""
+
+
+@lru_cache(maxsize=64)
+def _rule(text: str) -> Release:
+    """A release the rules name (a constant of this package), parsed once."""
+    found = parse(text)
+    assert found is not None, text
+    return found
+
+
+@lru_cache(maxsize=1024)
 def since(release: Release, first: str, *backports: str) -> bool:
-    """True from `first` on, and in a backport's line from that backport's patch on."""
-    introduced = parse(first)
-    assert introduced is not None, first
-    if release >= introduced:
+    """True from `first` on, and in a backport's line from that backport's patch on.
+    (Memoized: a pod's rendering asks it a few dozen times.)"""
+    assert (first, *backports) in CHANGES, f"add {(first, *backports)} to CHANGES"
+    if release >= _rule(first):
         return True
     for text in backports:
-        backport = parse(text)
-        assert backport is not None, text
+        backport = _rule(text)
         if release.line == backport.line and release >= backport:
             return True
     return False
+
+
+def only(release: Release, text: str) -> bool:
+    """The rule of one release alone."""
+    assert text in ONLY, f"add {text} to ONLY"
+    return release == _rule(text)
+
+
+def signature(release: Release) -> tuple[bool, ...]:
+    """Which rule changes a release has: releases of one signature size every VM alike."""
+    changes = sorted(CHANGES)
+    return (
+        *(since(release, *change) for change in changes),
+        *(only(release, text) for text in sorted(ONLY)),
+    )
+
+
+@lru_cache(maxsize=32)
+def alike(release: Release) -> str:
+    """The known releases of this one's signature, in runs: "v1.8.0-v1.8.4"."""
+    wanted = signature(release)
+    runs: list[list[Release]] = []
+    previous = None
+    for known in KNOWN:
+        if signature(known) != wanted:
+            previous = None
+            continue
+        if previous is None:
+            runs.append([])
+        runs[-1].append(known)
+        previous = known
+    if not runs:
+        return str(release)
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
 
 
 def before(release: Release, first: str, *backports: str) -> bool:

@@ -5,7 +5,7 @@ nodes the migration's target pod may use. Every figure keeps the terms that prod
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from types import MappingProxyType
 
@@ -19,6 +19,7 @@ from hub.capacity.kubevirt import (
     selection,
     support,
 )
+from hub.capacity.kubevirt import release as release_rules
 from hub.capacity.kubevirt import vmi as vmis
 from hub.capacity.kubevirt.release import Release, rules_for
 from hub.models import kubevirt as k
@@ -36,17 +37,19 @@ class Target:
     annotations: Mapping[str, str]
     runtime_overhead: Mapping[str, Fraction]
     note: str | None = None
+    key: tuple[object, ...] = field(init=False, compare=False, repr=False)
+    """Clusters equal in this size every VM alike (releases by the rule changes they have);
+    computed once, as every check asks it of every setting in the fleet."""
 
-    @property
-    def key(self) -> tuple[object, ...]:
-        """Clusters equal in this size every VM alike."""
-        return (
-            self.release,
+    def __post_init__(self) -> None:
+        key = (
+            release_rules.signature(self.release),
             self.config.model_dump_json(),
             tuple(sorted(self.annotations.items())),
             tuple(sorted(self.runtime_overhead.items())),
             self.note,
         )
+        object.__setattr__(self, "key", key)
 
 
 def target(
@@ -92,9 +95,15 @@ class Rendered:
     arithmetic: tuple[str, ...]
 
 
-def render(vm: VirtualMachine, to: Target, source_release: Release | None = None) -> Rendered:
+def render(
+    vm: VirtualMachine,
+    to: Target,
+    source_release: Release | None = None,
+    start: vmis.Vmi | None = None,
+) -> Rendered:
+    """`start`: the VM's `vmi.from_spec`, when the caller sizes it for many targets."""
     release, config = to.release, to.config
-    vmi = vmis.from_spec(vm.template, vm.annotations)
+    vmi = start if start is not None else vmis.from_spec(vm.template, vm.annotations)
     vmi = instancetypes.apply(
         vm.key,
         vmi,
@@ -146,7 +155,9 @@ def _arithmetic(
     others: list[support.Container],
     total: Mapping[str, int],
 ) -> list[str]:
-    lines = [f"KubeVirt {to.release} rules" + (f" ({to.note})" if to.note else "")]
+    lines = [
+        f"KubeVirt {release_rules.alike(to.release)} rules" + (f" ({to.note})" if to.note else "")
+    ]
     if vm.instancetype is not None:
         lines.append(
             f"{vm.instancetype.kind} {vm.instancetype.name}: {vmi.vcpus} vCPU "
