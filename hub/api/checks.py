@@ -74,7 +74,9 @@ async def run_check(call: Call) -> Reply:
     body = await call.body(CheckBody)
     hub = call.hub
     refs = [v for v in body.vms if isinstance(v, str)]
-    specs = [v.machine() for v in body.vms if isinstance(v, VmSpec)]
+    specs = [
+        v.machine() if isinstance(v, VmSpec) else v for v in body.vms if not isinstance(v, str)
+    ]
     source, resolved = hub.inventory.resolve(refs, body.source_cluster)
     given = specs + _manifests(body)
     _admissible(given, hub, body.target)

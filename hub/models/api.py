@@ -8,7 +8,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from hub.models.check import CheckResult, Code, Mode, TargetResult
@@ -30,6 +38,26 @@ VmRef = Annotated[
     ),
 ]
 """`namespace/name` in the source cluster, or `cluster/namespace/name`."""
+
+
+def _vm_form(value: object) -> str:
+    """A reference, a VM as reports and `GET .../vms` carry it (a KubeVirt template), or
+    the flat spec; told apart up front so an error speaks of the form that was meant."""
+    if isinstance(value, str):
+        return "reference"
+    if isinstance(value, dict) and "template" in value:
+        return "template"
+    if isinstance(value, VirtualMachine):
+        return "template"
+    return "spec"
+
+
+CheckVm = Annotated[
+    Annotated[VmRef, Tag("reference")]
+    | Annotated[VirtualMachine, Tag("template")]
+    | Annotated[VmSpec, Tag("spec")],
+    Discriminator(_vm_form),
+]
 
 
 class Role(StrEnum):
@@ -148,11 +176,11 @@ class ClusterDetail(ClusterSummary):
 
 
 class CheckBody(Wire):
-    """A check: VMs as full specs, as references resolved from a cluster's inventory, or as
-    KubeVirt manifests (VirtualMachines with the instancetypes, preferences and claims they
-    name)."""
+    """A check: VMs as full specs (flat, or as a cluster reports them), as references
+    resolved from a cluster's inventory, or as KubeVirt manifests (VirtualMachines with the
+    instancetypes, preferences and claims they name)."""
 
-    vms: tuple[VmSpec | VmRef, ...] = Field((), max_length=1000)
+    vms: tuple[CheckVm, ...] = Field((), max_length=1000)
     manifests: tuple[dict[str, Any], ...] = Field(
         (),
         max_length=2000,

@@ -270,3 +270,26 @@ async def test_manifests_that_cannot_be_read_get_invalid_manifest(
     answer = await check(fleet, {"manifests": manifests})
     assert (answer.status, answer.code) == (400, "invalid_manifest"), answer.body
     assert words in answer.message
+
+
+async def test_a_vm_as_the_inventory_lists_it_can_be_checked_as_it_is(fleet: Env) -> None:
+    listed = await fleet.api.call("GET", "/api/v1/clusters/east/vms", fleet.admin)
+    db = next(vm for vm in listed.body["items"] if vm["name"] == "db")
+    copy = {**db, "name": "db-copy"}
+    answer = await check(fleet, {"vms": [copy], "source_cluster": "east", "target": "west"})
+    assert answer.status == 200, answer.body
+    by_reference = await check(fleet, {"vms": ["east/shop/db"], "target": "west"})
+    [placed] = answer.body["target"]["placements"]
+    [referenced] = by_reference.body["target"]["placements"]
+    assert (placed["cpu_millis"], placed["memory_bytes"]) == (
+        referenced["cpu_millis"],
+        referenced["memory_bytes"],
+    )
+
+
+async def test_a_bad_vm_is_named_in_the_form_it_was_given(fleet: Env) -> None:
+    spec = await check(fleet, {"vms": [{"name": "a", "namespace": "b", "guest_memory": "1Gi"}]})
+    assert (spec.status, spec.code) == (400, "unknown_field")
+    assert spec.message.startswith("vms.0.spec.guest_memory")
+    template = await check(fleet, {"vms": [{"name": "a", "namespace": "b", "template": 3}]})
+    assert template.message.startswith("vms.0.template.template")
