@@ -107,16 +107,7 @@ class CapacityReport(Wire):
 
     @model_validator(mode="after")
     def _unique_names(self) -> "CapacityReport":
-        for kind, names in (
-            ("node", [n.name for n in self.nodes]),
-            ("storage class", [s.name for s in self.storage_classes]),
-            ("VM", [v.key for v in self.vms]),
-        ):
-            seen: set[str] = set()
-            for name in names:
-                if name in seen:
-                    raise ValueError(f"{kind} {name!r} appears twice in the report")
-                seen.add(name)
+        v1.unique_names(self.nodes, self.storage_classes, [v.key for v in self.vms])
         return self
 
 

@@ -5,6 +5,7 @@ Versioned by `schema_version`; the JSON Schema exported from these models lives 
 against the same document.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -145,14 +146,21 @@ class CapacityReport(Wire):
 
     @model_validator(mode="after")
     def _unique_names(self) -> "CapacityReport":
-        for kind, names in (
-            ("node", [n.name for n in self.nodes]),
-            ("storage class", [s.name for s in self.storage_classes]),
-            ("VM", [v.key for v in self.vms]),
-        ):
-            seen: set[str] = set()
-            for name in names:
-                if name in seen:
-                    raise ValueError(f"{kind} {name!r} appears twice in the report")
-                seen.add(name)
+        unique_names(self.nodes, self.storage_classes, [v.key for v in self.vms])
         return self
+
+
+def unique_names(
+    nodes: Sequence[Node], classes: Sequence[StorageClass], vms: Sequence[str]
+) -> None:
+    """A node, class or VM named twice makes a report ambiguous: refused, naming it."""
+    for kind, names in (
+        ("node", [n.name for n in nodes]),
+        ("storage class", [s.name for s in classes]),
+        ("VM", vms),
+    ):
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise ValueError(f"{kind} {name!r} appears twice in the report")
+            seen.add(name)

@@ -54,12 +54,17 @@ def _sized(
     kind: str,
     requests: Mapping[str, Fraction],
     limits: Mapping[str, Fraction],
+    strict: bool = False,
 ) -> tuple[dict[str, Fraction], dict[str, Fraction]]:
-    sized_requests = {
-        name: _override(config, kind, "requests", name) or value for name, value in requests.items()
-    }
+    """KubeVirt's figures for a support container, as `supportContainerResources` overrides
+    them; `strict` (dedicated CPUs or QoS Guaranteed): its requests are its limits."""
     sized_limits = {
         name: _override(config, kind, "limits", name) or value for name, value in limits.items()
+    }
+    if strict:
+        return dict(sized_limits), sized_limits
+    sized_requests = {
+        name: _override(config, kind, "requests", name) or value for name, value in requests.items()
     }
     return sized_requests, sized_limits
 
@@ -93,9 +98,8 @@ def _console_log(
         "guest-console-log",
         {"cpu": Fraction(5, 1000), "memory": Fraction(35 * M)},
         {"cpu": Fraction(15, 1000), "memory": Fraction(60 * M)},
+        strict,
     )
-    if strict:
-        requests = dict(limits)
     sidecar = since(release, "1.6.0")
     return Container("guest-console-log", requests, limits, init=sidecar, restartable=sidecar)
 
@@ -108,9 +112,8 @@ def _disk_resources(
         "container-disk",
         {"cpu": Fraction(1, 1000), "memory": Fraction(1 * M)},
         {"cpu": Fraction(10, 1000), "memory": Fraction(40 * M)},
+        strict,
     )
-    if strict:
-        requests = dict(limits)
     requests[compute.EPHEMERAL] = compute.EPHEMERAL_OVERHEAD
     return requests, limits
 
@@ -157,9 +160,8 @@ def _virtiofs(
             "virtiofs",
             {"cpu": Fraction(10, 1000), "memory": Fraction(1 * M)},
             {"cpu": Fraction(100, 1000), "memory": Fraction(80 * M)},
+            strict,
         )
-        if strict:
-            requests = dict(limits)
         found.append(Container(f"virtiofs-{name}", requests, limits))
     return found
 
