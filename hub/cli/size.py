@@ -11,6 +11,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from hub import manifests
 from hub.capacity.kubevirt import compute, release
 from hub.capacity.kubevirt.admission import RejectedError
@@ -121,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
     rendered = sized(args)
     if args.output == "json":
         print(json.dumps({"vms": [as_json(r) for r in rendered]}, indent=2))
+    elif args.output == "yaml":
+        print(yaml.safe_dump({"vms": [as_json(r) for r in rendered]}, sort_keys=False), end="")
     else:
         print("\n\n".join(as_text(r) for r in rendered))
     sys.stdout.flush()
@@ -153,5 +157,5 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         metavar="VERSION",
         help=f"the release whose rules apply (default: the CR's status, else {release.NEWEST})",
     )
-    size.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    size.add_argument("--output", "-o", choices=("text", "json", "yaml"), default="text")
     size.set_defaults(run=run)

@@ -86,6 +86,13 @@ def test_the_version_flag_wins_over_the_crs_status(capsys) -> None:
     assert vm["arithmetic"][0] == "KubeVirt v1.6.0-v1.6.1, v1.6.3 rules", "v1.6.2 differs"
 
 
+def test_yaml_is_the_json_document(capsys) -> None:
+    _, as_json, _ = _size(capsys, WEB, "-o", "json")
+    status, as_yaml, _ = _size(capsys, WEB, "-o", "yaml")
+    assert status == 0
+    assert yaml.safe_load(as_yaml) == json.loads(as_json)
+
+
 def test_text_shows_each_container_and_the_arithmetic(capsys) -> None:
     status, out, _ = _size(capsys, WEB)
     assert status == 0
