@@ -37,13 +37,13 @@ class Context:
     _sized: dict[tuple[int, object], requirements.Sized] = field(default_factory=dict)
     _starts: dict[int, tuple[VirtualMachine, Vmi]] = field(default_factory=dict)
 
-    def size(self, vm: VirtualMachine, target: Target, cluster: str) -> requirements.Sized:
+    def size(self, vm: VirtualMachine, target: Target) -> requirements.Sized:
         """By the VM object itself: a context may serve checks of different VMs."""
         key = (id(vm), target.key)
         found = self._sized.get(key)
         if found is None or found.vm is not vm:
             release = self.source.release if self.source else None
-            found = requirements.size(vm, target, release, cluster, self._start(vm))
+            found = requirements.size(vm, target, release, self._start(vm))
             self._sized[key] = found
         return found
 
@@ -99,7 +99,7 @@ def evaluate(index: ClusterIndex, vms: Sequence[VirtualMachine], ctx: Context) -
         findings += path_findings
     requests: dict[str, requirements.PodRequest] = {}
     demands = []
-    every = [ctx.size(vm, index.target, index.name) for vm in vms]
+    every = [ctx.size(vm, index.target) for vm in vms]
     findings += _unknown_source(every, modes)
     for vm, sized in zip(vms, every, strict=True):
         findings += sized.findings
@@ -194,7 +194,7 @@ def _measured(vm: VirtualMachine, ctx: Context) -> list[Finding]:
     measured = vm.measured_overhead_bytes
     if measured is None or ctx.source is None:
         return []
-    sized = ctx.size(vm, ctx.source, ctx.source_name or "the source")
+    sized = ctx.size(vm, ctx.source)
     if sized.rendered is None:
         return []
     computed = sized.rendered.overhead.total

@@ -50,22 +50,25 @@ def size(
     vm: VirtualMachine,
     target: Target,
     source_release: Release | None = None,
-    cluster: str = "the target",
     start: Vmi | None = None,
 ) -> Sized:
+    """Findings name no cluster: one sizing serves every cluster of the same setting."""
     try:
         rendered = render(vm, target, source_release, start)
     except RejectedError as rejected:
-        return Sized(vm, None, None, (_refused(rejected, target, cluster),))
+        return Sized(vm, None, None, (_refused(rejected, target),))
     nodes = rendered.nodes
-    findings = [_no_pod(vm.key, problem, cluster) for problem in nodes.problems]
+    findings = [_no_pod(vm.key, problem) for problem in nodes.problems]
     if rendered.claims:
         findings.append(_claims(vm.key, rendered.claims))
     if findings and nodes.problems:
         return Sized(vm, None, None, tuple(findings), rendered)
     request = _request(rendered)
     wanted = constraints.Constraints(
-        tuple(sorted(nodes.node_selector.items())), nodes.affinity, nodes.tolerations
+        tuple(sorted(nodes.node_selector.items())),
+        nodes.affinity,
+        nodes.tolerations,
+        frozenset({nodes.excluded_host}) if nodes.excluded_host else frozenset(),
     )
     return Sized(vm, request, wanted, tuple(findings), rendered)
 
@@ -106,12 +109,12 @@ def _request(rendered: Rendered) -> PodRequest:
     )
 
 
-def _refused(rejected: RejectedError, target: Target, cluster: str) -> Finding:
+def _refused(rejected: RejectedError, target: Target) -> Finding:
     return Finding(
         code=Code.VM_NOT_ADMITTED,
         severity=Severity.BLOCKER,
         vm=rejected.vm,
-        message=f"KubeVirt {alike(target.release)} on {cluster} would refuse {rejected.vm}: "
+        message=f"KubeVirt {alike(target.release)} would refuse {rejected.vm}: "
         + "; ".join(f"spec.{c.field}: {c.message}" for c in rejected.causes),
         details={
             "causes": [{"field": f"spec.{c.field}", "message": c.message} for c in rejected.causes]
@@ -119,12 +122,12 @@ def _refused(rejected: RejectedError, target: Target, cluster: str) -> Finding:
     )
 
 
-def _no_pod(vm: str, problem: str, cluster: str) -> Finding:
+def _no_pod(vm: str, problem: str) -> Finding:
     return Finding(
         code=Code.TARGET_POD_NOT_CREATED,
         severity=Severity.BLOCKER,
         vm=vm,
-        message=f"{vm} cannot be received on {cluster}: {problem}",
+        message=f"{vm} cannot be received there: {problem}",
     )
 
 

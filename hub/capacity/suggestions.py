@@ -58,10 +58,7 @@ def _sizes(
     fleet: FleetIndex, vms: Sequence[VirtualMachine], ctx: check.Context
 ) -> list[list[requirements.Sized]]:
     """Per distinct target setting, per VM."""
-    return [
-        [ctx.size(vm, target, "clusters of this KubeVirt setting") for vm in vms]
-        for target in fleet.sizings
-    ]
+    return [[ctx.size(vm, target) for vm in vms] for target in fleet.sizings]
 
 
 def _cpu(sized: requirements.Sized) -> int:
@@ -110,10 +107,12 @@ def candidates(
     batch_memory = np.array([sum(_memory(r) for r in rs) for rs in sized], dtype=np.int64)[
         fleet.sizing_of
     ]
-    drop(
-        _TOTAL_SHORT,
-        (fleet.cpu_free_positive >= batch_cpu) & (fleet.memory_free_positive >= batch_memory),
-    )
+    if not any(_tolerates_cordon(rs) for rs in zip(*sized, strict=True)):
+        # The totals count uncordoned nodes only: a VM that tolerates cordons may use more.
+        drop(
+            _TOTAL_SHORT,
+            (fleet.cpu_free_positive >= batch_cpu) & (fleet.memory_free_positive >= batch_memory),
+        )
     for position in _largest(sized[0] if sized else [], limit=PREFILTER_VMS):
         if not alive.any():
             break

@@ -26,13 +26,28 @@ def _decimal_text(value: object) -> object:
 
 
 def _quantity(value: object) -> str:
-    """A Kubernetes quantity as its text; a JSON number becomes its decimal text."""
+    """A Kubernetes quantity as its text; a JSON number becomes its decimal text. Sizes and
+    CPU counts only: none is negative, none beyond 8 PiB (so a batch's sums stay exact)."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError("expected a Kubernetes quantity such as '4Gi', '500m' or 2")
     text = str(value) if not isinstance(value, float) else repr(value)
-    quantity.parse(text)
+    amount = quantity.parse(text)
+    if amount < 0:
+        raise ValueError(f"{text!r} is negative; a size or CPU count cannot be")
+    if amount > quantity.LARGEST:
+        raise ValueError(f"{text!r} is beyond 8 PiB; not a real size")
     return text
 
+
+def _page_size(value: object) -> str:
+    text = _quantity(value)
+    if quantity.parse(text) <= 0:
+        raise ValueError(f"{text!r}: a page size must be larger than zero, e.g. '2Mi' or '1Gi'")
+    return text
+
+
+MAX_TOPOLOGY = 4096
+"""Bounds each CPU topology factor far above any real VM, so a pod's figures stay exact."""
 
 Quantity = Annotated[
     str,
@@ -80,10 +95,10 @@ class CPUFeature(KubeVirtObject):
 
 
 class CPU(KubeVirtObject):
-    cores: int = Field(0, ge=0)
-    sockets: int = Field(0, ge=0)
-    threads: int = Field(0, ge=0)
-    max_sockets: int = Field(0, ge=0)
+    cores: int = Field(0, ge=0, le=MAX_TOPOLOGY)
+    sockets: int = Field(0, ge=0, le=MAX_TOPOLOGY)
+    threads: int = Field(0, ge=0, le=MAX_TOPOLOGY)
+    max_sockets: int = Field(0, ge=0, le=MAX_TOPOLOGY)
     model: str = ""
     features: tuple[CPUFeature, ...] = ()
     dedicated_cpu_placement: bool = False
@@ -93,7 +108,8 @@ class CPU(KubeVirtObject):
 
 
 class Hugepages(KubeVirtObject):
-    page_size: str
+    page_size: Annotated[str, BeforeValidator(_page_size)]
+    """As written: KubeVirt names the pod's resource `hugepages-<pageSize>` from the text."""
 
 
 class ReservedOverhead(KubeVirtObject):
@@ -186,7 +202,7 @@ class Machine(KubeVirtObject):
 
 
 class DiskIOThreads(KubeVirtObject):
-    supplemental_pool_thread_count: int | None = Field(None, ge=0)
+    supplemental_pool_thread_count: int | None = Field(None, ge=0, le=MAX_TOPOLOGY)
 
 
 class KernelBoot(KubeVirtObject):
@@ -295,14 +311,14 @@ class VMISpec(KubeVirtObject):
 
 
 class InstancetypeCPU(KubeVirtObject):
-    guest: int = Field(ge=1)
+    guest: int = Field(ge=1, le=MAX_TOPOLOGY**2)
     model: str | None = None
     dedicated_cpu_placement: bool | None = Field(None, alias="dedicatedCPUPlacement")
     """Spelled `dedicatedCPUPlacement` here, unlike the VMI's `dedicatedCpuPlacement`."""
     isolate_emulator_thread: bool | None = None
     numa: dict[str, Any] | None = None
     realtime: dict[str, Any] | None = None
-    max_sockets: int | None = Field(None, ge=0)
+    max_sockets: int | None = Field(None, ge=0, le=MAX_TOPOLOGY)
 
 
 class InstancetypeMemory(KubeVirtObject):
@@ -327,7 +343,7 @@ class InstancetypeSpec(KubeVirtObject):
 
 class SpreadOptions(KubeVirtObject):
     across: str | None = None
-    ratio: int | None = Field(None, ge=1)
+    ratio: int | None = Field(None, ge=1, le=MAX_TOPOLOGY)
 
 
 class PreferenceCPU(KubeVirtObject):
@@ -349,7 +365,7 @@ class PreferenceMachine(KubeVirtObject):
 
 class PreferenceSpec(KubeVirtObject):
     cpu: PreferenceCPU | None = None
-    prefer_spread_socket_to_core_ratio: int = Field(0, ge=0)
+    prefer_spread_socket_to_core_ratio: int = Field(0, ge=0, le=MAX_TOPOLOGY)
     devices: PreferenceDevices | None = None
     machine: PreferenceMachine | None = None
     preferred_architecture: str = ""

@@ -14,6 +14,10 @@ v0.36), as the scheduler calls it for pods already on a node (`UseStatusResource
   same max.
 - The pod overhead on top.
 
+Not counted: the DRA node-allocatable claims v0.36 adds to the sum. The pod's own
+`status.resources` is read whenever the kubelet reports it, which it does only with the
+InPlacePodLevelResourcesVerticalScaling gate on.
+
 Limits stand in for requests that are not set, as the API server defaults a Pod's
 containers; that keeps pods read from a source that skips defaulting counted the same.
 """

@@ -293,3 +293,24 @@ async def test_a_bad_vm_is_named_in_the_form_it_was_given(fleet: Env) -> None:
     assert spec.message.startswith("vms.0.spec.guest_memory")
     template = await check(fleet, {"vms": [{"name": "a", "namespace": "b", "template": 3}]})
     assert template.message.startswith("vms.0.template.template")
+
+
+@pytest.mark.parametrize(
+    ("domain", "words"),
+    [
+        ({"memory": {"guest": "1e30"}}, "beyond 8 PiB"),
+        ({"memory": {"guest": "-1Gi"}}, "is negative"),
+        ({"memory": {"guest": "2Gi"}, "resources": {"requests": {"cpu": "-5"}}}, "is negative"),
+        ({"memory": {"guest": "2Gi", "hugepages": {"pageSize": "garbage"}}}, "quantity"),
+        ({"memory": {"guest": "2Gi", "hugepages": {"pageSize": "0"}}}, "larger than zero"),
+        ({"cpu": {"cores": 10**9, "sockets": 10**9}, "memory": {"guest": "2Gi"}}, "4096"),
+    ],
+)
+async def test_a_template_with_impossible_figures_is_a_400_naming_the_field(
+    fleet: Env, domain: dict[str, Any], words: str
+) -> None:
+    body = {"vms": [{"name": "odd", "namespace": "lab", "template": {"domain": domain}}]}
+    answer = await check(fleet, body)
+    assert (answer.status, answer.code) == (400, "invalid_field"), answer.body
+    assert words in answer.message
+    assert answer.message.startswith("vms.0.template.template.domain.")

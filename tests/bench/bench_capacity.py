@@ -256,7 +256,7 @@ def accuracy(
         exact_fits = set()
         naive_cpu, naive_memory = _template_only(vm)
         for cluster in sample:
-            sized = requirements.size(vm, cluster.target, None, cluster.name)
+            sized = requirements.size(vm, cluster.target)
             request, wanted = sized.request, sized.wanted
             exact = (
                 request is not None

@@ -445,3 +445,20 @@ def test_vms_of_no_known_source_node_are_named_once_for_the_batch():
     [finding] = [f for f in result.result.findings if f.code == Code.SOURCE_NODE_UNKNOWN]
     assert finding.details == {"vms": ["ns/a", "ns/b"]}
     assert finding.message.startswith("ns/a, ns/b: the source node is unknown")
+
+
+def test_a_target_node_named_as_the_source_node_is_not_used():
+    """migration.go createDecentralizedMigrationPodAntiAffinity: the target pod avoids the
+    source node's hostname, in another cluster too (nodes are often named alike)."""
+    model = "cpu-model-migration.node.kubevirt.io/Skylake-Server"
+    nodes = [NodeBuilder("worker-0").label(model).build()]
+    moving = vm(host_model="Skylake-Server")
+    moving = moving.model_copy(
+        update={"source_node": moving.source_node.model_copy(update={"name": "worker-0"})}
+    )
+    result = evaluate(report("c", nodes), [moving]).result
+    [finding] = concerns(result)
+    assert finding.code == Code.NO_NODE_MATCHES_CONSTRAINTS
+    assert finding.details["rejections"] == {"the migration's source node (same hostname)": 1}
+    nodes.append(NodeBuilder("worker-1").label(model).build())
+    assert evaluate(report("c", nodes), [moving]).result.placements[0].node == "worker-1"

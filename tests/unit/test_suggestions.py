@@ -96,33 +96,54 @@ def test_a_batch_no_single_cluster_takes_gets_a_split_plan():
     assert result.split.unplaced == ()
 
 
+MODELS = ("Skylake-Server", "Icelake-Server")
 node_shapes = st.tuples(
-    st.sampled_from(["32Gi", "64Gi", "128Gi"]), st.integers(0, 95), st.integers(0, 95)
+    st.sampled_from(["32Gi", "64Gi", "128Gi"]),
+    st.integers(0, 95),
+    st.integers(0, 95),
+    st.booleans(),
+    st.sampled_from(MODELS),
+)
+vm_shapes = st.tuples(
+    st.sampled_from(["2Gi", "8Gi", "24Gi", "40Gi"]),
+    st.booleans(),
+    st.sampled_from((None, *MODELS)),
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     clusters=st.lists(st.lists(node_shapes, min_size=1, max_size=4), min_size=1, max_size=8),
-    memories=st.lists(st.sampled_from(["2Gi", "8Gi", "24Gi", "40Gi"]), min_size=1, max_size=3),
+    shapes=st.lists(vm_shapes, min_size=1, max_size=3),
     limit=st.integers(1, 4),
 )
-def test_ranking_equals_checking_every_cluster(clusters, memories, limit):
-    """The threshold walk stops early; it must still return what a full scan would."""
+def test_ranking_equals_checking_every_cluster(clusters, shapes, limit):
+    """The threshold walk stops early and the fleet-wide prefilter drops clusters; it must
+    still return what a full scan would, with cordoned nodes that some VMs tolerate and
+    host-model VMs that need the source's CPU model."""
     reports = []
     for c, nodes in enumerate(clusters):
         built = []
-        for n, (size, mem_pct, cpu_pct) in enumerate(nodes):
+        for n, (size, mem_pct, cpu_pct, cordoned, model) in enumerate(nodes):
             total = int(size.removesuffix("Gi"))
-            built.append(
+            node = (
                 NodeBuilder(f"n{n}")
                 .memory(size, f"{total * mem_pct // 100}Gi")
                 .cpu("16", f"{16 * cpu_pct * 10}m")
-                .build()
+                .label(f"cpu-model-migration.node.kubevirt.io/{model}")
             )
+            built.append((node.cordoned() if cordoned else node).build())
         reports.append(report(f"c{c}", built))
     fleet_index = fleet_of(*reports)
-    vms = [vm(f"v{i}", memory=m) for i, m in enumerate(memories)]
+    vms = [
+        vm(
+            f"v{i}",
+            memory=memory,
+            host_model=model,
+            tolerations=[{"operator": "Exists"}] if tolerant else [],
+        )
+        for i, (memory, tolerant, model) in enumerate(shapes)
+    ]
     ctx = check.Context(policy=POLICY, now=NOW)
     ranked = suggestions.rank(fleet_index, vms, ctx, {}, limit)
     every = [check.evaluate(c, vms, ctx).result for c in fleet_index.clusters]

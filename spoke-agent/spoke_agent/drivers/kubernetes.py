@@ -213,12 +213,14 @@ class KubernetesDriver:
                 else:
                     self.rest.patch(VMS, *ko.split(vm), ko.source_mark(job_id))
             case model.RemoveFromTarget(vm=vm):
-                self._delete_vm(job, vm, only_receiver=False)
+                # Revisions first: the executor repeats this while the VM or its volumes
+                # are there, so what goes last must be what it looks for.
                 namespace = ko.split(vm)[0]
-                for volume in self.rest.select(DATA_VOLUMES, namespace, _mine(job, vm)):
-                    self.rest.delete(DATA_VOLUMES, namespace, volume["metadata"]["name"])
                 for revision in self.rest.select(REVISIONS, namespace, _mine(job, vm)):
                     self.rest.delete(REVISIONS, namespace, revision["metadata"]["name"])
+                self._delete_vm(job, vm, only_receiver=False)
+                for volume in self.rest.select(DATA_VOLUMES, namespace, _mine(job, vm)):
+                    self.rest.delete(DATA_VOLUMES, namespace, volume["metadata"]["name"])
 
     def _prepare_volumes(self, job: Job, vm: str) -> None:
         """A DataVolume of another's is refused: rsync or KubeVirt would write into it."""
