@@ -19,11 +19,7 @@ from hub.models import kubevirt as k
 from hub.models import quantity
 from hub.models.vm import Disk, InstancetypeRevision, PreferenceRevision, VirtualMachine
 
-CLUSTER_INSTANCETYPE = "VirtualMachineClusterInstancetype"
-INSTANCETYPE = "VirtualMachineInstancetype"
-CLUSTER_PREFERENCE = "VirtualMachineClusterPreference"
-PREFERENCE = "VirtualMachinePreference"
-_CATALOG = (CLUSTER_INSTANCETYPE, INSTANCETYPE, CLUSTER_PREFERENCE, PREFERENCE)
+_CATALOG = (k.CLUSTER_INSTANCETYPE, k.INSTANCETYPE, k.CLUSTER_PREFERENCE, k.PREFERENCE)
 _RUNNING = ("Always", "RerunOnFailure", "Once")
 READ = ("VirtualMachine", *_CATALOG, "PersistentVolumeClaim", "DataVolume")
 
@@ -130,9 +126,11 @@ def _machine(doc: _Doc, docs: Sequence[_Doc], disks: bool) -> VirtualMachine:
             template=_parse(k.VMISpec, body, doc.where, "spec.template.spec"),
             annotations=_strings(_get(spec, "template", "metadata", "annotations")),
             instancetype=_revision(
-                doc, docs, "instancetype", InstancetypeRevision, k.InstancetypeSpec
+                doc, docs, k.INSTANCETYPE_MATCHER, InstancetypeRevision, k.InstancetypeSpec
             ),
-            preference=_revision(doc, docs, "preference", PreferenceRevision, k.PreferenceSpec),
+            preference=_revision(
+                doc, docs, k.PREFERENCE_MATCHER, PreferenceRevision, k.PreferenceSpec
+            ),
             disks=tuple(_disks(doc, body, docs)) if disks else (),
         )
     except pydantic.ValidationError as error:
@@ -142,21 +140,16 @@ def _machine(doc: _Doc, docs: Sequence[_Doc], disks: bool) -> VirtualMachine:
 def _revision(
     doc: _Doc,
     docs: Sequence[_Doc],
-    field: str,
+    matcher: k.Matcher,
     model: type[InstancetypeRevision] | type[PreferenceRevision],
     spec_model: type[k.InstancetypeSpec] | type[k.PreferenceSpec],
 ) -> Any:
-    matcher = _get(doc.body, "spec", field)
-    if not isinstance(matcher, dict) or not matcher.get("name"):
+    field, cluster = matcher.field, matcher.cluster_kind
+    written = _get(doc.body, "spec", field)
+    if not isinstance(written, dict) or not written.get("name"):
         return None
-    cluster, namespaced = (
-        (CLUSTER_INSTANCETYPE, INSTANCETYPE)
-        if field == "instancetype"
-        else (CLUSTER_PREFERENCE, PREFERENCE)
-    )
-    written = str(matcher.get("kind") or "").lower().rstrip("s")
-    kind = namespaced if written == namespaced.lower() else cluster
-    name = str(matcher["name"])
+    kind = matcher.kind(written.get("kind"))
+    name = str(written["name"])
     found = next(
         (
             d

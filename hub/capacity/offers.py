@@ -12,12 +12,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from hub.capacity.kubevirt import selection
+from hub.models.vm import CPU_VENDOR
 
 _PREFIXES = (
     (selection.MIGRATION_MODEL, "CPU model {} for live migration"),
     (selection.CPU_MODEL, "CPU model {}"),
     (selection.CPU_FEATURE, "CPU feature {}"),
-    (selection.CPU_VENDOR, "CPU vendor {}"),
+    (CPU_VENDOR, "CPU vendor {}"),
     (selection.MACHINE_TYPE, "machine type {}"),
     (selection.HYPERV, "Hyper-V enlightenment {}"),
 )

@@ -15,6 +15,43 @@ from pydantic.alias_generators import to_camel
 
 from hub.models import quantity
 
+EVEN_PARITY = "alpha.kubevirt.io/EmulatorThreadCompleteToEvenParity"
+"""The one KubeVirt CR annotation that changes a pod's size."""
+CLUSTER_INSTANCETYPE = "VirtualMachineClusterInstancetype"
+INSTANCETYPE = "VirtualMachineInstancetype"
+CLUSTER_PREFERENCE = "VirtualMachineClusterPreference"
+PREFERENCE = "VirtualMachinePreference"
+
+
+class Matcher(BaseModel):
+    """How a VM names its instancetype or preference: `spec.<field>`, the reference its
+    status keeps, and the kinds it may name (cluster-wide unless it says otherwise)."""
+
+    field: str
+    status_ref: str
+    cluster_kind: str
+    namespaced_kind: str
+
+    def kind(self, written: object) -> str:
+        """KubeVirt takes the kind case-insensitively, singular or plural."""
+        text = str(written or "").lower().rstrip("s")
+        return self.namespaced_kind if text == self.namespaced_kind.lower() else self.cluster_kind
+
+
+INSTANCETYPE_MATCHER = Matcher(
+    field="instancetype",
+    status_ref="instancetypeRef",
+    cluster_kind=CLUSTER_INSTANCETYPE,
+    namespaced_kind=INSTANCETYPE,
+)
+PREFERENCE_MATCHER = Matcher(
+    field="preference",
+    status_ref="preferenceRef",
+    cluster_kind=CLUSTER_PREFERENCE,
+    namespaced_kind=PREFERENCE,
+)
+MATCHERS = (INSTANCETYPE_MATCHER, PREFERENCE_MATCHER)
+
 
 def _decimal_text(value: object) -> object:
     """KubeVirt keeps some ratios as strings; YAML users write them as numbers."""

@@ -94,6 +94,14 @@ class NodeSelectorTerm(Wire):
     match_expressions: tuple[SelectorRequirement, ...] = ()
 
 
+HOST_MODEL_CPU = "host-model-cpu.node.kubevirt.io/"
+HOST_MODEL_FEATURES = "host-model-required-features.node.kubevirt.io/"
+CPU_VENDOR = "cpu-vendor.node.kubevirt.io/"
+SOURCE_STATE_PREFIXES = (HOST_MODEL_CPU, HOST_MODEL_FEATURES, CPU_VENDOR)
+"""The source node's labels a decentralized migration carries to the target
+(`getNodeSelectorsFromNodeName`): what a `SourceNode` holds."""
+
+
 class VmSpec(Wire):
     """A VM as the target cluster would have to host it."""
 
@@ -176,9 +184,9 @@ class VmSpec(Wire):
         KubeVirt field it stands for), so it is sized by the same rules as a manifest."""
         source: dict[str, str] = {}
         if self.host_model:
-            source[f"host-model-cpu.node.kubevirt.io/{self.host_model}"] = "true"
+            source[f"{HOST_MODEL_CPU}{self.host_model}"] = "true"
         if self.cpu_vendor:
-            source[f"cpu-vendor.node.kubevirt.io/{self.cpu_vendor}"] = "true"
+            source[f"{CPU_VENDOR}{self.cpu_vendor}"] = "true"
         return VirtualMachine(
             name=self.name,
             namespace=self.namespace,

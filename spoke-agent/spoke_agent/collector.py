@@ -39,8 +39,6 @@ TERMINAL = ("Succeeded", "Failed")
 DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 MINIMUM_PVC_SIZE = "cdi.kubevirt.io/minimumSupportedPvcSize"
 NAD_RESOURCE = "k8s.v1.cni.cncf.io/resourceName"
-EVEN_PARITY = "alpha.kubevirt.io/EmulatorThreadCompleteToEvenParity"
-"""The one KubeVirt CR annotation that changes a pod's size."""
 SKIPPED = (KeyError, TypeError, ValueError, AttributeError)
 
 
@@ -276,8 +274,8 @@ def _kubevirt(objects: Iterable[Object], runtime_classes: Iterable[Object]) -> K
         installed=True,
         version=status(cr).get("observedKubeVirtVersion"),
         configuration=k.KubeVirtConfiguration.model_validate(spec(cr).get("configuration") or {}),
-        annotations={EVEN_PARITY: str(annotations[EVEN_PARITY])}
-        if EVEN_PARITY in annotations
+        annotations={k.EVEN_PARITY: str(annotations[k.EVEN_PARITY])}
+        if k.EVEN_PARITY in annotations
         else {},
         runtime_classes={
             meta(rc).get("name", ""): {

@@ -9,17 +9,13 @@ import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from hub.models import kubevirt as k
 from hub.models.vm import InstancetypeRevision, PreferenceRevision
 from spoke_agent.snapshot import Object, meta, spec, status
 
 OBJECT_NAME = "instancetype.kubevirt.io/object-name"
-CLUSTER_INSTANCETYPE = "VirtualMachineClusterInstancetype"
-INSTANCETYPE = "VirtualMachineInstancetype"
-CLUSTER_PREFERENCE = "VirtualMachineClusterPreference"
-PREFERENCE = "VirtualMachinePreference"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,20 +50,14 @@ def catalog(
     return Catalog(
         revisions={(meta(r).get("namespace", ""), meta(r).get("name", "")): r for r in revisions},
         namespaced={
-            **namespaced(INSTANCETYPE, instancetypes),
-            **namespaced(PREFERENCE, preferences),
+            **namespaced(k.INSTANCETYPE, instancetypes),
+            **namespaced(k.PREFERENCE, preferences),
         },
         cluster={
-            **cluster(CLUSTER_INSTANCETYPE, cluster_instancetypes),
-            **cluster(CLUSTER_PREFERENCE, cluster_preferences),
+            **cluster(k.CLUSTER_INSTANCETYPE, cluster_instancetypes),
+            **cluster(k.CLUSTER_PREFERENCE, cluster_preferences),
         },
     )
-
-
-def _kind(written: object, cluster_kind: str, namespaced_kind: str) -> str:
-    """KubeVirt takes the kind case-insensitively, singular or plural; unset is cluster-wide."""
-    text = str(written or "").lower().rstrip("s")
-    return namespaced_kind if text == namespaced_kind.lower() else cluster_kind
 
 
 def _revision_spec(revision: Object) -> Mapping[str, Any]:
@@ -84,18 +74,19 @@ def _revision_spec(revision: Object) -> Mapping[str, Any]:
 
 
 def _locate(
-    vm: Object, field: str, ref: str, kinds: tuple[str, str], found: Catalog
+    vm: Object, matcher: k.Matcher, found: Catalog
 ) -> tuple[str, str, str | None, Object] | None:
     """(kind, name, revision name or None, the object read) of what the VM names."""
-    matcher = spec(vm).get(field)
-    if not isinstance(matcher, dict) or not matcher.get("name"):
+    written = spec(vm).get(matcher.field)
+    if not isinstance(written, dict) or not written.get("name"):
         return None
-    name = str(matcher["name"])
-    kind = _kind(matcher.get("kind"), *kinds)
+    name = str(written["name"])
+    kind = matcher.kind(written.get("kind"))
     namespace = meta(vm).get("namespace", "")
-    chosen = matcher.get("revisionName")
+    chosen = written.get("revisionName")
     if not chosen:
-        pointed = ((status(vm).get(ref) or {}).get("controllerRevisionRef") or {}).get("name")
+        ref = status(vm).get(matcher.status_ref) or {}
+        pointed = (ref.get("controllerRevisionRef") or {}).get("name")
         if pointed:
             revision = found.revisions.get((namespace, pointed))
             label = (meta(revision).get("labels") or {}).get(OBJECT_NAME) if revision else None
@@ -103,40 +94,24 @@ def _locate(
     if chosen:
         revision = found.revisions.get((namespace, str(chosen)))
         if revision is None:
-            raise NotFoundError(f"{field} {name}: ControllerRevision {chosen} not found")
+            raise NotFoundError(f"{matcher.field} {name}: ControllerRevision {chosen} not found")
         return kind, name, str(chosen), revision
     live = (
         found.namespaced.get((kind, namespace, name))
-        if kind in (INSTANCETYPE, PREFERENCE)
+        if kind == matcher.namespaced_kind
         else found.cluster.get((kind, name))
     )
     if live is None:
-        raise NotFoundError(f"{field} {kind} {name} not found")
+        raise NotFoundError(f"{matcher.field} {kind} {name} not found")
     return kind, name, None, live
-
-
-def _find(
-    vm: Object, field: str, ref: str, kinds: tuple[str, str], found: Catalog
-) -> tuple[str, str, str | None, Mapping[str, Any]] | None:
-    hit = _locate(vm, field, ref, kinds, found)
-    if hit is None:
-        return None
-    kind, name, revision, obj = hit
-    return kind, name, revision, _revision_spec(obj) if revision else spec(obj)
-
-
-_LOOKUPS = (
-    ("instancetype", "instancetypeRef", (CLUSTER_INSTANCETYPE, INSTANCETYPE)),
-    ("preference", "preferenceRef", (CLUSTER_PREFERENCE, PREFERENCE)),
-)
 
 
 def versions(vm: Object, found: Catalog) -> tuple[object, ...] | None:
     """The resourceVersions of what the VM's sizing reads here; None when one is missing."""
     out: list[object] = []
-    for field, ref, kinds in _LOOKUPS:
+    for matcher in k.MATCHERS:
         try:
-            hit = _locate(vm, field, ref, kinds, found)
+            hit = _locate(vm, matcher, found)
         except NotFoundError:
             return None
         if hit is not None:
@@ -145,20 +120,26 @@ def versions(vm: Object, found: Catalog) -> tuple[object, ...] | None:
 
 
 def instancetype(vm: Object, found: Catalog) -> InstancetypeRevision | None:
-    hit = _find(vm, *_LOOKUPS[0], found)
-    if hit is None:
-        return None
-    kind, name, revision, body = hit
-    return InstancetypeRevision(
-        kind=kind, name=name, revision=revision, spec=k.InstancetypeSpec.model_validate(body)
-    )
+    return _read(vm, k.INSTANCETYPE_MATCHER, found, InstancetypeRevision, k.InstancetypeSpec)
 
 
 def preference(vm: Object, found: Catalog) -> PreferenceRevision | None:
-    hit = _find(vm, *_LOOKUPS[1], found)
+    return _read(vm, k.PREFERENCE_MATCHER, found, PreferenceRevision, k.PreferenceSpec)
+
+
+R = TypeVar("R", InstancetypeRevision, PreferenceRevision)
+
+
+def _read(
+    vm: Object,
+    matcher: k.Matcher,
+    found: Catalog,
+    model: type[R],
+    spec_model: type[k.InstancetypeSpec] | type[k.PreferenceSpec],
+) -> R | None:
+    hit = _locate(vm, matcher, found)
     if hit is None:
         return None
-    kind, name, revision, body = hit
-    return PreferenceRevision(
-        kind=kind, name=name, revision=revision, spec=k.PreferenceSpec.model_validate(body)
-    )
+    kind, name, revision, obj = hit
+    body = _revision_spec(obj) if revision else spec(obj)
+    return model(kind=kind, name=name, revision=revision, spec=spec_model.model_validate(body))

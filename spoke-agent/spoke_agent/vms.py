@@ -8,17 +8,9 @@ from typing import Any
 
 from hub.models import kubevirt as k
 from hub.models import quantity
-from hub.models.vm import Disk, SourceNode, VirtualMachine
+from hub.models.vm import SOURCE_STATE_PREFIXES, Disk, SourceNode, VirtualMachine
 from spoke_agent import revisions
 from spoke_agent.snapshot import Object, meta, spec, status
-
-SOURCE_STATE_PREFIXES = (
-    "host-model-cpu.node.kubevirt.io/",
-    "host-model-required-features.node.kubevirt.io/",
-    "cpu-vendor.node.kubevirt.io/",
-)
-"""What `getNodeSelectorsFromNodeName` copies from the source node into a decentralized
-migration's source state."""
 
 LAUNCHER_LABEL = ("kubevirt.io", "virt-launcher")
 VM_NAME_LABEL = "vm.kubevirt.io/name"

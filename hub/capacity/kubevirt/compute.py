@@ -187,7 +187,7 @@ def _pinning_before_152(r: _Renderer, vmi: Vmi) -> None:
 def _emulator_thread(r: _Renderer, vmi: Vmi, limit: Fraction) -> None:
     extra = _even_parity_extra(vmi)
     threads = 1
-    if defaults.EVEN_PARITY in vmi.annotations and (quantity.ceil(limit) + extra) % 2 == 0:
+    if k.EVEN_PARITY in vmi.annotations and (quantity.ceil(limit) + extra) % 2 == 0:
         threads = 2
     r.vm_limits["cpu"] = limit + threads
     if "cpu" in r.vm_requests:

@@ -23,7 +23,6 @@ differs (`defaults.go` `setDefaultResourceRequests`)."""
 DEFAULT_ARCHITECTURE = "amd64"
 MACHINE_TYPES = {"amd64": "q35", "arm64": "virt", "s390x": "s390-ccw-virtio"}
 """`virt-config.go` `DefaultAMD64MachineType` and its siblings."""
-EVEN_PARITY = "alpha.kubevirt.io/EmulatorThreadCompleteToEvenParity"
 HOST_MODEL = "host-model"
 HOST_PASSTHROUGH = "host-passthrough"
 
@@ -193,8 +192,8 @@ def _even_parity(
 ) -> Vmi:
     """`vmi-mutator.go`: the CR's even-parity annotation is copied onto an isolated-emulator
     VMI, only with the AlignCPUs gate."""
-    if not vmi.isolate_emulator_thread or EVEN_PARITY not in cr:
+    if not vmi.isolate_emulator_thread or k.EVEN_PARITY not in cr:
         return vmi
     if not gates.enabled("AlignCPUs", release, config.developer_configuration):
         return vmi
-    return vmi.replace(annotations=MappingProxyType({**vmi.annotations, EVEN_PARITY: ""}))
+    return vmi.replace(annotations=MappingProxyType({**vmi.annotations, k.EVEN_PARITY: ""}))

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from hub.capacity.kubevirt import gates, qos
+from hub.capacity.kubevirt import qos
 from hub.capacity.kubevirt.release import Release, since
 from hub.capacity.kubevirt.vmi import Vmi
 from hub.models import kubevirt as k
@@ -150,8 +150,3 @@ def _network(vmi: Vmi, release: Release, config: k.KubeVirtConfiguration) -> lis
     if since(release, "1.8.0") and any(i.passt_binding is not None for i in vmi.interfaces):
         terms.append(Term("passt binding", PASST))
     return terms
-
-
-def measured_overhead_reported(release: Release, config: k.KubeVirtConfiguration) -> bool:
-    """With the VmiMemoryOverheadReport gate the launcher pod carries the figure."""
-    return gates.enabled("VmiMemoryOverheadReport", release, config.developer_configuration)

@@ -68,7 +68,7 @@ def target(
         release=choice.release,
         config=config,
         annotations=MappingProxyType(
-            {key: annotations[key] for key in sorted(annotations) if key == defaults.EVEN_PARITY}
+            {key: annotations[key] for key in sorted(annotations) if key == k.EVEN_PARITY}
         ),
         runtime_overhead=MappingProxyType(
             {name: quantity.parse(text) for name, text in fixed.items()}

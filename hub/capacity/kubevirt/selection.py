@@ -19,16 +19,14 @@ from hub.capacity.kubevirt.release import Release, since
 from hub.capacity.kubevirt.vmi import Vmi
 from hub.models import kubevirt as k
 from hub.models import vm as v
+from hub.models.vm import CPU_VENDOR, HOST_MODEL_CPU, HOST_MODEL_FEATURES
 
 SCHEDULABLE = "kubevirt.io/schedulable"
 ARCH = "kubernetes.io/arch"
 HOSTNAME = "kubernetes.io/hostname"
 CPU_MODEL = "cpu-model.node.kubevirt.io/"
 CPU_FEATURE = "cpu-feature.node.kubevirt.io/"
-CPU_VENDOR = "cpu-vendor.node.kubevirt.io/"
 MIGRATION_MODEL = "cpu-model-migration.node.kubevirt.io/"
-HOST_MODEL_CPU = "host-model-cpu.node.kubevirt.io/"
-HOST_MODEL_FEATURES = "host-model-required-features.node.kubevirt.io/"
 OBSOLETE_HOST_MODEL = "node-labeller.kubevirt.io/obsolete-host-model"
 MACHINE_TYPE = "machine-type.node.kubevirt.io/"
 HYPERV = "hyperv.node.kubevirt.io/"
@@ -43,8 +41,6 @@ _HYPERV_LABELS = (
     "tlbflush",
     "ipi",
 )
-SOURCE_STATE_PREFIXES = (HOST_MODEL_CPU, HOST_MODEL_FEATURES, CPU_VENDOR)
-"""The source node's labels a decentralized migration carries to the target."""
 
 
 @dataclass(frozen=True, slots=True)

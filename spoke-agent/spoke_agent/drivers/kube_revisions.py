@@ -15,10 +15,9 @@ deletion (a receiver removed to try again) would have the garbage collector take
 from collections.abc import Mapping
 from typing import Any
 
-Obj = dict[str, Any]
+from hub.models.kubevirt import MATCHERS
 
-MATCHERS = {"instancetype": "instancetypeRef", "preference": "preferenceRef"}
-"""`spec.<matcher>` and the `status` reference KubeVirt keeps for it."""
+Obj = dict[str, Any]
 
 
 def pin(manifest: Obj, status: Mapping[str, Any]) -> Obj:
@@ -26,18 +25,18 @@ def pin(manifest: Obj, status: Mapping[str, Any]) -> Obj:
     spec = manifest.get("spec")
     if not isinstance(spec, dict):
         return manifest
-    for matcher, ref in MATCHERS.items():
-        wanted = spec.get(matcher)
-        stored = (status.get(ref) or {}).get("controllerRevisionRef") or {}
+    for matcher in MATCHERS:
+        wanted = spec.get(matcher.field)
+        stored = (status.get(matcher.status_ref) or {}).get("controllerRevisionRef") or {}
         if isinstance(wanted, dict) and not wanted.get("revisionName") and stored.get("name"):
-            spec[matcher] = {**wanted, "revisionName": stored["name"]}
+            spec[matcher.field] = {**wanted, "revisionName": stored["name"]}
     return manifest
 
 
 def names(manifest: Mapping[str, Any]) -> list[str]:
     """The revisions a VM manifest names, instancetype first."""
     spec = manifest.get("spec") or {}
-    found = [(spec.get(matcher) or {}).get("revisionName") for matcher in MATCHERS]
+    found = [(spec.get(m.field) or {}).get("revisionName") for m in MATCHERS]
     return [str(name) for name in found if name]
 
 
