@@ -5,7 +5,7 @@ import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from spoke_agent.drivers.simulated import Timing, World
+from spoke_agent.drivers.simulated import Event, Timing, World
 from spoke_agent.executor.journal import Journal
 from spoke_agent.executor.model import Job, Side
 from spoke_agent.executor.reconcile import Executor
@@ -14,6 +14,10 @@ from spoke_agent.executor.records import Ledger
 NAMESPACE = "apps"
 Moment = Callable[[World], bool]
 Inject = Callable[[World, Executor], None]
+Asleep = Callable[[World], bool]
+"""True while the agent is down: the clusters go on, the executor takes no pass."""
+Forget = Callable[[World, Executor], bool]
+"""True when the agent's disk is lost: the executor starts again with an empty journal."""
 
 
 def full(short: str) -> str:
@@ -47,8 +51,13 @@ def run(
     every_tick: Inject | None = None,
     limit: int = 400,
     delete_source: bool = False,
+    asleep: Asleep | None = None,
+    forget: Forget | None = None,
+    shared_volumes: bool = False,
 ) -> Run:
-    world = World({full(k): v for k, v in vms.items()}, timing or Timing())
+    world = World(
+        {full(k): v for k, v in vms.items()}, timing or Timing(), shared_volumes=shared_volumes
+    )
     job = Job("job-1", tuple(world.vms), "target", delete_source=delete_source)
     journal = Journal(":memory:")
     counter = itertools.count()
@@ -66,6 +75,17 @@ def run(
 
     executor, changed_at = start(), None
     for _ in range(limit):
+        if asleep is not None and asleep(world):
+            if every_tick is not None:
+                every_tick(world, executor)
+            world.tick()
+            continue
+        if forget is not None and forget(world, executor):
+            world.history.append(
+                Event(world.now, "agent", "journal", "lost", seq=len(world.history))
+            )
+            journal = Journal(":memory:")
+            executor = start()
         try:
             executor.step()
         except CrashError:

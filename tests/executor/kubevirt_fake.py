@@ -7,12 +7,15 @@ from typing import Any
 
 import kmock
 
+from tests.executor import api_server
+
 NS = "apps"
 RESOURCES = {
     "v1/pods": "Pod",
     "v1/services": "Service",
     "v1/persistentvolumeclaims": "PersistentVolumeClaim",
     "kubevirt.io/v1/virtualmachines": "VirtualMachine",
+    "kubevirt.io/v1/virtualmachineinstances": "VirtualMachineInstance",
     "kubevirt.io/v1/virtualmachineinstancemigrations": "VirtualMachineInstanceMigration",
     "cdi.kubevirt.io/v1beta1/datavolumes": "DataVolume",
     "apps/v1/controllerrevisions": "ControllerRevision",
@@ -159,7 +162,7 @@ def _migrations(source: kmock.KubernetesEmulator, target: kmock.KubernetesEmulat
         for obj in (sending, match):
             obj.patch({"status": {"phase": "Succeeded"}})
         name = sending["spec"]["vmiName"]
-        live(source, "virtualmachines")[name].patch({"spec": {"runStrategy": "Halted"}})
+        api_server.write(live(source, "virtualmachines")[name], {"spec": {"runStrategy": "Halted"}})
         for pod_name, pod in live(source, "pods").items():
             if pod["metadata"]["labels"].get("vm.kubevirt.io/name") == name:
                 live(source, "pods")[pod_name].delete()

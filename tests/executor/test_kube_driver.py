@@ -33,16 +33,22 @@ from spoke_agent.executor.model import (
     StartSending,
     StopReceiving,
     StopSending,
+    SupersededError,
 )
 from spoke_agent.executor.reconcile import Executor
+from spoke_agent.executor.records import STALE, Ended
 from spoke_agent.kube_rest import connect
 
+from tests.executor import api_server
 from tests.executor import kubevirt_fake as fake
+from tests.executor.api_server import ApiServer
 
 VM = f"{fake.NS}/web"
 JOB = Job("job-7", (VM,), "east", storage_class_map={"fast": "premium"})
 SETTINGS = DriverSettings(rsync_image="rsync:test", connect_url="sync.east.example:9185")
 MIGRATIONS = "virtualmachineinstancemigrations"
+SEEDED = ko.stamp(fake.vm("web", "Halted")["metadata"])
+"""What the VM `fake.seed` makes has as its stamp."""
 RESOURCES = (
     "virtualmachines",
     MIGRATIONS,
@@ -75,9 +81,9 @@ class Clusters:
 @pytest.fixture
 async def clusters() -> AsyncIterator[Clusters]:
     async with (
-        kmock.KubernetesEmulator() as source,
+        ApiServer() as source,
         kmock.Server(source) as source_server,
-        kmock.KubernetesEmulator() as target,
+        ApiServer() as target,
         kmock.Server(target) as target_server,
     ):
         fake.declare(source)
@@ -112,7 +118,7 @@ async def test_live_objects_have_the_shapes_kubevirt_and_cdi_read(clusters: Clus
     assert "dataVolumeTemplates" not in receiver["spec"]
     assert receiver["spec"]["template"] == manifest["spec"]["template"]
     assert receiver["metadata"]["annotations"] == {ko.RESTORE: "Always"}
-    assert "uid" not in receiver["metadata"]
+    assert receiver["metadata"]["uid"] != "0f1e", "the source's uid is not copied"
     assert receiver["metadata"]["labels"] == {ko.MIGRATION: JOB.id, ko.ROLE: "vm", ko.VM: "web"}
 
     await clusters.apply(StartSending(VM, 1))
@@ -157,7 +163,7 @@ async def test_rsync_pods_mount_the_vms_claims_and_find_each_other(clusters: Clu
     assert server["metadata"]["annotations"][ko.SERVES] == VM
     assert _claims(server) == ["web-root", "web-data"]
 
-    await clusters.apply(CreateClient(3, VM))
+    await clusters.apply(CreateClient(3, VM, SEEDED))
     pod = fake.raw(clusters.source, "pods")[ko.client_name(JOB.id, 3, VM)]
     assert _claims(pod) == ["web-root", "web-data"]
     assert all(v["persistentVolumeClaim"]["readOnly"] for v in pod["spec"]["volumes"])
@@ -190,12 +196,13 @@ async def test_finalizing_leaves_one_running_copy_and_a_marked_source(clusters: 
     assert ko.RESTORE not in final["metadata"]["annotations"]
     assert not fake.raw(clusters.target, MIGRATIONS)
 
-    await clusters.apply(FinalizeSource(VM, JOB.id, delete=False))
+    await clusters.apply(FinalizeSource(VM, JOB.id, delete=False, version="42"))
     source = fake.raw(clusters.source, "virtualmachines")["web"]
     assert source["spec"]["runStrategy"] == "Halted"
     assert source["metadata"]["annotations"][ko.MIGRATED_BY] == JOB.id
     assert source["metadata"]["labels"][ko.MIGRATED_BY] == JOB.id
-    await clusters.apply(FinalizeSource(VM, JOB.id, delete=True))
+    version = source["metadata"]["resourceVersion"]
+    await clusters.apply(FinalizeSource(VM, JOB.id, delete=True, version=version))
     assert not fake.raw(clusters.source, "virtualmachines")
 
 
@@ -290,7 +297,9 @@ async def test_a_foreign_datavolume_is_not_written_into(clusters: Clusters) -> N
 
 
 async def test_observation_reads_back_what_the_clusters_hold(clusters: Clusters) -> None:
-    fake.seed(clusters.source, "web", running=True)
+    fake.seed(clusters.source, "web", running=False)
+    await clusters.apply(CreateClient(2, VM, SEEDED))
+    fake.put(clusters.source, "pods", fake.launcher("web", "virt-launcher-web-src"))
     marked = fake.vm("web", "Halted")
     marked["metadata"]["annotations"] = {ko.MIGRATED_BY: "job-1"}
     fake.put(clusters.source, "virtualmachines", marked)
@@ -303,7 +312,6 @@ async def test_observation_reads_back_what_the_clusters_hold(clusters: Clusters)
     stopping["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     fake.put(clusters.source, "pods", stopping)
     fake.put(clusters.source, "pods", fake.launcher("other", "virt-launcher-other"))
-    await clusters.apply(CreateClient(2, VM))
     client_pod = fake.live(clusters.source, "pods")[ko.client_name(JOB.id, 2, VM)]
     client_pod.patch(
         {"status": {"phase": "Running"}, "metadata": {"annotations": {ko.BYTES_COPIED: "4096"}}}
@@ -321,6 +329,7 @@ async def test_observation_reads_back_what_the_clusters_hold(clusters: Clusters)
     ]
     copying = Pod(client_pod["metadata"]["name"], Phase.RUNNING, bytes_copied=4096)
     assert source.client == (2, copying)
+    assert source.client_stamp == SEEDED, "the stamp it was made for, read off the pod"
 
     target = await _observe(clusters, Side.TARGET)
     assert target.servers == {2: Pod(ko.server_name(JOB.id, 2), Phase.RUNNING)}
@@ -400,3 +409,84 @@ async def test_the_token_stays_out_of_reprs_logs_and_errors(
     shown = [str(raised.value), repr(raised.value), repr(api.configuration), repr(api), caplog.text]
     assert "404" in shown[0]
     assert all(token not in text for text in shown)
+
+
+async def test_finalizing_a_source_that_changed_since_it_was_seen_is_refused(
+    clusters: Clusters,
+) -> None:
+    """The decision saw resourceVersion 42; a user's start moved it. Neither the mark nor
+    the delete lands on top of the start: the API server refuses both (409)."""
+    fake.seed(clusters.source, "web", running=False)
+    stored = fake.live(clusters.source, "virtualmachines")["web"]
+    api_server.write(stored, {"spec": {"runStrategy": "Always"}})
+    for delete in (False, True):
+        with pytest.raises(SupersededError, match="apps/web"):
+            await asyncio.to_thread(
+                clusters.drivers[Side.SOURCE].apply,
+                JOB,
+                FinalizeSource(VM, JOB.id, delete=delete, version="42"),
+            )
+    after = fake.raw(clusters.source, "virtualmachines")["web"]
+    assert after["spec"]["runStrategy"] == "Always", "the user's start stands"
+    assert ko.MIGRATED_BY not in (after["metadata"].get("labels") or {})
+    current = after["metadata"]["resourceVersion"]
+    await clusters.apply(FinalizeSource(VM, JOB.id, delete=False, version=current))
+    marked = fake.raw(clusters.source, "virtualmachines")["web"]
+    assert marked["spec"]["runStrategy"] == "Halted"
+
+
+async def test_a_client_is_made_only_while_the_vm_is_as_decided_and_stopped(
+    clusters: Clusters,
+) -> None:
+    fake.seed(clusters.source, "web", running=False)
+    driver = clusters.drivers[Side.SOURCE]
+    changed = ko.stamp({**fake.vm("web", "Halted")["metadata"], "resourceVersion": "41"})
+    with pytest.raises(SupersededError, match="changed"):
+        await asyncio.to_thread(driver.apply, JOB, CreateClient(1, VM, changed))
+    fake.put(clusters.source, "virtualmachineinstances", {"metadata": {"name": "web"}})
+    with pytest.raises(SupersededError, match="runs"):
+        await asyncio.to_thread(driver.apply, JOB, CreateClient(1, VM, SEEDED))
+    assert not fake.raw(clusters.source, "pods")
+    del clusters.source.objects[
+        next(k for k in clusters.source.objects if k[0].plural == "virtualmachineinstances")
+    ]
+    await clusters.apply(CreateClient(1, VM, SEEDED))
+    (pod,) = fake.raw(clusters.source, "pods").values()
+    assert ko.stamp_of(pod) == SEEDED
+    (term,) = pod["spec"]["affinity"]["podAntiAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert term == {
+        "labelSelector": {
+            "matchLabels": {"kubevirt.io": "virt-launcher", "vm.kubevirt.io/name": "web"}
+        },
+        "topologyKey": "kubernetes.io/hostname",
+    }
+
+
+async def test_a_copy_of_a_vm_written_meanwhile_is_redone_not_finalized(
+    clusters: Clusters,
+) -> None:
+    """A write to the VM while its client copies (a label here; a start by state change
+    request looks the same) moves its resourceVersion: the finished copy is not trusted,
+    a second round copies it again, and only that copy is finalized."""
+    fake.seed(clusters.source, "web", running=False)
+    drivers = clusters.drivers
+    journal = Journal(":memory:")
+    executor = Executor(JOB, journal, drivers[Side.SOURCE], drivers[Side.TARGET])
+    touched = False
+    for _ in range(60):
+        await asyncio.to_thread(executor.step)
+        if executor.ended:
+            break
+        if not touched and fake.raw(clusters.source, "pods"):
+            stored = fake.live(clusters.source, "virtualmachines")["web"]
+            api_server.write(stored, {"metadata": {"labels": {"team": "shop"}}})
+            touched = True
+        fake.play(clusters.source, clusters.target)
+    assert executor.ledger.ended == Ended()
+    rounds = executor.ledger.rounds
+    assert [x.id for x in rounds] == [1, 2]
+    assert rounds[0].ended[VM].startswith(STALE)
+    assert "resourceVersion" in rounds[0].ended[VM]
+    assert rounds[1].ended[VM] == "succeeded"

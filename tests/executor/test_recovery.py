@@ -72,7 +72,7 @@ def test_a_lost_target_definition_is_made_again_from_the_journal() -> None:
     while not executor.ledger.vms[full("a")].target_final:
         world.tick()
         executor.step()
-    world.vms[full("a")].target = None
+    world.lose_target(full("a"))
     world.tick()
     _until_ended(world, executor)
     remade = [e for e in world.history if e.what == "finalize" and e.detail == "target stopped"]

@@ -14,12 +14,14 @@ from spoke_agent.executor.model import (
     Observed,
     Phase,
     Pod,
+    Stamp,
     VmObjects,
 )
 
 A, B = "apps/a", "apps/b"
 JOB = Job("job-1", (A, B), "target")
-STOPPED = VmObjects(definition=Definition(running=False))
+STAMP = Stamp("4c1d", 2, "310")
+STOPPED = VmObjects(definition=Definition(running=False, stamp=STAMP))
 READY = VmObjects(volumes_ready=True)
 
 
@@ -60,20 +62,28 @@ def test_no_client_starts_before_its_server_runs() -> None:
     ledger = _ledger(r.RoundOpened(1, (A, B)))
     pending = decide(JOB, ledger, _observed(Phase.PENDING, frozenset({A, B})))
     assert pending.actions == ()
-    running = decide(JOB, ledger, _observed(Phase.RUNNING, frozenset({A, B})))
-    assert running.actions == (CreateClient(1, A), CreateClient(1, B))
+    running = _observed(Phase.RUNNING, frozenset({A, B}))
+    stamped = decide(JOB, ledger, running)
+    assert stamped.records == (r.CopyBegun(1, A, STAMP), r.CopyBegun(1, B, STAMP))
+    ledger = r.fold(ledger, stamped.records)
+    assert decide(JOB, ledger, running).actions == (
+        CreateClient(1, A, STAMP),
+        CreateClient(1, B, STAMP),
+    )
 
 
 def test_once_the_server_runs_a_vm_waits_for_the_next_round() -> None:
-    decision = decide(JOB, _ledger(r.RoundOpened(1, (A,))), _observed(Phase.RUNNING))
-    assert decision.records == ()
-    assert decision.actions == (CreateClient(1, A),)
+    ledger = _ledger(r.RoundOpened(1, (A,)))
+    decision = decide(JOB, ledger, _observed(Phase.RUNNING))
+    assert decision.records == (r.CopyBegun(1, A, STAMP),), "B does not join"
+    stamped = r.fold(ledger, decision.records)
+    assert decide(JOB, stamped, _observed(Phase.RUNNING)).actions == (CreateClient(1, A, STAMP),)
 
 
 def test_a_member_the_running_server_was_not_made_for_is_late_not_failed() -> None:
     ledger = _ledger(r.RoundOpened(1, (A,)), r.RoundJoined(1, B))
     decision = decide(JOB, ledger, _observed(Phase.RUNNING))
-    assert decision.records == (r.ClientEnded(1, B, r.LATE),)
+    assert decision.records == (r.ClientEnded(1, B, r.LATE), r.CopyBegun(1, A, STAMP))
     ended = r.fold(ledger, decision.records)
     assert ended.vms[B].copy_failures == 0
     round_one = ended.round(1)

@@ -177,13 +177,13 @@ def _every_action() -> list[Action]:
         StartSending(VM, 2),
         StopSending(VM),
         CreateServer(1, (VM,)),
-        CreateClient(1, VM),
+        CreateClient(1, VM, ko.stamp(fake.vm("web", "Halted")["metadata"])),
         DeleteClient(1, VM),
         DeleteServer(1),
         StopReceiving(VM),
         FinalizeTarget(VM, True, manifest),
-        FinalizeSource(VM, JOB.id, delete=False),
-        FinalizeSource(VM, JOB.id, delete=True),
+        FinalizeSource(VM, JOB.id, delete=False, version="42"),
+        FinalizeSource(VM, JOB.id, delete=True, version="42"),
         RemoveFromTarget(VM),
     ]
 
@@ -197,7 +197,7 @@ async def _migrate() -> tuple[list[Ask], list[Ask]]:
     ):
         fake.declare(source)
         fake.declare(target)
-        fake.seed(source, "web", running=True)
+        fake.seed(source, "web", running=False)
         source_api, target_api = _api(source_server), _api(target_server)
         settings = DriverSettings()
         drivers = {

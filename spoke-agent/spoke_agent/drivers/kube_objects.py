@@ -17,12 +17,13 @@ object's own), rsync pods `cclm.io/round`, migration objects `cclm.io/attempt`.
 
 import copy
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from spoke_agent.drivers import kube_revisions
-from spoke_agent.executor.model import Definition, Phase, Pod, Side, Transfer
+from spoke_agent.executor.model import Definition, Phase, Pod, Side, Stamp, Transfer
 
 Obj = dict[str, Any]
 
@@ -34,10 +35,16 @@ ATTEMPT = "cclm.io/attempt"
 MIGRATED_BY = "cclm.io/migrated-by"
 """On a source VM left behind: annotation for people, label for an admission policy that
 refuses to start a VM carrying it."""
+MIGRATED_RUNNING = "cclm.io/migrated-running"
+"""With the mark: "true" when the VM runs on the target (it was migrated live)."""
 BYTES_COPIED = "cclm.io/bytes-copied"
+"""On an rsync client pod: written by the image's progress wrapper (its entrypoint)."""
 SERVES = "cclm.io/serves"
 """On a round's server pods: the VMs (namespace/name, comma-separated) it was made for."""
-"""On an rsync client pod: written by the image's progress wrapper (its entrypoint)."""
+STAMP = "cclm.io/stamp"
+"""On an rsync client pod: the source VM's stamp it was made for (JSON of uid, generation
+and resourceVersion), so a copy can be judged even if the executor's journal is lost."""
+HOSTNAME = "kubernetes.io/hostname"
 RESTORE = "kubevirt.io/restore-run-strategy"
 LAUNCHER = {"kubevirt.io": "virt-launcher"}
 RSYNC_PORT = 873
@@ -133,13 +140,41 @@ def definition(obj: Mapping[str, Any]) -> Definition:
         running = bool(spec.get("running"))
     else:
         running = _RUNNING.get(strategy, bool(status.get("created")))
-    annotations = obj.get("metadata", {}).get("annotations") or {}
+    meta = obj.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
     return Definition(
         running=running,
         receiver=strategy == "WaitAsReceiver",
         migrated_by=annotations.get(MIGRATED_BY),
+        migrated_running=annotations.get(MIGRATED_RUNNING) == "true",
         manifest=kube_revisions.pin(clean(obj), status),
+        stamp=stamp(meta),
     )
+
+
+def stamp(meta: Mapping[str, Any]) -> Stamp:
+    return Stamp(
+        str(meta.get("uid") or ""),
+        int(meta.get("generation") or 0),
+        str(meta.get("resourceVersion") or ""),
+    )
+
+
+def stamp_text(value: Stamp) -> str:
+    fields = {"uid": value.uid, "generation": value.generation, "resourceVersion": value.version}
+    return json.dumps(fields, sort_keys=True)
+
+
+def stamp_of(pod: Mapping[str, Any]) -> Stamp | None:
+    """The stamp a client pod was made for; None when it does not say, or not readably."""
+    text = ((pod.get("metadata") or {}).get("annotations") or {}).get(STAMP)
+    try:
+        found = json.loads(text) if text else None
+        if not isinstance(found, dict):
+            return None
+        return Stamp(str(found["uid"]), int(found["generation"]), str(found["resourceVersion"]))
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def clean(obj: Mapping[str, Any]) -> Obj:
@@ -161,7 +196,7 @@ def target_vm(job_id: str, vm: str, manifest: Mapping[str, Any], strategy: str) 
     obj = clean(manifest)
     meta = obj.setdefault("metadata", {})
     meta.update(namespace=namespace, name=name)
-    mark: Obj = {MIGRATED_BY: None}
+    mark: Obj = {MIGRATED_BY: None, MIGRATED_RUNNING: None}
     meta["labels"] = {**(meta.get("labels") or {}), **mark, **labels(job_id, "vm", vm)}
     receiving = "Always" if strategy == "WaitAsReceiver" else None
     meta["annotations"] = {**(meta.get("annotations") or {}), **mark, RESTORE: receiving}
@@ -169,10 +204,24 @@ def target_vm(job_id: str, vm: str, manifest: Mapping[str, Any], strategy: str) 
     return obj
 
 
-def source_mark(job_id: str) -> Obj:
+def source_mark(job_id: str, version: str, running: bool = False) -> Obj:
+    """With `metadata.resourceVersion`, which makes the API server apply the patch only to
+    that version of the object (409 Conflict otherwise)."""
+    annotations = {MIGRATED_BY: job_id, MIGRATED_RUNNING: str(running).lower()}
+    meta: Obj = {"annotations": annotations, "labels": {MIGRATED_BY: job_id}}
+    if version:
+        meta["resourceVersion"] = version
+    return {"metadata": meta, "spec": {"runStrategy": "Halted", "running": None}}
+
+
+def delete_options(version: str) -> Obj | None:
+    """A delete of that version of the object only (409 Conflict otherwise)."""
+    if not version:
+        return None
     return {
-        "metadata": {"annotations": {MIGRATED_BY: job_id}, "labels": {MIGRATED_BY: job_id}},
-        "spec": {"runStrategy": "Halted", "running": None},
+        "apiVersion": "v1",
+        "kind": "DeleteOptions",
+        "preconditions": {"resourceVersion": version},
     }
 
 
@@ -331,17 +380,37 @@ def server_service(job_id: str, round_id: int, namespace: str) -> Obj:
 
 
 def client_pod(
-    job_id: str, round_id: int, vm: str, mounts: list[str], image: str, server: str
+    job_id: str,
+    round_id: int,
+    vm: str,
+    mounts: list[str],
+    image: str,
+    server: str,
+    made_for: Stamp,
 ) -> Obj:
-    """Sends each claim to the server's module, under the claim's name."""
+    """Sends each claim to the server's module, under the claim's name. It may share no
+    node with a virt-launcher pod of the VM (required anti-affinity, which the scheduler
+    also holds against a launcher scheduled later): on another node the kubelet attaches a
+    ReadWriteOnce volume to one of them only, so the client never reads a disk the running
+    VM has attached, and a VM started mid-copy waits for the client to be gone."""
     env = [
         {"name": "SERVER", "value": f"{server}:{RSYNC_PORT}"},
         {"name": "VOLUMES", "value": " ".join(mounts)},
     ]
     container: Obj = {"name": "rsync", "image": image, "args": ["sh", "-c", _SEND], "env": env}
-    meta = {"name": client_name(job_id, round_id, vm), "namespace": split(vm)[0]}
-    chosen = labels(job_id, "client", vm, round_id=round_id)
-    return _rsync_pod(meta | {"labels": chosen}, mounts, container, read_only=True)
+    meta = {
+        "name": client_name(job_id, round_id, vm),
+        "namespace": split(vm)[0],
+        "labels": labels(job_id, "client", vm, round_id=round_id),
+        "annotations": {STAMP: stamp_text(made_for)},
+    }
+    pod = _rsync_pod(meta, mounts, container, read_only=True)
+    launchers = {**LAUNCHER, "vm.kubevirt.io/name": split(vm)[1]}
+    term = {"labelSelector": {"matchLabels": launchers}, "topologyKey": HOSTNAME}
+    pod["spec"]["affinity"] = {
+        "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
+    }
+    return pod
 
 
 def _rsync_pod(meta: Obj, mounts: list[str], container: Obj, read_only: bool = False) -> Obj:

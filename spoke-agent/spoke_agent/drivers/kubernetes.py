@@ -5,7 +5,11 @@ The objects themselves are built and parsed in `kube_objects`; this is the I/O e
 Every action means what it means in `simulated`, against real objects, and is idempotent:
 a 409 on create and a 404 on delete are what was asked for, and changes are merge patches
 (where a null clears a field). Observation lists what the job labelled and gets each VM by
-name, every time.
+name, every time. The two actions that must not act on a VM that changed since the pass
+looked carry preconditions: finalizing the source patches or deletes it only at the
+resourceVersion the decision saw, and a client is made only while the VM still has the
+stamp it is made for and has neither a VirtualMachineInstance nor a virt-launcher pod; a
+refused precondition raises `SupersededError`, and the next pass sees why.
 
 Network: a source rsync client connects to the target's rsync Service directly, at
 `<service>.<namespace>.<DriverSettings.service_domain>`; only the API calls go through the
@@ -57,6 +61,7 @@ class _Kind:
 
 
 VMS = _Kind("/apis/kubevirt.io/v1", "virtualmachines")
+INSTANCES = _Kind("/apis/kubevirt.io/v1", "virtualmachineinstances")
 MIGRATIONS = _Kind("/apis/kubevirt.io/v1", "virtualmachineinstancemigrations")
 DATA_VOLUMES = _Kind("/apis/cdi.kubevirt.io/v1beta1", "datavolumes")
 PODS = _Kind("/api/v1", "pods")
@@ -85,8 +90,20 @@ class _Rest(kube_rest.Rest):
     def patch(self, kind: _Kind, namespace: str, name: str, body: ko.Obj) -> None:
         self.call("PATCH", kind.path(namespace, name), body, done=(404,))
 
-    def delete(self, kind: _Kind, namespace: str, name: str) -> None:
-        self.call("DELETE", kind.path(namespace, name), done=(404,))
+    def delete(self, kind: _Kind, namespace: str, name: str, options: ko.Obj | None = None) -> None:
+        self.call("DELETE", kind.path(namespace, name), options, done=(404,))
+
+    def preconditioned(
+        self, method: str, kind: _Kind, namespace: str, name: str, body: ko.Obj | None
+    ) -> None:
+        """A patch or delete carrying a resourceVersion precondition: a 409 means the
+        object changed since it was observed."""
+        try:
+            self.call(method, kind.path(namespace, name), body, done=(404,))
+        except DriverError as refused:
+            if refused.status == 409:
+                raise model.SupersededError(f"{namespace}/{name}: {refused}") from None
+            raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +177,7 @@ class KubernetesDriver:
             transfer=ko.transfer(transfers[-1]) if transfers else None,
             volumes_ready=self._volumes_ready(vm, found, _of(owned.volumes, vm, "volume")),
             client=(_round(clients[-1]), ko.pod(clients[-1])) if clients else None,
+            client_stamp=ko.stamp_of(clients[-1]) if clients else None,
         )
 
     def _volumes_ready(self, vm: str, found: ko.Obj | None, volumes: list[ko.Obj]) -> bool:
@@ -198,28 +216,26 @@ class KubernetesDriver:
                     name = ko.server_name(job.id, round_id)
                     self.rest.delete(SERVICES, namespace, name)
                     self.rest.delete(PODS, namespace, name)
-            case model.CreateClient(round=round_id, vm=vm):
-                self._create_client(job, round_id, vm)
+            case model.CreateClient(round=round_id, vm=vm, stamp=stamp):
+                self._create_client(job, round_id, vm, stamp)
             case model.DeleteClient(round=round_id, vm=vm):
                 self.rest.delete(PODS, ko.split(vm)[0], ko.client_name(job.id, round_id, vm))
             case model.FinalizeTarget(vm=vm, running=running, manifest=manifest):
                 self._stop_migrating(job, vm)
                 self._put_vm(job, vm, manifest, "Always" if running else "Halted")
                 self._own_revisions(vm, manifest)
-            case model.FinalizeSource(vm=vm, job=job_id, delete=delete):
+            case model.FinalizeSource(vm=vm, job=job_id, delete=delete, version=version):
                 self._stop_migrating(job, vm)
-                if delete:
-                    self.rest.delete(VMS, *ko.split(vm))
-                else:
-                    self.rest.patch(VMS, *ko.split(vm), ko.source_mark(job_id))
-            case model.RemoveFromTarget(vm=vm):
+                self._finalize_source(vm, job_id, delete, version, action.running)
+            case model.RemoveFromTarget(vm=vm, keep_volumes=keep):
                 # Revisions first: the executor repeats this while the VM or its volumes
                 # are there, so what goes last must be what it looks for.
                 namespace = ko.split(vm)[0]
                 for revision in self.rest.select(REVISIONS, namespace, _mine(job, vm)):
                     self.rest.delete(REVISIONS, namespace, revision["metadata"]["name"])
                 self._delete_vm(job, vm, only_receiver=False)
-                for volume in self.rest.select(DATA_VOLUMES, namespace, _mine(job, vm)):
+                volumes = [] if keep else self.rest.select(DATA_VOLUMES, namespace, _mine(job, vm))
+                for volume in volumes:
                     self.rest.delete(DATA_VOLUMES, namespace, volume["metadata"]["name"])
 
     def _prepare_volumes(self, job: Job, vm: str) -> None:
@@ -325,11 +341,34 @@ class KubernetesDriver:
             pod = ko.server_pod(job.id, round_id, namespace, claims, image, vms)
             self.rest.create(PODS, pod)
 
-    def _create_client(self, job: Job, round_id: int, vm: str) -> None:
-        namespace = ko.split(vm)[0]
+    def _finalize_source(
+        self, vm: str, job_id: str, delete: bool, version: str, running: bool
+    ) -> None:
+        """Marked by this job already is done: the mark itself moved the resourceVersion."""
+        namespace, name = ko.split(vm)
+        found = self.rest.get(VMS, namespace, name)
+        if found is None:
+            return
+        if delete:
+            self.rest.preconditioned("DELETE", VMS, namespace, name, ko.delete_options(version))
+        elif ko.definition(found).migrated_by != job_id:
+            self.rest.preconditioned(
+                "PATCH", VMS, namespace, name, ko.source_mark(job_id, version, running)
+            )
+
+    def _create_client(self, job: Job, round_id: int, vm: str, stamp: model.Stamp) -> None:
+        namespace, name = ko.split(vm)
+        found = self._source_vm(vm)
+        if ko.stamp(found.get("metadata") or {}) != stamp:
+            raise model.SupersededError(f"{vm} changed since its copy was decided")
+        launchers = {**ko.LAUNCHER, "vm.kubevirt.io/name": name}
+        if self.rest.get(INSTANCES, namespace, name) or self.rest.select(
+            PODS, namespace, launchers
+        ):
+            raise model.SupersededError(f"{vm} runs: its disks are not copied now")
         server = f"{ko.server_name(job.id, round_id)}.{namespace}.{self.settings.service_domain}"
-        claims = ko.claims(self._source_vm(vm))
-        pod = ko.client_pod(job.id, round_id, vm, claims, self.settings.rsync_image, server)
+        image = self.settings.rsync_image
+        pod = ko.client_pod(job.id, round_id, vm, ko.claims(found), image, server, stamp)
         self.rest.create(PODS, pod)
 
     def _source_vm(self, vm: str) -> ko.Obj:

@@ -6,11 +6,17 @@ move the observed state towards the ledger's. The reconcile loop writes the reco
 asks again, so every action is chosen from a ledger that has caught up with what it sees.
 
 The rules, in the words of `scenarios/vm-state-changes.yaml`: a running VM migrates live, a
-stopped one is copied offline in rounds; a round takes a new member only until its server is
-Running (a server not yet Running is made again with the new member's volumes, and clients
-start once it runs); a VM whose client was in a round waits for that round to be over before
-it migrates live; rsync pods for a VM come only after its virt-launcher pods are gone; a
-change to one VM touches only that VM.
+stopped one is copied offline in rounds; a round takes every VM stopped before its server is
+Running (a server not yet Running is made again with the new member's volumes; it is made
+once every member's virt-launcher pods are gone, and clients start once it runs); a VM whose
+client was in a round waits for that round to be over before it migrates live; rsync pods
+for a VM come only after its virt-launcher pods are gone; a change to one VM touches only
+that VM.
+
+A copy is trusted only if the VM's stamp (`model.Stamp`) is the same just before its client
+was made, when the client has finished, and when the source is finalized, which the driver
+enforces with the stamp's resourceVersion as a precondition: nothing starts a VM without
+changing its stamp, so a copy of a VM that ran meanwhile is never finalized.
 """
 
 from collections.abc import Iterator
@@ -32,14 +38,20 @@ from spoke_agent.executor.model import (
     Phase,
     PrepareVolumes,
     RemoveFromTarget,
+    Stamp,
     StartSending,
     StopReceiving,
     StopSending,
     VmObjects,
+    receiver_ran,
 )
 
 MAX_FAILURES = 3
 """Live attempts, or offline copies, that may fail for one VM before the job fails."""
+MAX_STALE = 3
+"""Finished copies of one VM that may be distrusted (the VM's object changed during each)
+before the job fails: something that keeps writing the VM would otherwise keep it copying
+for ever."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +89,16 @@ class _Vm:
         return self.source.transfer is not None or self.receiving
 
     @property
+    def quiet(self) -> bool:
+        """Nothing of the VM runs or is being sent: its disks may be mounted by rsync pods."""
+        return not self.launchers and not self.transfer_objects
+
+    @property
+    def stamp(self) -> Stamp | None:
+        definition = self.source.definition
+        return definition.stamp if definition is not None else None
+
+    @property
     def runs_on_target(self) -> bool:
         definition = self.target.definition
         return (
@@ -111,12 +133,31 @@ def _facts(job: Job, ledger: r.Ledger, vms: list[_Vm], observed: Observed) -> It
             yield r.Captured(vm.name, vm.source.definition.manifest)
     if ledger.failing is None:
         yield from _hazards(vms)
+    gone = [r.VmGone(vm.name) for vm in vms if _gone(vm)]
+    found = tuple(_found_rounds(ledger, vms, observed))
+    if gone or found:
+        # Every later fact is judged knowing these: rounds in flight above all (I2).
+        yield from (*gone, *found)
+        return
     failing = ledger.failing is not None
-    for vm in vms:
-        if not vm.ledger.done:
-            yield from _vm_facts(job, ledger, vm, failing and not _let_through(ledger, vm))
+    noted = tuple(_each_vm(job, ledger, vms, failing))
+    if noted:
+        # Rounds are judged on a ledger that has these: a VM just copied is due for none.
+        yield from noted
+        return
     yield from _round_facts(ledger, vms, observed, failing)
     yield from _end(ledger, vms, observed)
+
+
+def _each_vm(job: Job, ledger: r.Ledger, vms: list[_Vm], failing: bool) -> Iterator[r.Record]:
+    for vm in vms:
+        if vm.ledger.gone:
+            continue
+        if vm.ledger.done:
+            if vm.target.definition is None:
+                yield r.TargetLost(vm.name)
+            continue
+        yield from _vm_facts(job, ledger, vm, failing and not _let_through(ledger, vm))
 
 
 def _let_through(ledger: r.Ledger, vm: _Vm) -> bool:
@@ -129,6 +170,7 @@ def _let_through(ledger: r.Ledger, vm: _Vm) -> bool:
         and vm.ledger.live_open
         and transfer is not None
         and transfer.attempt == vm.ledger.attempt
+        and receiver_ran(vm.source, vm.target, vm.ledger.attempt)
     )
 
 
@@ -143,9 +185,22 @@ def _hazards(vms: list[_Vm]) -> Iterator[r.Record]:
                 touch_nothing=True,
             )
             return
-        if vm.source.definition is None and vm.ledger.copied is None:
-            yield r.Failing(f"{vm.name} is not on the source cluster (deleted mid-flight?)")
-            return
+
+
+def _gone(vm: _Vm) -> bool:
+    """Deleted on the source before its source was finalized, and not already living on
+    the target (migrated live, or found running there): it leaves the job."""
+    led = vm.ledger
+    adoptable = _unknown(vm) and _final_on_target(vm)
+    return not (
+        led.gone
+        or vm.source.definition is not None
+        or led.source_final
+        or led.finalizing_source
+        or led.copied == Mode.LIVE
+        or vm.runs_on_target
+        or adoptable
+    )
 
 
 def _vm_facts(job: Job, ledger: r.Ledger, vm: _Vm, failing: bool) -> Iterator[r.Record]:
@@ -153,19 +208,46 @@ def _vm_facts(job: Job, ledger: r.Ledger, vm: _Vm, failing: bool) -> Iterator[r.
     if led.live_open:
         yield from _live_facts(vm, failing)
     elif led.copied is None:
-        yield from _copy_facts(ledger, vm, failing)
-    elif (
-        led.copied == Mode.OFFLINE
-        and not led.source_final
-        and (vm.wants_running or vm.source.launchers)
-    ):
+        yield from _copy_facts(job, ledger, vm, failing)
+    elif led.target_final and not led.source_final and _source_final(job, vm):
+        yield r.SourceFinalized(vm.name)
+    elif led.copied == Mode.OFFLINE and not led.source_final and not _marked(job, vm) and _ran(vm):
         yield r.CopyVoided(vm.name)
     elif not led.target_final and _target_final(vm):
         yield r.TargetFinalized(vm.name)
     elif led.target_final and vm.target.definition is None:
         yield r.TargetLost(vm.name)
-    elif led.target_final and not led.source_final and _source_final(job, vm):
-        yield r.SourceFinalized(vm.name)
+
+
+def _marked(job: Job, vm: _Vm) -> bool:
+    """The source carries this job's mark: finalizing it moved the stamp, and succeeded only
+    because the stamp still held (its precondition)."""
+    definition = vm.source.definition
+    return definition is not None and definition.migrated_by == job.id
+
+
+def _ran(vm: _Vm) -> bool:
+    """The VM may have run since its copy began: it runs or wants to, or its stamp moved.
+    A VM deleted on the source did not (what becomes of it is `_gone`'s to say)."""
+    stamp, copied = vm.stamp, vm.ledger.stamp
+    if stamp is None:
+        return False
+    return (
+        vm.wants_running
+        or bool(vm.source.launchers)
+        or copied is None
+        or bool(stamp.change(copied))
+    )
+
+
+def _restarted(vm: _Vm) -> bool:
+    """The pod that was sending the VM went away while the VM is still meant to run, and
+    not by failing: the user stopped and started it between two passes."""
+    sender = vm.ledger.sender
+    if not sender:
+        return False
+    pod = next((p for p in vm.source.launchers if p.name == sender), None)
+    return pod is None or (pod.deleting and pod.phase != Phase.FAILED)
 
 
 def _live_facts(vm: _Vm, failing: bool) -> Iterator[r.Record]:
@@ -176,7 +258,16 @@ def _live_facts(vm: _Vm, failing: bool) -> Iterator[r.Record]:
         yield r.Copied(vm.name, Mode.LIVE)
     elif not vm.wants_running:
         yield r.LiveEnded(vm.name, attempt, "stopped")
-    elif failed := [t for t in transfers if t.phase == Phase.FAILED]:
+    elif _restarted(vm):
+        yield r.LiveEnded(vm.name, attempt, r.RESTARTED)
+    elif (failed := [t for t in transfers if t.phase == Phase.FAILED]) and _unscheduled(vm):
+        reason = f"its receiving virt-launcher pod never ran: {failed[0].message}"
+        yield r.LiveEnded(vm.name, attempt, reason)
+        yield r.Failing(
+            f"{vm.name}: {reason}; KubeVirt gave up waiting for a node for it, so the target "
+            "has no room for it now: free capacity there or check again, then migrate again"
+        )
+    elif failed:
         yield r.LiveEnded(vm.name, attempt, f"live migration failed: {failed[0].message}")
     elif any(p.phase == Phase.FAILED for p in vm.target.launchers):
         yield r.LiveEnded(vm.name, attempt, "the receiving virt-launcher pod failed")
@@ -184,19 +275,76 @@ def _live_facts(vm: _Vm, failing: bool) -> Iterator[r.Record]:
         yield r.LiveEnded(vm.name, attempt, "abandoned")
 
 
-def _copy_facts(ledger: r.Ledger, vm: _Vm, failing: bool) -> Iterator[r.Record]:
+def _unscheduled(vm: _Vm) -> bool:
+    """The receiving pod is gone, or going, or left unschedulable, without ever having run:
+    what virt-controller leaves once it gave up on an unschedulable target pod."""
+    return all(
+        p.phase == Phase.PENDING and (p.deleting or bool(p.message)) for p in vm.target.launchers
+    )
+
+
+def _found_attempt(vm: _Vm) -> int:
+    """A live attempt in flight that the ledger does not know (the journal was lost): it is
+    carried on rather than cancelled; 0 when there is none."""
+    transfers = [t for t in (vm.source.transfer, vm.target.transfer) if t is not None]
+    attempt = max((t.attempt for t in transfers), default=0)
+    going = all(t.phase in (Phase.PENDING, Phase.RUNNING) for t in transfers)
+    runs = vm.wants_running and vm.source.launcher_running
+    return attempt if attempt > vm.ledger.attempt and going and runs else 0
+
+
+def _final_on_target(vm: _Vm) -> bool:
+    """The target holds the VM, no longer a receiver, with its disks: as finalizing does."""
+    target = vm.target.definition
+    return target is not None and not target.receiver and vm.target.volumes_ready
+
+
+def _finalized(job: Job, vm: _Vm) -> bool:
+    """Finalized with no record of it (the journal was lost): the source carries this job's
+    mark, which it gets only after a trusted copy was finalized on the target (and which no
+    record undoes), or, with nothing known of the VM, the source is gone while the target
+    holds the VM with its disks. Never a guess that loses data:
+    without the journal, a source deleted by its owner after the copy counts as this."""
+    if vm.ledger.copied is not None or not vm.target.volumes_ready:
+        return False
+    return _marked(job, vm) or (
+        _unknown(vm) and vm.source.definition is None and _final_on_target(vm)
+    )
+
+
+def _unknown(vm: _Vm) -> bool:
+    """The ledger holds nothing of what the job did to the VM: its journal was lost."""
+    led = vm.ledger
+    return led.copied is None and led.attempt == 0 and led.round is None
+
+
+def _copy_facts(job: Job, ledger: r.Ledger, vm: _Vm, failing: bool) -> Iterator[r.Record]:
     led = vm.ledger
     current = ledger.open_round
     member = current is not None and vm.name in current.active
     client = vm.source.client[1] if vm.source.client else None
     if _landed(vm):
         yield r.Copied(vm.name, Mode.LIVE, adopted=True)
+    elif _finalized(job, vm):
+        target, source = vm.target.definition, vm.source.definition
+        running = source.migrated_running if source is not None else False
+        live = running or (target is not None and target.running)
+        yield r.Copied(vm.name, Mode.LIVE if live else Mode.OFFLINE, adopted=True, finalized=True)
+    elif attempt := _found_attempt(vm):
+        yield r.LiveStarted(
+            vm.name, attempt, next(p.name for p in vm.source.launchers if p.running)
+        )
     elif member and current is not None:
-        if vm.wants_running or vm.source.launchers:
+        expected = current.stamps.get(vm.name) or vm.source.client_stamp
+        # A member may join while its pods are still going away; once its client exists
+        # (made only when they were gone), a virt-launcher pod means it was started.
+        if vm.wants_running or (client is not None and vm.source.launchers):
             yield r.ClientEnded(current.id, vm.name, "started")
+        elif client is not None and (why := _distrust(vm, expected)):
+            yield r.ClientEnded(current.id, vm.name, f"{r.STALE}: {why}")
         elif client is not None and client.phase == Phase.SUCCEEDED:
             yield r.ClientEnded(current.id, vm.name, "succeeded")
-            yield r.Copied(vm.name, Mode.OFFLINE)
+            yield r.Copied(vm.name, Mode.OFFLINE, stamp=expected)
         elif client is not None and client.phase == Phase.FAILED:
             yield r.ClientEnded(current.id, vm.name, f"rsync client failed: {client.message}")
         elif failing:
@@ -207,7 +355,17 @@ def _copy_facts(ledger: r.Ledger, vm: _Vm, failing: bool) -> Iterator[r.Record]:
                 f"{vm.name}: {led.live_failures} live attempts failed: {led.last_failure}"
             )
         else:
-            yield r.LiveStarted(vm.name, led.attempt + 1)
+            sender = next(p.name for p in vm.source.launchers if p.running)
+            yield r.LiveStarted(vm.name, led.attempt + 1, sender)
+
+
+def _distrust(vm: _Vm, expected: Stamp | None) -> str:
+    """Why the copy being made cannot be trusted: the VM may have run since it began."""
+    stamp = vm.stamp
+    if expected is None or stamp is None:
+        return "the VM's stamp before its copy is not known, so the copy cannot be trusted"
+    change = stamp.change(expected)
+    return f"{change} during its copy; it may have run, so the copy is redone" if change else ""
 
 
 def _landed(vm: _Vm) -> bool:
@@ -224,8 +382,10 @@ def _landed(vm: _Vm) -> bool:
 def _ready_for_live(ledger: r.Ledger, vm: _Vm) -> bool:
     """Running on the source, and nothing of an earlier attempt or round is left (I1, I2)."""
     last = ledger.round(vm.ledger.round)
+    found = ledger.open_round is not None and ledger.open_round.found
     return (
-        vm.wants_running
+        not found
+        and vm.wants_running
         and vm.source.launcher_running
         and vm.source.client is None
         and (last is None or last.closed)
@@ -234,16 +394,21 @@ def _ready_for_live(ledger: r.Ledger, vm: _Vm) -> bool:
     )
 
 
-def _ready_for_offline(vm: _Vm) -> bool:
-    """Stopped, with both virt-launcher pods gone and nothing of a live attempt left (I3)."""
+def _bound_for_offline(vm: _Vm, round_id: int | None = None) -> bool:
+    """Stopped, with no live attempt open and no copy: it belongs in a round, even while its
+    virt-launcher pods are still going away (the round's pods wait for them, I3). A client
+    of another round it still has must be gone first."""
     led = vm.ledger
+    client = vm.source.client
     return (
-        led.copied is None
+        not led.done
+        and led.copied is None
         and not led.live_open
         and not vm.wants_running
-        and not vm.launchers
-        and not vm.transfer_objects
-        and vm.source.client is None
+        and not vm.runs_on_target
+        and (client is None or client[0] == round_id)
+        and led.copy_failures < MAX_FAILURES
+        and led.stale_copies < MAX_STALE
     )
 
 
@@ -252,6 +417,10 @@ def _round_facts(
 ) -> Iterator[r.Record]:
     current = ledger.open_round
     if current is not None:
+        left = tuple(_out_of_round(ledger, current))
+        if left:
+            yield from left
+            return
         server = observed.target.servers.get(current.id)
         if server is not None and server.phase == Phase.FAILED:
             for name in current.active:
@@ -260,20 +429,90 @@ def _round_facts(
             yield r.RoundClosed(current.id)
         elif current.active and not failing:
             yield from _membership(current, vms, observed)
+            yield from _stamps(current, vms, observed)
         return
     if failing:
         return
-    ready = [vm for vm in vms if not vm.ledger.done and _ready_for_offline(vm)]
-    for vm in ready:
-        if vm.ledger.copy_failures >= MAX_FAILURES:
+    yield from _too_many(vms)
+    bound = [vm for vm in vms if _bound_for_offline(vm)]
+    if bound:
+        yield r.RoundOpened(_next_round(ledger, observed), tuple(vm.name for vm in bound))
+
+
+def _out_of_round(ledger: r.Ledger, current: r.RoundLedger) -> Iterator[r.Record]:
+    """Members no longer due for this round's copy: deleted on the source, or (in a round
+    carried on after the journal was lost) copied, migrated or being migrated live."""
+    for name in current.active:
+        led = ledger.vms[name]
+        if led.gone:
+            yield r.ClientEnded(current.id, name, r.GONE)
+        elif led.done or led.copied is not None or led.live_open:
+            yield r.ClientEnded(current.id, name, "abandoned")
+
+
+def _too_many(vms: list[_Vm]) -> Iterator[r.Record]:
+    """A VM due for a copy after too many failed or distrusted ones fails the job."""
+    for vm in vms:
+        led = vm.ledger
+        due = not led.done and led.copied is None and not led.live_open and not vm.wants_running
+        if due and led.copy_failures >= MAX_FAILURES:
             yield r.Failing(
-                f"{vm.name}: {vm.ledger.copy_failures} offline copies failed: "
-                f"{vm.ledger.last_failure}"
+                f"{vm.name}: {led.copy_failures} offline copies failed: {led.last_failure}"
             )
             return
-    if ready:
-        next_id = max((x.id for x in ledger.rounds), default=0) + 1
-        yield r.RoundOpened(next_id, tuple(vm.name for vm in ready))
+        if due and led.stale_copies >= MAX_STALE:
+            yield r.Failing(
+                f"{vm.name}: its object changed during each of {led.stale_copies} offline "
+                f"copies ({led.last_failure}); stop whatever keeps writing it, or start it and "
+                "migrate it live"
+            )
+            return
+
+
+def _observed_rounds(observed: Observed) -> set[int]:
+    clients = {o.client[0] for o in observed.source.vms.values() if o.client}
+    return clients | set(observed.target.servers)
+
+
+def _next_round(ledger: r.Ledger, observed: Observed) -> int:
+    """Never an id the clusters already hold pods of, journal or not."""
+    known = {x.id for x in ledger.rounds} | _observed_rounds(observed)
+    return max(known, default=0) + 1
+
+
+def _found_rounds(ledger: r.Ledger, vms: list[_Vm], observed: Observed) -> Iterator[r.Record]:
+    """Rounds whose pods the clusters hold and the ledger does not know (the journal was
+    lost): carried on with the members their pods name, so nothing healthy is deleted and
+    no second round runs beside them."""
+    known = {x.id for x in ledger.rounds}
+    for round_id in sorted(_observed_rounds(observed) - known):
+        serving = observed.target.serving.get(round_id, frozenset())
+        members = tuple(
+            vm.name
+            for vm in vms
+            if vm.name in serving or (vm.source.client and vm.source.client[0] == round_id)
+        )
+        yield r.RoundFound(round_id, members)
+
+
+def _stamps(current: r.RoundLedger, vms: list[_Vm], observed: Observed) -> Iterator[r.Record]:
+    """Once the server runs, each member about to get its client has its stamp recorded,
+    then and not before; a member whose client is not made yet is stamped again if its
+    object changed meanwhile (no copy has begun)."""
+    server = observed.target.servers.get(current.id)
+    if server is None or not server.running:
+        return
+    by_name = {vm.name: vm for vm in vms}
+    serving = observed.target.serving.get(current.id)
+    for name in current.active:
+        if serving is not None and name not in serving:
+            continue  # late: it waits for the next round
+        vm = by_name[name]
+        stamp = vm.stamp
+        ready = vm.quiet and vm.target.volumes_ready and vm.source.client is None
+        fresh = stamp is not None and current.stamps.get(name) != stamp
+        if fresh and stamp is not None and ready and not vm.wants_running:
+            yield r.CopyBegun(current.id, name, stamp)
 
 
 def _membership(current: r.RoundLedger, vms: list[_Vm], observed: Observed) -> Iterator[r.Record]:
@@ -289,16 +528,12 @@ def _membership(current: r.RoundLedger, vms: list[_Vm], observed: Observed) -> I
     if server is not None and server.phase != Phase.PENDING:
         return
     for vm in vms:
-        if (
-            vm.name not in current.vms
-            and not vm.ledger.done
-            and vm.ledger.copy_failures < MAX_FAILURES
-            and _ready_for_offline(vm)
-        ):
+        if vm.name not in current.vms and _bound_for_offline(vm, current.id):
             yield r.RoundJoined(current.id, vm.name)
 
 
 def _round_leftovers(round_id: int, observed: Observed) -> bool:
+    """Pods of the round still there, in either cluster."""
     clients = [o.client for o in observed.source.vms.values() if o.client]
     return round_id in observed.target.servers or any(c[0] == round_id for c in clients)
 
@@ -319,7 +554,7 @@ def _source_final(job: Job, vm: _Vm) -> bool:
     settled = vm.source.transfer is None and vm.source.client is None and not vm.source.launchers
     if definition is None:
         return settled
-    return settled and not job.delete_source and definition.migrated_by == job.id
+    return settled and not job.delete_source and _marked(job, vm)
 
 
 def _end(ledger: r.Ledger, vms: list[_Vm], observed: Observed) -> Iterator[r.Record]:
@@ -329,21 +564,29 @@ def _end(ledger: r.Ledger, vms: list[_Vm], observed: Observed) -> Iterator[r.Rec
         return
     if ledger.open_round is not None or observed.target.servers:
         return
+    if not all(_untouched(vm) for vm in vms if vm.ledger.gone):
+        return
     if failing is None and all(vm.ledger.done for vm in vms):
         yield r.Ended()
     elif failing is not None and all(vm.ledger.done or _untouched(vm) for vm in vms):
         yield r.Ended(failed=failing.reason)
 
 
+def _keeps_volumes(vm: _Vm) -> bool:
+    """A complete offline copy of a VM deleted on its source keeps its disks on the target,
+    and so does one the ledger knows nothing of (its journal was lost): they may be the
+    only copy left."""
+    return vm.ledger.gone and (vm.ledger.copied == Mode.OFFLINE or _unknown(vm))
+
+
 def _untouched(vm: _Vm) -> bool:
     """Nothing of the job left for a VM it did not migrate."""
     return (
-        vm.ledger.copied is None
-        and not vm.ledger.live_open
+        (vm.ledger.gone or (vm.ledger.copied is None and not vm.ledger.live_open))
         and not vm.transfer_objects
         and not vm.target.launchers
         and vm.target.definition is None
-        and not vm.target.volumes_ready
+        and (_keeps_volumes(vm) or not vm.target.volumes_ready)
         and vm.source.client is None
     )
 
@@ -353,7 +596,9 @@ def _untouched(vm: _Vm) -> bool:
 
 def _actions(job: Job, ledger: r.Ledger, vms: list[_Vm], observed: Observed) -> Iterator[Action]:
     for vm in vms:
-        if not vm.ledger.done:
+        if vm.ledger.gone:
+            yield from _undo(job, ledger, vm)
+        elif not vm.ledger.done:
             yield from _vm_actions(job, ledger, vm)
     current = ledger.open_round
     if current is not None:
@@ -366,11 +611,21 @@ def _vm_actions(job: Job, ledger: r.Ledger, vm: _Vm) -> Iterator[Action]:
         if not led.target_final:
             yield FinalizeTarget(vm.name, led.copied == Mode.LIVE, led.manifest or {})
         else:
-            yield FinalizeSource(vm.name, job.id, job.delete_source)
+            stamp = vm.stamp
+            version = stamp.version if stamp is not None else ""
+            running = led.copied == Mode.LIVE
+            yield FinalizeSource(vm.name, job.id, job.delete_source, version, running)
         return
     if led.live_open:
         yield from _live_actions(vm)
         return
+    yield from _undo(job, ledger, vm)
+
+
+def _undo(job: Job, ledger: r.Ledger, vm: _Vm) -> Iterator[Action]:
+    """Take away what the job made for a VM that is not (or no longer) being moved: objects
+    of an attempt or a round it is out of, and, once the job fails or the VM left it, what
+    is left on the target."""
     if vm.source.transfer is not None:
         yield StopSending(vm.name)
     if vm.receiving:
@@ -381,10 +636,13 @@ def _vm_actions(job: Job, ledger: r.Ledger, vm: _Vm) -> Iterator[Action]:
         member = current is not None and current.id == client[0] and vm.name in current.active
         if not member:
             yield DeleteClient(client[0], vm.name)
-    leftovers = vm.target.definition is not None or vm.target.volumes_ready
+    keep = _keeps_volumes(vm)
+    leftovers = vm.target.definition is not None or (vm.target.volumes_ready and not keep)
     quiet = not vm.transfer_objects and not vm.target.launchers
-    if ledger.failing is not None and quiet and leftovers:
-        yield RemoveFromTarget(vm.name)
+    # Never a VM whose source carries this job's mark: its only runnable copy is there.
+    undo = (ledger.failing is not None or vm.ledger.gone) and not _marked(job, vm)
+    if undo and quiet and leftovers:
+        yield RemoveFromTarget(vm.name, keep_volumes=keep)
 
 
 def _live_actions(vm: _Vm) -> Iterator[Action]:
@@ -414,28 +672,31 @@ def _receiver_scheduled(vm: _Vm) -> bool:
 
 
 def _round_actions(current: r.RoundLedger, vms: list[_Vm], observed: Observed) -> Iterator[Action]:
+    """Volumes first (the server mounts them), the server once every member is quiet, the
+    clients once it runs, each with the stamp recorded for it."""
     server = observed.target.servers.get(current.id)
     by_name = {vm.name: vm for vm in vms}
-    if current.active:
+    members = [by_name[name] for name in current.active]
+    if members:
+        for vm in members:
+            if not vm.target.volumes_ready:
+                yield PrepareVolumes(vm.name)
+        settled = all(vm.quiet and vm.target.volumes_ready for vm in members)
         if server is None:
-            yield CreateServer(current.id, current.vms)
+            if settled:
+                yield CreateServer(current.id, current.active)
             return
         serving = observed.target.serving.get(current.id)
-        if serving is not None and serving != frozenset(current.vms) and not server.running:
+        if serving is not None and not set(current.active) <= serving and not server.running:
             if not server.deleting:
                 yield DeleteServer(current.id)
             return
         if not server.running:
             return
-        for name in current.active:
-            vm = by_name[name]
-            if vm.source.client is not None or vm.launchers or vm.transfer_objects:
-                continue
-            yield (
-                PrepareVolumes(name)
-                if not vm.target.volumes_ready
-                else CreateClient(current.id, name)
-            )
+        for vm in members:
+            stamp = current.stamps.get(vm.name)
+            if vm.source.client is None and vm.quiet and stamp is not None:
+                yield CreateClient(current.id, vm.name, stamp)
         return
     for vm in vms:
         client = vm.source.client

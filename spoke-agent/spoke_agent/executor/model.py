@@ -42,6 +42,40 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class Stamp:
+    """What KubeVirt changes in a VM's object whenever the VM starts, so that two equal
+    stamps of a stopped VM prove it did not run in between. A start through the run strategy
+    (`virtctl start`, a patch of `spec.runStrategy` or `spec.running`) raises
+    `metadata.generation`; one through a state change request (runStrategy Manual) writes
+    `status.stateChangeRequests`, and virt-controller then writes `status.created`,
+    `status.desiredGeneration` and `status.printableStatus`: every one of them a new
+    `metadata.resourceVersion`. A VM deleted and made again has a new `metadata.uid`. Any
+    other write to the object changes the stamp too: a copy is then redone rather than
+    trusted, never the other way round."""
+
+    uid: str = ""
+    generation: int = 0
+    version: str = ""
+    """`metadata.resourceVersion`: opaque, compared for equality only."""
+
+    def change(self, earlier: "Stamp") -> str:
+        """What differs from `earlier`, in KubeVirt's terms; "" when nothing does."""
+        if self.uid != earlier.uid:
+            return "the VM was deleted and made again"
+        if self.generation != earlier.generation:
+            return (
+                f"its spec changed (generation {earlier.generation} -> {self.generation}), "
+                "as a start or a stop does"
+            )
+        if self.version != earlier.version:
+            return (
+                f"its object was written (resourceVersion {earlier.version} -> {self.version}), "
+                "as a start by state change request does"
+            )
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
 class Pod:
     name: str
     phase: Phase
@@ -65,9 +99,13 @@ class Definition:
     receiver: bool = False
     """Target only: waiting as the receiver of a live migration (runStrategy WaitAsReceiver)."""
     migrated_by: str | None = None
+    migrated_running: bool = field(default=False, compare=False)
+    """Source only, with `migrated_by`: the VM runs on the target (it was migrated live), as
+    the mark says, so that a journal lost later still knows how to make its target again."""
     """Source only: the job that finalized this definition as migrated (start is refused)."""
     manifest: Mapping[str, Any] = field(default_factory=dict, compare=False)
     """The object itself, which the target's definition is made from."""
+    stamp: Stamp = field(default=Stamp(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +128,24 @@ class VmObjects:
     volumes_ready: bool = False
     client: tuple[int, Pod] | None = None
     """Source only: the rsync client pod of this VM and the round it belongs to."""
+    client_stamp: Stamp | None = None
+    """Source only: the VM's stamp the client pod was made for (kept on the pod, so that a
+    copy can be judged even when the journal was lost); None when the pod does not say."""
 
     @property
     def launcher_running(self) -> bool:
         return any(p.running for p in self.launchers)
+
+
+def receiver_ran(source: VmObjects, target: VmObjects, attempt: int) -> bool:
+    """The receiving virt-launcher pod of `attempt` got a node and ran: from then on data
+    may be moving. A cutover whose receiver never ran has moved nothing, so it can still be
+    cancelled whatever objects exist."""
+    ran = (Phase.RUNNING, Phase.SUCCEEDED)
+    transfers = (source.transfer, target.transfer)
+    return any(p.phase in ran for p in target.launchers) or any(
+        t is not None and t.attempt == attempt and t.phase == Phase.RUNNING for t in transfers
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +164,12 @@ class ClusterState:
 class Observed:
     source: ClusterState
     target: ClusterState
+
+
+class SupersededError(Exception):
+    """An action's precondition failed: the object changed after the pass observed it (a
+    user's start, say). Nothing was applied; the next pass sees the change and decides on
+    it, as on any other change."""
 
 
 # Actions: each one idempotent, so repeating it after a crash does no harm.
@@ -174,8 +232,12 @@ class DeleteServer:
 
 @dataclass(frozen=True, slots=True)
 class CreateClient:
+    """Made only while the VM still has `stamp` (it did not run since the executor looked),
+    and keeps `stamp`, so the copy can be judged when it ends."""
+
     round: int
     vm: str
+    stamp: Stamp
     side: Side = Side.SOURCE
 
 
@@ -198,19 +260,27 @@ class FinalizeTarget:
 
 @dataclass(frozen=True, slots=True)
 class FinalizeSource:
-    """Source: kept stopped and marked as migrated by this job, or deleted."""
+    """Source: kept stopped and marked as migrated by this job, or deleted; only while the
+    object is still at `version`, the resourceVersion the decision saw. A start that landed
+    meanwhile makes the driver raise `SupersededError` and is then handled like any power change,
+    never overwritten."""
 
     vm: str
     job: str
     delete: bool
+    version: str
+    running: bool = False
+    """The VM runs on the target: kept in the mark."""
     side: Side = Side.SOURCE
 
 
 @dataclass(frozen=True, slots=True)
 class RemoveFromTarget:
-    """Target: what a job that failed or was cancelled left of a VM it did not migrate."""
+    """Target: what a job that failed or was cancelled left of a VM it did not migrate.
+    With `keep_volumes`, the disks stay: a complete copy of a VM deleted on its source."""
 
     vm: str
+    keep_volumes: bool = False
     side: Side = Side.TARGET
 
 

@@ -4,7 +4,7 @@ ledger and the last observation, so the same pass that acts also reports."""
 
 from hub.models.api import PodStatus, Progress, ProgressState, TaskVm, VmPhase
 from hub.models.check import Mode as WireMode
-from spoke_agent.executor.model import Job, Mode, Observed, VmObjects
+from spoke_agent.executor.model import Job, Mode, Observed, VmObjects, receiver_ran
 from spoke_agent.executor.records import Ledger, VmLedger
 
 WEIGHTS = {
@@ -32,11 +32,22 @@ def summarize(
         failed = ledger.ended.failed
         state = ProgressState.FAILED if failed else ProgressState.FINISHED
         message = f"failed: {failed}" if failed else f"finished: {done} of {len(vms)} VMs migrated"
+        message += _gone(ledger)
     else:
         state = ProgressState.RUNNING
         message = _running_message(ledger, vms, done)
     percent = sum(WEIGHTS[vm.phase] for vm in vms) // max(1, len(vms))
     return Progress(state=state, message=message[:2000], progress=percent, vms=vms)
+
+
+def _gone(ledger: Ledger) -> str:
+    gone = [name for name, vm in ledger.vms.items() if vm.gone]
+    if not gone:
+        return ""
+    return (
+        f"; deleted on the source mid-flight, so not migrated: {', '.join(gone)} (a complete "
+        "offline copy keeps its disks on the target, labelled with the migration)"
+    )
 
 
 def _running_message(ledger: Ledger, vms: tuple[TaskVm, ...], done: int) -> str:
@@ -71,12 +82,15 @@ def _phase(
     ledger: Ledger, name: str, led: VmLedger, source: VmObjects, target: VmObjects
 ) -> VmPhase:
     current = ledger.open_round
+    if led.gone:
+        return VmPhase.ABANDONED
     if led.done:
         return VmPhase.MIGRATED
     if led.copied is not None:
         return VmPhase.FINALIZING
     if led.live_open:
-        if source.transfer is not None and source.transfer.attempt == led.attempt:
+        sending = source.transfer is not None and source.transfer.attempt == led.attempt
+        if sending and receiver_ran(source, target, led.attempt):
             return VmPhase.CUTOVER
         return VmPhase.RECEIVING if target.volumes_ready else VmPhase.PREPARING
     if current is not None and name in current.active:

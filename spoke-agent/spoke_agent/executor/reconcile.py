@@ -10,7 +10,14 @@ from spoke_agent.drivers import ClusterDriver
 from spoke_agent.executor import records
 from spoke_agent.executor.decide import decide
 from spoke_agent.executor.journal import Journal
-from spoke_agent.executor.model import Action, Job, Observed, Side, StartSending
+from spoke_agent.executor.model import (
+    Action,
+    Job,
+    Observed,
+    Side,
+    StartSending,
+    SupersededError,
+)
 from spoke_agent.executor.records import Ledger
 
 MAX_FACT_ROUNDS = 50
@@ -68,7 +75,12 @@ class Executor:
         else:
             raise RuntimeError(f"job {self.job.id}: the state logic did not settle")
         for action in decision.actions:
-            self._act(action)
+            try:
+                self._act(action)
+            except SupersededError:
+                # What this pass saw has changed (a user's start, say): the rest of its
+                # actions were chosen from a stale view, and the next pass decides anew.
+                return
 
     def _write(self, batch: tuple[records.Record, ...]) -> None:
         self.checkpoint(f"record {type(batch[0]).__name__}")

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from spoke_agent.executor.model import Action, Mode
+from spoke_agent.executor.model import Action, FinalizeSource, Mode, Stamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,9 @@ class Captured:
 class LiveStarted:
     vm: str
     attempt: int
+    sender: str = ""
+    """The source virt-launcher pod that runs the VM as the attempt begins: should it go
+    away while the VM is still meant to run, the user restarted the VM."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,25 @@ class LiveEnded:
 class RoundOpened:
     round: int
     vms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RoundFound:
+    """A round the clusters hold that the ledger does not know: the journal was lost. Its
+    members are the VMs its pods name; it is carried on, never opened a second time."""
+
+    round: int
+    vms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CopyBegun:
+    """The VM's stamp just before its client is made. The copy holds only if the VM still
+    has this stamp when the client has finished, and still when its source is finalized."""
+
+    round: int
+    vm: str
+    stamp: Stamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +94,25 @@ class Copied:
     mode: Mode
     adopted: bool = False
     """Found already running on the target after a restart, with no record of how."""
+    stamp: Stamp | None = None
+    """Offline: the VM's stamp throughout the copy."""
+    finalized: bool = False
+    """Adopted from a source this job had already finalized (marked, or deleted)."""
 
 
 @dataclass(frozen=True, slots=True)
 class CopyVoided:
     """An offline copy that no longer holds: the VM was started on the source before it
     was finalized there."""
+
+    vm: str
+
+
+@dataclass(frozen=True, slots=True)
+class VmGone:
+    """The VM was deleted on its source mid-flight: it leaves the job, which carries on
+    with the others. A complete offline copy keeps its disks on the target; nothing else
+    of it is left there."""
 
     vm: str
 
@@ -132,19 +167,30 @@ LATE = "late: the round's server was already running"
 """A member that joined a round whose server started before it was made again: it waits
 for the next round."""
 
-NOT_FAILURES = ("succeeded", "stopped", "started", "abandoned", LATE)
-"""Reasons an attempt or a client ends that do not count towards the job failing."""
+RESTARTED = "restarted"
+"""The user restarted the VM during its live attempt: a power change, not a failure."""
+STALE = "stale"
+"""Prefix of the reason a finished copy is not trusted: the VM may have run meanwhile."""
+
+GONE = "deleted on the source"
+
+NOT_FAILURES = ("succeeded", "stopped", "started", "abandoned", RESTARTED, LATE, GONE)
+"""Reasons an attempt or a client ends that do not count towards the job failing: what
+the user did to the VM, or what the executor chose. Only pods and migrations failing do."""
 
 Record = (
     Captured
     | LiveStarted
     | LiveEnded
     | RoundOpened
+    | RoundFound
+    | CopyBegun
     | RoundJoined
     | ClientEnded
     | RoundClosed
     | Copied
     | CopyVoided
+    | VmGone
     | TargetLost
     | TargetFinalized
     | SourceFinalized
@@ -162,18 +208,31 @@ class VmLedger:
     """Live attempts started."""
     live_open: bool = False
     """The current live attempt has neither succeeded nor been given up."""
+    sender: str = ""
+    """The source virt-launcher pod of the current live attempt."""
     live_failures: int = 0
     last_failure: str = ""
     round: int | None = None
     """The last round the VM was put in."""
     copy_failures: int = 0
+    stale_copies: int = 0
+    """Finished copies not trusted, since the VM may have run meanwhile."""
     copied: Mode | None = None
+    stamp: Stamp | None = None
+    """Offline: the VM's stamp throughout its copy, which must still hold at finalizing."""
     target_final: bool = False
+    finalizing_source: bool = False
+    """Its source's finalization was decided (an Intent is written): from then on a source
+    definition gone, or changed by the mark, is this job's doing."""
     source_final: bool = False
+    gone: bool = False
+    """Deleted on the source mid-flight: no longer part of the job."""
 
     @property
     def done(self) -> bool:
-        return self.source_final
+        """Finalized on both sides (a target definition lost later makes it not done), or
+        out of the job."""
+        return self.gone or (self.source_final and self.target_final)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +241,11 @@ class RoundLedger:
     vms: tuple[str, ...]
     ended: Mapping[str, str] = field(default_factory=dict)
     """Members whose client is over, and why."""
+    stamps: Mapping[str, Stamp] = field(default_factory=dict)
+    """Members whose client was decided on, with their stamp at that moment."""
+    found: bool = False
+    """Carried on from the clusters after the journal was lost: who else had a client in it
+    is not known, so no VM goes live while it runs (I2)."""
     closed: bool = False
 
     @property
@@ -234,7 +298,9 @@ def _apply(ledger: Ledger, record: Record) -> Ledger:
         case Captured():
             return _vm(ledger, record.vm, manifest=record.manifest)
         case LiveStarted():
-            return _vm(ledger, record.vm, attempt=record.attempt, live_open=True)
+            return _vm(
+                ledger, record.vm, attempt=record.attempt, live_open=True, sender=record.sender
+            )
         case LiveEnded() if record.reason in NOT_FAILURES:
             return _vm(ledger, record.vm, live_open=False)
         case LiveEnded():
@@ -252,6 +318,18 @@ def _apply(ledger: Ledger, record: Record) -> Ledger:
             for member in record.vms:
                 ledger = _vm(ledger, member, round=record.round)
             return ledger
+        case RoundFound():
+            found = RoundLedger(record.round, record.vms, found=True)
+            ledger = dataclasses.replace(
+                ledger, rounds=tuple(sorted((*ledger.rounds, found), key=lambda x: x.id))
+            )
+            for member in record.vms:
+                ledger = _vm(ledger, member, round=record.round)
+            return ledger
+        case CopyBegun():
+            current = ledger.round(record.round)
+            stamps = {**(current.stamps if current else {}), record.vm: record.stamp}
+            return _round(ledger, record.round, stamps=stamps)
         case RoundJoined():
             current = ledger.round(record.round)
             members = (*(current.vms if current else ()), record.vm)
@@ -263,15 +341,34 @@ def _apply(ledger: Ledger, record: Record) -> Ledger:
             ledger = _round(ledger, record.round, ended=ended)
             if record.reason in NOT_FAILURES:
                 return ledger
+            if record.reason.startswith(STALE):
+                return _vm(
+                    ledger, record.vm, stale_copies=vm.stale_copies + 1, last_failure=record.reason
+                )
             return _vm(
                 ledger, record.vm, copy_failures=vm.copy_failures + 1, last_failure=record.reason
             )
         case RoundClosed():
             return _round(ledger, record.round, closed=True)
         case Copied():
-            return _vm(ledger, record.vm, copied=record.mode)
+            return _vm(
+                ledger,
+                record.vm,
+                copied=record.mode,
+                stamp=record.stamp,
+                finalizing_source=vm.finalizing_source or record.finalized,
+            )
         case CopyVoided():
-            return _vm(ledger, record.vm, copied=None, target_final=False)
+            return _vm(
+                ledger,
+                record.vm,
+                copied=None,
+                stamp=None,
+                target_final=False,
+                finalizing_source=False,
+            )
+        case VmGone():
+            return _vm(ledger, record.vm, gone=True)
         case TargetLost():
             return _vm(ledger, record.vm, target_final=False)
         case TargetFinalized():
@@ -282,5 +379,7 @@ def _apply(ledger: Ledger, record: Record) -> Ledger:
             return dataclasses.replace(ledger, failing=record)
         case Ended():
             return dataclasses.replace(ledger, ended=record)
+        case Intent(action=FinalizeSource(vm=name)):
+            return _vm(ledger, name, finalizing_source=True)
         case Intent() | Applied():
             return ledger
