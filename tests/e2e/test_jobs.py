@@ -172,6 +172,41 @@ async def test_a_cancel_on_the_hub_undoes_the_job_on_the_spoke(hub: Env, spoke: 
     assert [vm["phase"] for vm in task["vms"]] == ["abandoned"]
 
 
+async def test_a_cancel_is_accepted_while_a_begun_cutover_has_no_receiving_node(
+    hub: Env, spoke: Spoke
+) -> None:
+    """The sending object exists (the hub consented to the cutover), then the receiving pod
+    turns out unschedulable: nothing has moved, so the hub takes the cancel once the agent
+    says so, and the job ends with the VM where it was."""
+    migration = await _migrate(hub, vms=["shop/db"])
+    path = f"/api/v1/migrations/{migration['id']}/cancel"
+    answers: list[int] = []
+    seen: list[int] = []
+
+    async def stick_then_cancel(world: World) -> None:
+        if not world.live_started("shop/db") or answers[-1:] == [200]:
+            return
+        for pod in world.pods_of("receiver"):
+            if pod.phase.value == "Pending":
+                world.stick(pod.name, "0/2 nodes are available: 2 Insufficient memory.")
+        seen.append(world.now)
+        if len(seen) > 2:  # the agent has reported a pass that saw the sending object
+            answers.append((await hub.api.call("POST", path, hub.admin)).status)
+
+    spoke.hook = stick_then_cancel
+    async with asyncio.timeout(60):  # the defect this guards against was a job never ending
+        await _run_until_done(spoke.runner(dataclasses.replace(FAST, heartbeat=0)))
+    assert answers[-1] == 200, answers
+    assert set(answers) <= {200, 409}, "refused only until the agent said the receiver waits"
+    vm = spoke.worlds[migration["id"]].vms["shop/db"]
+    assert vm.source is not None
+    assert vm.source.running
+    assert (vm.target, vm.volumes) == (None, False)
+    task = await _get(hub, f"/api/v1/tasks/{migration['task_id']}")
+    assert task["state"] == "cancelled"
+    assert [v["phase"] for v in task["vms"]] == ["abandoned"]
+
+
 async def test_a_receiving_pod_stuck_pending_stalls_the_task(hub: Env, spoke: Spoke) -> None:
     migration = await _migrate(hub, vms=["shop/db"])
     why = "0/2 nodes are available: 2 Insufficient memory."
