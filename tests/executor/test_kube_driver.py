@@ -356,6 +356,10 @@ async def _observe(clusters: Clusters, side: Side) -> Any:
     [
         ({"runStrategy": "Always"}, {}, True),
         ({"runStrategy": "RerunOnFailure"}, {}, True),
+        ({"runStrategy": "RerunOnFailure"}, {"printableStatus": "Running"}, True),
+        # A guest shut down: the instance is final, and nothing restarts it.
+        ({"runStrategy": "RerunOnFailure"}, {"printableStatus": "Stopped"}, False),
+        ({"runStrategy": "Manual"}, {"created": True, "printableStatus": "Stopped"}, False),
         ({"runStrategy": "Halted"}, {"created": True}, False),
         ({"runStrategy": "Manual"}, {"created": True}, True),
         ({"runStrategy": "Manual"}, {}, False),

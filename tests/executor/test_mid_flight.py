@@ -8,8 +8,20 @@ from collections.abc import Callable
 import pytest
 from spoke_agent.drivers.simulated import Timing, World
 from spoke_agent.executor import records as r
+from spoke_agent.executor.decide import decide
 from spoke_agent.executor.journal import Journal
-from spoke_agent.executor.model import Job, Mode, Phase, Side
+from spoke_agent.executor.model import (
+    ClusterState,
+    Definition,
+    Job,
+    Mode,
+    Observed,
+    Phase,
+    Pod,
+    Side,
+    Transfer,
+    VmObjects,
+)
 from spoke_agent.executor.reconcile import Executor
 
 from tests.executor import harness, invariants
@@ -226,3 +238,92 @@ def test_a_vm_deleted_after_its_copy_is_not_made_on_the_target_but_keeps_its_dis
     vm = result.world.vms[A]
     assert vm.target is None, "not made on the target: its owner deleted it"
     assert vm.volumes, "the complete copy of its disks is kept"
+
+
+def test_a_vm_crashing_during_each_attempt_ends_the_job() -> None:
+    """Its pod fails and is gone before a pass sees it fail: each looks like a restart, which
+    is no failure, but they are bounded, so the job still ends."""
+
+    def crash(world: World, _: Executor) -> None:
+        if world.vms[A].transfers.get(Side.SOURCE):
+            for pod in world.pods_of("launcher", A):
+                world.fail(pod.name, "OOMKilled")
+                del world.pods[pod.name]
+
+    result = harness.run({"a": True}, every_tick=crash, limit=2000)
+    assert result.ledger.ended is not None
+    assert "went away during each of 10 live attempts" in (result.ledger.ended.failed or "")
+
+
+def test_writes_that_void_each_copy_at_finalizing_end_the_job() -> None:
+    """Something writes the VM every time its source is about to be finalized: each copy is
+    distrusted at the last moment, and after three the job fails saying what changed."""
+    world = World({A: False})
+
+    def checkpoint(step: str) -> None:
+        if step == "apply FinalizeSource":
+            world.touch(A)
+
+    job = Job("job-1", (A,), "target")
+    executor = Executor(
+        job, Journal(":memory:"), world.driver(Side.SOURCE), world.driver(Side.TARGET), checkpoint
+    )
+    for _ in range(2000):
+        executor.step()
+        if executor.ended:
+            break
+        world.tick()
+    assert executor.ledger.ended is not None
+    assert "its object changed during each of 3 offline copies" in (
+        executor.ledger.ended.failed or ""
+    )
+    invariants.check(world, executor.ledger)
+
+
+def test_a_migrated_vm_whose_target_disks_were_deleted_fails_the_job_clearly() -> None:
+    def delete(world: World, executor: Executor) -> None:
+        if executor.ledger.vms[A].done and world.vms[A].target is not None:
+            world.lose_target(A)
+            world.vms[A].volumes = False
+
+    result = harness.run(
+        {"a": False, "b": True}, every_tick=delete, timing=Timing(transfer=40), limit=600
+    )
+    assert result.ledger.ended is not None
+    assert "definition and disks on the target were deleted" in (result.ledger.ended.failed or "")
+
+
+def _live_ledger() -> r.Ledger:
+    start = (r.Captured(A, {"kind": "VirtualMachine"}), r.LiveStarted(A, 1, "virt-launcher-a"))
+    return r.fold(r.Ledger.start((A,)), start)
+
+
+SENDER = Pod("virt-launcher-a", Phase.RUNNING)
+
+
+def test_a_migration_failing_with_no_receiver_in_sight_is_an_ordinary_failure() -> None:
+    """No pod left Pending-unschedulable and no word of it from KubeVirt: the attempt failed,
+    and is retried, rather than the job ending as if the target had no room."""
+    failed = Transfer(1, Phase.FAILED, "connection refused")
+    source = VmObjects(Definition(running=True), (SENDER,), failed)
+    target = VmObjects(Definition(running=False, receiver=True), (), failed, volumes_ready=True)
+    decision = decide(
+        Job("job-1", (A,), "target"),
+        _live_ledger(),
+        Observed(ClusterState({A: source}), ClusterState({A: target})),
+    )
+    assert decision.records == (r.LiveEnded(A, 1, "live migration failed: connection refused"),)
+
+
+def test_both_pods_running_at_the_handoff_is_no_hazard() -> None:
+    """One pass can read the source just before the handoff and the target just after."""
+    done = Transfer(1, Phase.SUCCEEDED)
+    source = VmObjects(Definition(running=True), (SENDER,), done)
+    landed = (Pod("virt-launcher-a-dst", Phase.RUNNING),)
+    target = VmObjects(Definition(running=True), landed, done, volumes_ready=True)
+    decision = decide(
+        Job("job-1", (A,), "target"),
+        _live_ledger(),
+        Observed(ClusterState({A: source}), ClusterState({A: target})),
+    )
+    assert decision.records == (r.LiveEnded(A, 1, "succeeded"), r.Copied(A, Mode.LIVE))

@@ -51,7 +51,8 @@ RSYNC_PORT = 873
 ROLES = {Side.SOURCE: "send", Side.TARGET: "receive"}
 
 _SERVER_SET = ("uid", "resourceVersion", "creationTimestamp", "managedFields", "generation")
-_RUNNING = {"Always": True, "RerunOnFailure": True, "Halted": False, "WaitAsReceiver": False}
+_RUNNING = {"Always": True, "Halted": False, "WaitAsReceiver": False}
+_FINAL = {"Succeeded", "Failed"}
 _PHASES = {p.value: p for p in Phase}
 _VOLUME_READY = {"Succeeded", "WaitForFirstConsumer", "PendingPopulation"}
 """CDI is done with the blank volume, or waits only for its first consumer: the receiver's
@@ -61,9 +62,12 @@ _SERVE = (
     f" && exec rsync --daemon --no-detach --port={RSYNC_PORT} --config=/tmp/rsyncd.conf"
 )
 _SEND = (
-    'set -e; for v in $VOLUMES; do rsync -aS --numeric-ids "/data/$v/" "rsync://$SERVER/data/$v/";'
-    " done"
+    "set -e; for v in $VOLUMES; do rsync -aS --inplace --numeric-ids"
+    ' "/data/$v/" "rsync://$SERVER/data/$v/"; done'
 )
+"""`--inplace`: a copy made again rewrites the disk image where it is, instead of beside
+it in a temporary file that would need the volume twice over (rsync >= 3.1.3 allows it
+with `-S`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,15 +135,15 @@ def prune(obj: Any) -> Any:
 
 
 def definition(obj: Mapping[str, Any]) -> Definition:
-    """Always and RerunOnFailure run, Halted and WaitAsReceiver do not; Manual and Once run
-    while their VirtualMachineInstance exists (`status.created`); without a runStrategy the
-    legacy `spec.running` decides. The manifest names the revisions the VM runs with."""
+    """Always runs, Halted and WaitAsReceiver do not; RerunOnFailure, Manual and Once as
+    `_meant_to_run` says; without a runStrategy the legacy `spec.running` decides. The
+    manifest names the revisions the VM runs with."""
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     strategy = spec.get("runStrategy")
     if strategy is None:
         running = bool(spec.get("running"))
     else:
-        running = _RUNNING.get(strategy, bool(status.get("created")))
+        running = _RUNNING.get(strategy, _meant_to_run(strategy, status))
     meta = obj.get("metadata") or {}
     annotations = meta.get("annotations") or {}
     return Definition(
@@ -150,6 +154,22 @@ def definition(obj: Mapping[str, Any]) -> Definition:
         manifest=kube_revisions.pin(clean(obj), status),
         stamp=stamp(meta),
     )
+
+
+def _meant_to_run(strategy: str, status: Mapping[str, Any]) -> bool:
+    """RerunOnFailure, Manual and Once: virt-controller's `printableStatus` is "Stopped"
+    once the VirtualMachineInstance is final (a guest shut down) or none is expected
+    (`isVirtualMachineStatusStopped`). Before any status, RerunOnFailure is about to start,
+    the others run only if their instance exists."""
+    printable = status.get("printableStatus")
+    if printable:
+        return bool(printable != "Stopped")
+    return strategy == "RerunOnFailure" or bool(status.get("created"))
+
+
+def final(obj: Mapping[str, Any]) -> bool:
+    """A pod or VirtualMachineInstance that has ended: it holds no volume any more."""
+    return (obj.get("status") or {}).get("phase") in _FINAL
 
 
 def stamp(meta: Mapping[str, Any]) -> Stamp:

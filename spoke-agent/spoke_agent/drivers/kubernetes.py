@@ -349,6 +349,9 @@ class KubernetesDriver:
         found = self.rest.get(VMS, namespace, name)
         if found is None:
             return
+        if not version:
+            # Not there when the decision was made: whatever is there now is not what it saw.
+            raise model.SupersededError(f"{vm} appeared on the source after it was decided")
         if delete:
             self.rest.preconditioned("DELETE", VMS, namespace, name, ko.delete_options(version))
         elif ko.definition(found).migrated_by != job_id:
@@ -362,9 +365,9 @@ class KubernetesDriver:
         if ko.stamp(found.get("metadata") or {}) != stamp:
             raise model.SupersededError(f"{vm} changed since its copy was decided")
         launchers = {**ko.LAUNCHER, "vm.kubevirt.io/name": name}
-        if self.rest.get(INSTANCES, namespace, name) or self.rest.select(
-            PODS, namespace, launchers
-        ):
+        instance = self.rest.get(INSTANCES, namespace, name)
+        pods = self.rest.select(PODS, namespace, launchers)
+        if (instance and not ko.final(instance)) or any(not ko.final(p) for p in pods):
             raise model.SupersededError(f"{vm} runs: its disks are not copied now")
         server = f"{ko.server_name(job.id, round_id)}.{namespace}.{self.settings.service_domain}"
         image = self.settings.rsync_image

@@ -48,6 +48,10 @@ from spoke_agent.executor.model import (
 
 MAX_FAILURES = 3
 """Live attempts, or offline copies, that may fail for one VM before the job fails."""
+MAX_RESTARTS = 10
+"""Restarts of one VM during its live attempts before the job fails: a user's restart is
+no failure, but a VM whose pod keeps going away (crashing, and cleaned up before a pass
+saw it fail) would otherwise be retried for ever."""
 MAX_STALE = 3
 """Finished copies of one VM that may be distrusted (the VM's object changed during each)
 before the job fails: something that keeps writing the VM would otherwise keep it copying
@@ -75,8 +79,15 @@ class _Vm:
 
     @property
     def launchers(self) -> bool:
-        """Any virt-launcher pod of it, on either side: a stopping VM still counts."""
-        return bool(self.source.launchers or self.target.launchers)
+        """Any virt-launcher pod of it, on either side, but a completed one (it holds no
+        volume): a stopping VM still counts."""
+        return self.on_source or any(p.phase != Phase.SUCCEEDED for p in self.target.launchers)
+
+    @property
+    def on_source(self) -> bool:
+        """A virt-launcher pod of it on the source that is not completed: it runs, or is
+        starting or stopping."""
+        return any(p.phase != Phase.SUCCEEDED for p in self.source.launchers)
 
     @property
     def receiving(self) -> bool:
@@ -154,19 +165,27 @@ def _each_vm(job: Job, ledger: r.Ledger, vms: list[_Vm], failing: bool) -> Itera
         if vm.ledger.gone:
             continue
         if vm.ledger.done:
-            if vm.target.definition is None:
+            if vm.target.definition is None and not vm.target.volumes_ready:
+                if not failing:
+                    yield r.Failing(
+                        f"{vm.name}: its definition and disks on the target were deleted after "
+                        "it was migrated; its source is kept, stopped and marked as migrated: "
+                        "remove the mark (cclm.io/migrated-by) to start it there, or migrate it "
+                        "again"
+                    )
+            elif vm.target.definition is None:
                 yield r.TargetLost(vm.name)
             continue
         yield from _vm_facts(job, ledger, vm, failing and not _let_through(ledger, vm))
 
 
 def _let_through(ledger: r.Ledger, vm: _Vm) -> bool:
-    """A cancel stops what has not begun its cutover; a VM already being sent finishes."""
+    """A failing job (a cancel among others) stops what has not begun its cutover; a VM
+    already being sent finishes: aborting it could race its landing."""
     failing = ledger.failing
     transfer = vm.source.transfer
     return (
         failing is not None
-        and failing.cancelled
         and vm.ledger.live_open
         and transfer is not None
         and transfer.attempt == vm.ledger.attempt
@@ -178,7 +197,10 @@ def _hazards(vms: list[_Vm]) -> Iterator[r.Record]:
     for vm in vms:
         if vm.ledger.done:
             continue
-        if vm.runs_on_target and vm.source.launcher_running:
+        # During and just after a cutover both pods run for a moment; only a VM the job is
+        # not moving (found so after a restart, or started by someone) is a hazard.
+        moving = vm.ledger.live_open or vm.ledger.copied is not None
+        if vm.runs_on_target and vm.source.launcher_running and not moving:
             yield r.Failing(
                 f"{vm.name} is running on both clusters; nothing was changed, decide which "
                 "copy to keep and stop the other",
@@ -212,7 +234,9 @@ def _vm_facts(job: Job, ledger: r.Ledger, vm: _Vm, failing: bool) -> Iterator[r.
     elif led.target_final and not led.source_final and _source_final(job, vm):
         yield r.SourceFinalized(vm.name)
     elif led.copied == Mode.OFFLINE and not led.source_final and not _marked(job, vm) and _ran(vm):
-        yield r.CopyVoided(vm.name)
+        started = vm.wants_running or vm.on_source
+        why = _distrust(vm, vm.ledger.stamp)
+        yield r.CopyVoided(vm.name, "" if started or not why else f"{r.STALE}: {why}")
     elif not led.target_final and _target_final(vm):
         yield r.TargetFinalized(vm.name)
     elif led.target_final and vm.target.definition is None:
@@ -232,12 +256,7 @@ def _ran(vm: _Vm) -> bool:
     stamp, copied = vm.stamp, vm.ledger.stamp
     if stamp is None:
         return False
-    return (
-        vm.wants_running
-        or bool(vm.source.launchers)
-        or copied is None
-        or bool(stamp.change(copied))
-    )
+    return vm.wants_running or vm.on_source or copied is None or bool(stamp.change(copied))
 
 
 def _restarted(vm: _Vm) -> bool:
@@ -258,6 +277,12 @@ def _live_facts(vm: _Vm, failing: bool) -> Iterator[r.Record]:
         yield r.Copied(vm.name, Mode.LIVE)
     elif not vm.wants_running:
         yield r.LiveEnded(vm.name, attempt, "stopped")
+    elif _restarted(vm) and vm.ledger.restarts + 1 >= MAX_RESTARTS:
+        yield r.LiveEnded(vm.name, attempt, r.RESTARTED)
+        yield r.Failing(
+            f"{vm.name}: its virt-launcher pod went away during each of {MAX_RESTARTS} live "
+            "attempts; it is being restarted, or is crashing, faster than it can migrate"
+        )
     elif _restarted(vm):
         yield r.LiveEnded(vm.name, attempt, r.RESTARTED)
     elif (failed := [t for t in transfers if t.phase == Phase.FAILED]) and _unscheduled(vm):
@@ -276,11 +301,13 @@ def _live_facts(vm: _Vm, failing: bool) -> Iterator[r.Record]:
 
 
 def _unscheduled(vm: _Vm) -> bool:
-    """The receiving pod is gone, or going, or left unschedulable, without ever having run:
-    what virt-controller leaves once it gave up on an unschedulable target pod."""
-    return all(
-        p.phase == Phase.PENDING and (p.deleting or bool(p.message)) for p in vm.target.launchers
-    )
+    """The receiving pod is left unschedulable (the scheduler's reason on it), or gone with
+    the migration saying why: what virt-controller leaves once it gave up on an
+    unschedulable target pod. A failure with no such evidence is the migration's own."""
+    pods = vm.target.launchers
+    pending = bool(pods) and all(p.phase == Phase.PENDING and p.message for p in pods)
+    said = any("unschedulable" in t.message for t in (vm.source.transfer, vm.target.transfer) if t)
+    return pending or (not pods and said)
 
 
 def _found_attempt(vm: _Vm) -> int:
@@ -338,7 +365,7 @@ def _copy_facts(job: Job, ledger: r.Ledger, vm: _Vm, failing: bool) -> Iterator[
         expected = current.stamps.get(vm.name) or vm.source.client_stamp
         # A member may join while its pods are still going away; once its client exists
         # (made only when they were gone), a virt-launcher pod means it was started.
-        if vm.wants_running or (client is not None and vm.source.launchers):
+        if vm.wants_running or (client is not None and vm.on_source):
             yield r.ClientEnded(current.id, vm.name, "started")
         elif client is not None and (why := _distrust(vm, expected)):
             yield r.ClientEnded(current.id, vm.name, f"{r.STALE}: {why}")
@@ -551,6 +578,8 @@ def _target_final(vm: _Vm) -> bool:
 
 def _source_final(job: Job, vm: _Vm) -> bool:
     definition = vm.source.definition
+    # Every pod gone, a completed one too: the mark halts the VM, and KubeVirt then takes
+    # the final instance and its pod away.
     settled = vm.source.transfer is None and vm.source.client is None and not vm.source.launchers
     if definition is None:
         return settled

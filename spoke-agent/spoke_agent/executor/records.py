@@ -103,9 +103,10 @@ class Copied:
 @dataclass(frozen=True, slots=True)
 class CopyVoided:
     """An offline copy that no longer holds: the VM was started on the source before it
-    was finalized there."""
+    was finalized there, or its object changed (`reason`, then counted as distrusted)."""
 
     vm: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +212,8 @@ class VmLedger:
     sender: str = ""
     """The source virt-launcher pod of the current live attempt."""
     live_failures: int = 0
+    restarts: int = 0
+    """Live attempts ended because the VM was restarted (not failures, but bounded)."""
     last_failure: str = ""
     round: int | None = None
     """The last round the VM was put in."""
@@ -301,6 +304,8 @@ def _apply(ledger: Ledger, record: Record) -> Ledger:
             return _vm(
                 ledger, record.vm, attempt=record.attempt, live_open=True, sender=record.sender
             )
+        case LiveEnded() if record.reason == RESTARTED:
+            return _vm(ledger, record.vm, live_open=False, restarts=vm.restarts + 1)
         case LiveEnded() if record.reason in NOT_FAILURES:
             return _vm(ledger, record.vm, live_open=False)
         case LiveEnded():
@@ -359,6 +364,10 @@ def _apply(ledger: Ledger, record: Record) -> Ledger:
                 finalizing_source=vm.finalizing_source or record.finalized,
             )
         case CopyVoided():
+            if record.reason.startswith(STALE):
+                ledger = _vm(
+                    ledger, record.vm, stale_copies=vm.stale_copies + 1, last_failure=record.reason
+                )
             return _vm(
                 ledger,
                 record.vm,
