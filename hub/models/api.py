@@ -22,7 +22,7 @@ from pydantic_core import PydanticCustomError
 from hub.models.check import CheckResult, Code, Mode, TargetResult
 from hub.models.claim import Claim
 from hub.models.report import CdiSettings, KubeVirtSettings, Resources
-from hub.models.vm import VirtualMachine, VmSpec, Wire
+from hub.models.vm import MAX_MESSAGE, VirtualMachine, VmSpec, Wire
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 ClusterName = Annotated[
@@ -275,7 +275,9 @@ class VmPhase(StrEnum):
 class PodStatus(Wire):
     name: str
     phase: str
-    message: str = Field("", max_length=2000, description="The scheduler's reason while Pending")
+    message: str = Field(
+        "", max_length=MAX_MESSAGE, description="The scheduler's reason while Pending"
+    )
 
 
 class TaskVm(Wire):
@@ -284,7 +286,7 @@ class TaskVm(Wire):
     phase: VmPhase = VmPhase.PENDING
     node: str | None = None
     bytes_copied: int = Field(0, ge=0)
-    message: str = Field("", max_length=2000)
+    message: str = Field("", max_length=MAX_MESSAGE)
     receiving_pod: PodStatus | None = Field(
         None, description="Live: the receiving virt-launcher pod on the target"
     )
@@ -315,7 +317,7 @@ class Progress(Wire):
     (the task starts running); each one renews the job's reservation."""
 
     state: ProgressState
-    message: str = Field("", max_length=2000)
+    message: str = Field("", max_length=MAX_MESSAGE)
     progress: int = Field(0, ge=0, le=100, description="Percent of the job done")
     vms: tuple[TaskVm, ...] = Field((), description="Per VM; VMs left out keep their last state")
 

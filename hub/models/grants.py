@@ -9,7 +9,7 @@ import binascii
 
 from pydantic import AwareDatetime, Field, field_validator
 
-from hub.models.vm import Wire
+from hub.models.vm import MAX_MESSAGE, Wire
 
 KEY_BYTES = 32
 MAX_SEALED = 1024 * 1024
@@ -83,7 +83,7 @@ class SealedGrant(Wire):
 class GrantFailure(Wire):
     """Why the target's agent could not mint a grant; the source's task shows it."""
 
-    message: str = Field(min_length=1, max_length=2000)
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE)
 
 
 class GrantReceipt(Wire):

@@ -17,6 +17,11 @@ from hub.models.quantity import Millicores, Units
 _NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 
 
+MAX_MESSAGE = 2000
+"""Characters of any free-text message on the wire (a task's, a VM's, a pod's, a failed
+grant's): a sender cuts its text to this, and the hub refuses longer."""
+
+
 class Wire(BaseModel):
     """Strict base for everything that crosses a boundary: unknown fields are errors."""
 

@@ -20,6 +20,7 @@ import aiohttp
 from hub.models.api import JobList, Progress, ProgressReceipt
 from hub.models.grants import GrantFailure, GrantList, GrantReceipt, SealedGrant, SealingKey
 from hub.models.report import CapacityReport
+from hub.models.vm import MAX_MESSAGE
 
 log = logging.getLogger("cclm.spoke")
 
@@ -107,7 +108,7 @@ class HubClient:
 
     async def grant_failed(self, cluster: str, migration: str, message: str) -> None:
         path = self._path(cluster, f"grants/{migration}/failure")
-        body = GrantFailure(message=message[:2000]).model_dump_json().encode()
+        body = GrantFailure(message=message[:MAX_MESSAGE]).model_dump_json().encode()
         await self._retrying("reporting a failed grant", "POST", path, body)
 
     async def access(self, cluster: str, job: str) -> SealedGrant:

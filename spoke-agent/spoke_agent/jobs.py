@@ -23,6 +23,7 @@ from hub.models.api import (
     ProgressState,
     VmPhase,
 )
+from hub.models.vm import MAX_MESSAGE
 from spoke_agent.client import RefusedError
 from spoke_agent.drivers import ClusterDriver
 from spoke_agent.executor.journal import Journal
@@ -36,9 +37,6 @@ Drivers = Callable[[Job], tuple[ClusterDriver, ClusterDriver]]
 """The source and target drivers of a job: this cluster, and the target through the job's
 connection."""
 Pause = Callable[[float], Awaitable[None]]
-
-
-MAX_MESSAGE = 2000
 
 
 class Unanswered(Enum):

@@ -10,10 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-
-class Mode(StrEnum):
-    LIVE = "live"
-    OFFLINE = "offline"
+# The wire's own Mode (a task's VM says how it moves): one enum, not two.
+from hub.models.check import Mode as Mode
 
 
 class Phase(StrEnum):

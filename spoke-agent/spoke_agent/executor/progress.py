@@ -3,7 +3,7 @@ the bytes copied and the receiving pod with the scheduler's reason. Pure: read o
 ledger and the last observation, so the same pass that acts also reports."""
 
 from hub.models.api import PodStatus, Progress, ProgressState, TaskVm, VmPhase
-from hub.models.check import Mode as WireMode
+from hub.models.vm import MAX_MESSAGE
 from spoke_agent.executor.model import Job, Mode, Observed, VmObjects, receiver_ran
 from spoke_agent.executor.records import Ledger, VmLedger
 
@@ -37,7 +37,7 @@ def summarize(
         state = ProgressState.RUNNING
         message = _running_message(ledger, vms, done)
     percent = sum(WEIGHTS[vm.phase] for vm in vms) // max(1, len(vms))
-    return Progress(state=state, message=message[:2000], progress=percent, vms=vms)
+    return Progress(state=state, message=message[:MAX_MESSAGE], progress=percent, vms=vms)
 
 
 def _gone(ledger: Ledger) -> str:
@@ -66,7 +66,7 @@ def _vm(name: str, ledger: Ledger, observed: Observed | None, sent: int) -> Task
     receiver = target.launchers[0] if led.live_open and target.launchers else None
     return TaskVm(
         vm=name,
-        mode=WireMode(_mode(ledger, name, led, source).value),
+        mode=_mode(ledger, name, led, source),
         phase=phase,
         bytes_copied=max(sent, client.bytes_copied if client else 0),
         message=f"last failure: {led.last_failure}" if led.last_failure else "",
