@@ -63,6 +63,10 @@ class Facts:
 
 @dataclass
 class Inventory:
+    """The clusters as checks need them, held in memory: a check must answer in
+    milliseconds across thousands of clusters, which reading the store cannot. The store
+    stays the truth; this is rebuilt from it at start and kept in step by `Hub`."""
+
     _entries: dict[str, Entry] = field(default_factory=dict)
     _indexes: dict[str, index.ClusterIndex] = field(default_factory=dict)
     _facts: dict[str, Facts] = field(default_factory=dict)

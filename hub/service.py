@@ -80,6 +80,11 @@ def info(record: TokenRecord) -> TokenInfo:
 
 
 class Hub:
+    """One per hub process, shared by every request handler: the in-memory inventory is
+    only consistent with the store if a single object moves both, and the policy and the
+    clock must be the same for a check and the reservation that follows it. (Issue 14 splits
+    what it does into use cases per concept; until then it is where they meet.)"""
+
     def __init__(
         self,
         store: Store,

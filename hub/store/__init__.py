@@ -131,6 +131,10 @@ AlertFor = Callable[[Claim, str | None], Alert]
 
 
 class Store(Protocol):
+    """What the hub needs to keep across restarts, as one interface, so that the adapter
+    (SQLite now, a server database next) is chosen at the composition root and nothing
+    else knows which it is."""
+
     @property
     def grants(self) -> GrantStore: ...
 

@@ -111,6 +111,10 @@ def _dt(value: float) -> datetime:
 
 
 class SqliteStore:
+    """The embedded store: one file, so a hub runs with nothing else installed. Several
+    hub processes may share the file (WAL, `BEGIN IMMEDIATE`), which is how replicas are
+    tested before a server database is used."""
+
     def __init__(self, path: Path | str) -> None:
         self._path = str(path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")

@@ -117,6 +117,10 @@ def job_of(migration: Migration) -> Job:
 
 @dataclass
 class JobRunner:
+    """The agent's side of the job protocol: jobs arrive at least once and progress must
+    keep reaching the hub (it holds the reservation), so pulling, running each job's
+    executor and reporting live together, apart from the executor's own logic."""
+
     cluster: str
     hub: JobHub
     journal: Journal

@@ -31,6 +31,10 @@ a cancel no longer stops it, so the hub must know first. False: not now, ask aga
 
 
 class Executor:
+    """One job on one agent: the only place that joins the pure decisions to the journal
+    and the drivers, so that what is written before each action, and the order of the two,
+    is decided once for every driver."""
+
     def __init__(
         self,
         job: Job,
