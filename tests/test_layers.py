@@ -27,7 +27,7 @@ PLANTS = [
     ("hub/grants.py", "import sqlite3", "SQL is spoken by the store adapters"),
     ("hub/lifecycle.py", "import hub.store.sqlite", "Only the composition roots choose the store"),
     ("hub/lifecycle.py", "import time", "State transitions are pure"),
-    ("spoke-agent/spoke_agent/executor/decide.py", "import time", "The executor's state logic"),
+    ("spoke-agent/spoke_agent/executor/rounds.py", "import time", "The executor's state logic"),
     ("hub/capacity/fit.py", "import aiohttp", "The capacity engine is pure"),
 ]
 
