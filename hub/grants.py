@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from hub.errors import Conflict, Forbidden, Invalid, NotFound
+from hub.models.api import VmReference
 from hub.models.grants import (
     GrantFailure,
     GrantList,
@@ -33,7 +34,7 @@ log = logging.getLogger("cclm.hub.grants")
 
 
 def namespaces(vms: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sorted({vm.split("/")[-2] for vm in vms}))
+    return tuple(sorted({parsed.namespace for vm in vms if (parsed := VmReference.parse(vm))}))
 
 
 MIN_RENEWAL = timedelta(minutes=1)

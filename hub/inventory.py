@@ -24,6 +24,7 @@ from hub import payloads
 from hub.capacity import fleet, index
 from hub.errors import Invalid, NotFound
 from hub.models import report as report_model
+from hub.models.api import VmReference
 from hub.models.claim import Claim
 from hub.models.report import CapacityReport
 from hub.models.vm import VirtualMachine
@@ -236,8 +237,14 @@ class Inventory:
         sources = {source} if source else set()
         vms = []
         for ref in refs:
-            parts = ref.split("/")
-            cluster = parts[0] if len(parts) == 3 else source
+            parsed = VmReference.parse(ref)
+            if parsed is None:
+                raise Invalid(
+                    f"VM {ref!r}: write namespace/name or cluster/namespace/name",
+                    details={"vm": ref},
+                    code="invalid_vm_reference",
+                )
+            cluster = parsed.cluster or source
             if cluster is None:
                 raise Invalid(
                     f"VM {ref!r}: write cluster/namespace/name, or give source_cluster",
@@ -245,7 +252,7 @@ class Inventory:
                     code="source_cluster_required",
                 )
             sources.add(cluster)
-            vms.append(self._find(cluster, parts[-2], parts[-1], ref))
+            vms.append(self._find(cluster, parsed.namespace, parsed.name, ref))
         if len(sources) > 1:
             raise Invalid(
                 f"all VMs must come from one source cluster, not {', '.join(sorted(sources))}",

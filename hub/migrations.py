@@ -26,6 +26,7 @@ from hub.models.api import (
     State,
     Task,
     TaskVm,
+    VmReference,
 )
 from hub.models.check import Code, Finding, Severity, TargetResult
 from hub.models.vm import VirtualMachine
@@ -128,7 +129,7 @@ def records(
 
 def _vm_keys(request: MigrationRequest) -> set[str]:
     """`namespace/name` of each reference, without needing the source's report."""
-    return {"/".join(ref.split("/")[-2:]) for ref in request.vms}
+    return {parsed.key if (parsed := VmReference.parse(ref)) else ref for ref in request.vms}
 
 
 def _same_request(migration: Migration, request: MigrationRequest) -> bool:

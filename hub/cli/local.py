@@ -15,6 +15,7 @@ from hub import fleet_files, manifests, policy_files, render, validation
 from hub.capacity import engine
 from hub.cli.usage import UsageError, pairs
 from hub.models import schemas
+from hub.models.api import VmReference
 from hub.models.check import CheckRequest, CheckResult
 from hub.models.report import CapacityReport
 from hub.models.vm import VirtualMachine, VmSpec
@@ -26,12 +27,12 @@ def _resolve(
     sources = set()
     vms = []
     for ref in refs:
-        parts = ref.split("/")
-        if len(parts) != 3 or not all(parts):
+        parsed = VmReference.parse(ref)
+        if parsed is None or parsed.cluster is None:
             raise UsageError(
                 f"--vm {ref!r}: expected CLUSTER/NAMESPACE/NAME, e.g. prod-east/shop/db-large"
             )
-        cluster, namespace, name = parts
+        cluster, namespace, name = parsed.cluster, parsed.namespace, parsed.name
         report = reports.get(cluster)
         if report is None:
             raise UsageError(

@@ -22,6 +22,7 @@ from hub.models.api import (
     State,
     Task,
     TaskList,
+    VmReference,
 )
 
 DEFAULT_HUB = f"http://127.0.0.1:{serve.DEFAULT_PORT}"
@@ -100,7 +101,8 @@ def clusters(args: argparse.Namespace) -> int:
 def migrate(args: argparse.Namespace) -> int:
     if not args.vm:
         raise UsageError("name at least one VM with --vm CLUSTER/NAMESPACE/NAME")
-    source = args.vm[0].split("/")[0] if args.vm[0].count("/") == 2 else args.source
+    first = VmReference.parse(args.vm[0])
+    source = (first.cluster if first else None) or args.source
     if not source:
         raise UsageError("write --vm CLUSTER/NAMESPACE/NAME, or give --source")
     body = {
