@@ -6,7 +6,7 @@ import sqlite3
 
 from hub.service import Settings
 from hub.store.sqlite import MIGRATIONS
-from tests.api.conftest import Env
+from tests.api.conftest import Answer, Env
 from tests.api.fleet import east, west
 
 
@@ -58,16 +58,22 @@ async def test_a_spoke_reports_only_for_its_own_cluster(env: Env) -> None:
     assert (await env.report(forged, east())).status == 401
 
 
+async def _post_json(env: Env, cluster: str, token: str, raw: bytes) -> Answer:
+    """A report body as bytes, for what `Env.report` cannot send: a body that is not the
+    cluster's, or not a current CapacityReport."""
+    return await env.api.call(
+        "POST",
+        f"/api/v1/clusters/{cluster}/reports",
+        token,
+        raw=raw,
+        headers={"Content-Type": "application/json"},
+    )
+
+
 async def test_report_for_another_cluster_in_the_body_is_refused(env: Env) -> None:
     token = await env.register("west")
     body = west().model_copy(update={"cluster": "east"}).model_dump_json().encode()
-    answer = await env.api.call(
-        "POST",
-        "/api/v1/clusters/west/reports",
-        token,
-        raw=body,
-        headers={"Content-Type": "application/json"},
-    )
+    answer = await _post_json(env, "west", token, body)
     assert (answer.status, answer.code) == (400, "cluster_mismatch")
 
 
@@ -221,13 +227,7 @@ V1_REPORT = {
 async def test_a_v1_report_from_an_older_agent_is_accepted_and_read_as_v2(env: Env) -> None:
     token = await env.register("old")
     raw = json.dumps(V1_REPORT).encode()
-    answer = await env.api.call(
-        "POST",
-        "/api/v1/clusters/old/reports",
-        token,
-        raw=raw,
-        headers={"Content-Type": "application/json"},
-    )
+    answer = await _post_json(env, "old", token, raw)
     assert (answer.status, answer.body["applied"]) == (202, True), answer.body
     new_token = await env.register("new2")
     assert (
@@ -252,12 +252,6 @@ async def test_a_v1_report_from_an_older_agent_is_accepted_and_read_as_v2(env: E
 async def test_a_report_of_an_unknown_schema_version_is_refused_by_name(env: Env) -> None:
     token = await env.register("old")
     raw = json.dumps({**V1_REPORT, "schema_version": 7}).encode()
-    answer = await env.api.call(
-        "POST",
-        "/api/v1/clusters/old/reports",
-        token,
-        raw=raw,
-        headers={"Content-Type": "application/json"},
-    )
+    answer = await _post_json(env, "old", token, raw)
     assert (answer.status, answer.code) == (400, "invalid_report"), answer.body
     assert answer.message.endswith("schema_version: Input should be 1 or 2")
