@@ -1,1 +1,1 @@
-"""The hub: capacity engine, inventory and migration control for a fleet of KubeVirt clusters."""
+"""The hub: capacity engine, fleet inventory, migrations and access for KubeVirt clusters."""

@@ -4,12 +4,14 @@ which findings) so a client never has to parse the message."""
 
 from typing import Any
 
+from hub.models.wire.codes import ErrorCode
+
 
 class HubError(Exception):
     status = 400
-    code = "bad_request"
+    code: ErrorCode = ErrorCode.BAD_REQUEST
 
-    def __init__(self, message: str, details: Any = None, code: str | None = None) -> None:
+    def __init__(self, message: str, details: Any = None, code: ErrorCode | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
@@ -19,41 +21,48 @@ class HubError(Exception):
 
 class Invalid(HubError):
     status = 400
-    code = "invalid"
+    code = ErrorCode.INVALID
 
 
 class Unauthorized(HubError):
     status = 401
-    code = "unauthorized"
+    code = ErrorCode.UNAUTHORIZED
 
 
 class Forbidden(HubError):
     status = 403
-    code = "forbidden"
+    code = ErrorCode.FORBIDDEN
 
 
 class NotFound(HubError):
     status = 404
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
 
 
 class Conflict(HubError):
     status = 409
-    code = "conflict"
+    code = ErrorCode.CONFLICT
 
 
 class TooLarge(HubError):
     status = 413
-    code = "payload_too_large"
+    code = ErrorCode.PAYLOAD_TOO_LARGE
 
 
 class Refused(HubError):
     """The request is well formed but the hub will not do it (a hard blocker stands)."""
 
     status = 422
-    code = "refused"
+    code = ErrorCode.REFUSED
 
 
 class Unavailable(HubError):
     status = 503
-    code = "unavailable"
+    code = ErrorCode.UNAVAILABLE
+
+
+def refused_body(code: ErrorCode, message: str, details: Any = None) -> HubError:
+    """A body the hub will not take, however it came (a request, a report): too large is 413,
+    anything else about it 400, so every route answers alike."""
+    kind = TooLarge if code == ErrorCode.PAYLOAD_TOO_LARGE else Invalid
+    return kind(message, details=details, code=code)

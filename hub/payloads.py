@@ -7,11 +7,13 @@ then travel to the validation workers and into the store still compressed.
 
 import zlib
 
+from hub.models.wire.codes import ErrorCode
+
 GZIP_MAGIC = b"\x1f\x8b"
 
 
 class PayloadError(ValueError):
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -19,7 +21,7 @@ class PayloadError(ValueError):
 
 def _too_large(limit: int) -> PayloadError:
     return PayloadError(
-        "payload_too_large",
+        ErrorCode.PAYLOAD_TOO_LARGE,
         f"the body is larger than the {limit:,} bytes this endpoint accepts (after decompression)",
     )
 
@@ -32,7 +34,7 @@ def inflate(data: bytes, encoding: str, limit: int) -> bytes:
         return data
     if encoding not in ("gzip", "deflate"):
         raise PayloadError(
-            "unsupported_encoding",
+            ErrorCode.UNSUPPORTED_ENCODING,
             f"Content-Encoding {encoding!r} is not accepted; send gzip, deflate or none",
         )
     inflater = zlib.decompressobj(31 if encoding == "gzip" else 15)
@@ -40,15 +42,15 @@ def inflate(data: bytes, encoding: str, limit: int) -> bytes:
         out = inflater.decompress(data, limit + 1)
     except zlib.error as error:
         raise PayloadError(
-            "invalid_encoding", f"the body is not valid {encoding} data: {error}"
+            ErrorCode.INVALID_ENCODING, f"the body is not valid {encoding} data: {error}"
         ) from error
     if len(out) > limit or inflater.unconsumed_tail:
         raise _too_large(limit)
     if not inflater.eof:
-        raise PayloadError("invalid_encoding", f"the {encoding} body is truncated")
+        raise PayloadError(ErrorCode.INVALID_ENCODING, f"the {encoding} body is truncated")
     if inflater.unused_data:
         raise PayloadError(
-            "invalid_encoding", f"the body has data after the end of its {encoding} stream"
+            ErrorCode.INVALID_ENCODING, f"the body has data after the end of its {encoding} stream"
         )
     return out
 

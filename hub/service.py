@@ -18,9 +18,12 @@ from pathlib import Path
 
 import yaml
 
-from hub import intake, lifecycle, policy_files, reservations, tokens
-from hub.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
-from hub.inventory import Entry, Inventory
+from hub import policy_files
+from hub.access import tokens
+from hub.errors import Conflict, Forbidden, Invalid, NotFound, refused_body
+from hub.fleet import intake
+from hub.fleet.inventory import Entry, Inventory
+from hub.migration import reservations, transitions
 from hub.models.api import (
     ClusterRegistration,
     MintedToken,
@@ -31,6 +34,7 @@ from hub.models.api import (
 )
 from hub.models.claim import Claim
 from hub.models.policy import Policy
+from hub.models.wire.codes import ErrorCode
 from hub.store import ClusterRecord, Store, StoredReport, TokenRecord
 
 Clock = Callable[[], datetime]
@@ -203,11 +207,17 @@ class Hub:
         self.inventory.set_claims(record.name, claims, record.generation)
         return self.inventory.require(record.name)
 
+    async def resync(self, cluster: str) -> None:
+        """Pick up the claims a migration that ended or landed a VM changed on its target."""
+        record = await self.store.cluster(cluster)
+        if record is not None:
+            await self.sync(record)
+
     async def sweep(self) -> int:
         """Expire abandoned claims (recording an alert for each) and forget them."""
         now = self.clock()
         expired = await self.store.expire_claims(
-            now, reservations.ExpiryAlert(now), lifecycle.Expire(now)
+            now, reservations.ExpiryAlert(now), transitions.Expire(now)
         )
         for claim in expired:
             log.warning("reservation %s on %s expired", claim.id, claim.cluster)
@@ -240,7 +250,7 @@ class Hub:
 
     async def revoke(self, token_id: str) -> None:
         if not await self.store.revoke_token(token_id):
-            raise NotFound(f"no token with id {token_id!r}", code="unknown_token")
+            raise NotFound(f"no token with id {token_id!r}", code=ErrorCode.UNKNOWN_TOKEN)
         self.tokens.pop(token_id, None)
 
     async def bootstrap_admin(self, path: Path) -> Path | None:
@@ -265,7 +275,7 @@ class Hub:
             raise Conflict(
                 f"cluster {registration.name!r} is already registered; to issue a new token "
                 f"use POST /api/v1/clusters/{registration.name}/token",
-                code="cluster_exists",
+                code=ErrorCode.CLUSTER_EXISTS,
             )
         self.tokens[token.id] = token
         self.inventory.put(Entry(record.name, record.labels, now, 0))
@@ -275,7 +285,7 @@ class Hub:
         self.inventory.require(cluster)
         secret, token = tokens.mint(f"spoke:{cluster}", Role.SPOKE, self.clock(), cluster)
         if not await self.store.replace_cluster_token(cluster, token):
-            raise NotFound(f"cluster {cluster!r} is not registered", code="unknown_cluster")
+            raise NotFound(f"cluster {cluster!r} is not registered", code=ErrorCode.UNKNOWN_CLUSTER)
         self.tokens = {k: v for k, v in self.tokens.items() if v.cluster != cluster}
         self.tokens[token.id] = token
         return Registered(cluster=cluster, token=secret)
@@ -288,7 +298,7 @@ class Hub:
             raise Forbidden(
                 f"this token belongs to cluster {principal.cluster!r}; it may not {doing} "
                 f"{cluster!r}",
-                code="wrong_cluster",
+                code=ErrorCode.WRONG_CLUSTER,
             )
         self.inventory.require(cluster)
 
@@ -298,16 +308,15 @@ class Hub:
         self.require_own(principal, cluster, "report for")
         inspected = await self._inspect(body, encoding)
         if inspected.error_code:
-            kind = TooLarge if inspected.error_code == "payload_too_large" else Invalid
-            raise kind(
+            raise refused_body(
+                ErrorCode(inspected.error_code),
                 inspected.error_message,
-                details=list(inspected.problems) or None,
-                code=inspected.error_code,
+                list(inspected.problems) or None,
             )
         if inspected.cluster != cluster:
             raise Invalid(
                 f"the report is for cluster {inspected.cluster!r} but was sent to {cluster!r}",
-                code="cluster_mismatch",
+                code=ErrorCode.CLUSTER_MISMATCH,
             )
         now = self.clock()
         sequence = inspected.sequence
@@ -365,7 +374,7 @@ class Hub:
         try:
             policy = policy_files.parse(text, "policy")
         except policy_files.PolicyError as error:
-            raise Invalid(str(error), code="invalid_policy") from error
+            raise Invalid(str(error), code=ErrorCode.INVALID_POLICY) from error
         await self.store.put_setting(POLICY_KEY, text)
         self.policy = policy
         self._policy_text = text

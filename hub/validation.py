@@ -8,12 +8,14 @@ from typing import Any
 
 import pydantic
 
+from hub.models.wire.codes import ErrorCode
+
 _CODES = {
-    "extra_forbidden": "unknown_field",
-    "missing": "missing_field",
-    "string_too_short": "blank_field",
-    "json_invalid": "invalid_json",
-    "model_type": "invalid_json",
+    "extra_forbidden": ErrorCode.UNKNOWN_FIELD,
+    "missing": ErrorCode.MISSING_FIELD,
+    "string_too_short": ErrorCode.BLANK_FIELD,
+    "json_invalid": ErrorCode.INVALID_JSON,
+    "model_type": ErrorCode.INVALID_JSON,
 }
 
 
@@ -40,10 +42,10 @@ def problems(error: pydantic.ValidationError) -> list[dict[str, Any]]:
     return out
 
 
-def code(error: pydantic.ValidationError) -> str:
+def code(error: pydantic.ValidationError) -> ErrorCode:
     """One code for the whole error: the most specific kind they share, else `invalid_field`."""
-    kinds = {_CODES.get(item["type"], "invalid_field") for item in error.errors()}
-    return kinds.pop() if len(kinds) == 1 else "invalid_field"
+    kinds = {_CODES.get(item["type"], ErrorCode.INVALID_FIELD) for item in error.errors()}
+    return kinds.pop() if len(kinds) == 1 else ErrorCode.INVALID_FIELD
 
 
 def lines(error: pydantic.ValidationError, origin: str) -> str:

@@ -22,11 +22,17 @@ def _contracts() -> dict[str, dict[str, Any]]:
 
 
 SPOKE = "The spoke agent uses from hub only the shared wire models"
+WIRE = "The spoke agent reaches the hub's models only through the wire package"
 PLANTS = [
-    ("spoke-agent/spoke_agent/jobs.py", "import hub.service", SPOKE),
-    ("hub/grants.py", "import sqlite3", "SQL is spoken by the store adapters"),
-    ("hub/lifecycle.py", "import hub.store.sqlite", "Only the composition roots choose the store"),
-    ("hub/lifecycle.py", "import time", "State transitions are pure"),
+    ("spoke-agent/spoke_agent/executor/jobs.py", "import hub.service", SPOKE),
+    ("spoke-agent/spoke_agent/agent.py", "from hub.models.api import Role", WIRE),
+    ("hub/access/grants.py", "import sqlite3", "SQL is spoken by the store adapters"),
+    (
+        "hub/migration/transitions.py",
+        "import hub.store.sqlite",
+        "Only the composition roots choose the store",
+    ),
+    ("hub/migration/transitions.py", "import time", "State transitions are pure"),
     ("spoke-agent/spoke_agent/executor/rounds.py", "import time", "The executor's state logic"),
     ("hub/capacity/fit.py", "import aiohttp", "The capacity engine is pure"),
 ]
@@ -40,6 +46,16 @@ def test_the_spoke_contract_forbids_every_hub_module_but_the_wire_models() -> No
         if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()
     }
     assert set(_contracts()[SPOKE]["forbidden_modules"]) == modules - {"hub.models"}
+
+
+def test_the_wire_contract_forbids_every_model_module_but_the_wire_package() -> None:
+    models = ROOT / "hub" / "models"
+    modules = {
+        f"hub.models.{p.stem}" if p.is_file() else f"hub.models.{p.name}"
+        for p in models.iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()
+    }
+    assert set(_contracts()[WIRE]["forbidden_modules"]) == modules - {"hub.models.wire"}
 
 
 @pytest.mark.parametrize(

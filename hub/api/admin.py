@@ -9,6 +9,7 @@ from hub.api.routing import Call, Param, Reply, Route
 from hub.errors import Invalid, Unavailable
 from hub.models.api import AlertList, MintedToken, Role, TokenList, TokenRequest
 from hub.models.policy import Policy
+from hub.models.wire.codes import ErrorCode
 from hub.service import info
 
 
@@ -28,7 +29,9 @@ async def create_token(call: Call) -> Reply:
 async def revoke_token(call: Call) -> Reply:
     token_id = call.path("id")
     if call.principal is not None and call.principal.token_id == token_id:
-        raise Invalid("a token cannot revoke itself; use another admin token", code="self_revoke")
+        raise Invalid(
+            "a token cannot revoke itself; use another admin token", code=ErrorCode.SELF_REVOKE
+        )
     await call.hub.revoke(token_id)
     return Reply(204, None)
 
@@ -40,13 +43,15 @@ async def get_policy(call: Call) -> Reply:
 async def put_policy(call: Call) -> Reply:
     raw = await call.raw(call.hub.settings.max_body_bytes)
     if not raw.strip():
-        raise Invalid("the request needs a policy document (JSON)", code="missing_body")
+        raise Invalid("the request needs a policy document (JSON)", code=ErrorCode.MISSING_BODY)
     try:
         document = json.loads(raw)
     except (ValueError, RecursionError) as error:
-        raise Invalid(f"the policy is not valid JSON: {error}", code="invalid_json") from error
+        raise Invalid(
+            f"the policy is not valid JSON: {error}", code=ErrorCode.INVALID_JSON
+        ) from error
     if not isinstance(document, dict):
-        raise Invalid("the policy must be a JSON object", code="invalid_json")
+        raise Invalid("the policy must be a JSON object", code=ErrorCode.INVALID_JSON)
     text = yaml.safe_dump(document, sort_keys=False)
     return Reply(200, await call.hub.set_policy(text))
 

@@ -11,12 +11,13 @@ from aiohttp import web
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from hub import summaries
 from hub.api import admin, checks, clusters, grants, jobs, middleware, migrations, openapi
+from hub.api.metrics import Metrics
 from hub.api.routing import Call, Reply, Route
 from hub.errors import Unavailable
-from hub.metrics import Metrics
-from hub.migrations import watch_stalls
+from hub.fleet import summaries
+from hub.migration.stalls import watch_stalls
+from hub.models.wire.codes import ErrorCode
 from hub.service import Hub
 
 log = logging.getLogger("cclm.api")
@@ -57,7 +58,7 @@ def _endpoint(
         hub.in_flight += 1
         try:
             if route.role is not None and not hub.ready:
-                raise Unavailable("the hub is starting; retry in a moment", code="starting")
+                raise Unavailable("the hub is starting; retry in a moment", code=ErrorCode.STARTING)
             who = middleware.principal(hub, request, route.role) if route.role else None
             response = _respond(await route.handler(Call(request, hub, who, route)))
             status = response.status

@@ -1,14 +1,15 @@
 """Checks: the engine over HTTP, and the console wizard's migration-targets endpoint."""
 
-from hub import manifests, wizard
 from hub.api.routing import Call, Param, Reply, Route
 from hub.capacity import engine
 from hub.capacity.kubevirt import render
 from hub.capacity.kubevirt.admission import RejectedError
 from hub.errors import Invalid
+from hub.fleet import advisor, manifests
 from hub.models.api import CheckAnswer, CheckBody, Role
 from hub.models.check import CheckRequest
 from hub.models.vm import VirtualMachine, VmSpec
+from hub.models.wire.codes import ErrorCode
 from hub.models.wizard import MigrationTargets
 from hub.service import Hub
 
@@ -20,7 +21,7 @@ def _distinct(vms: list[VirtualMachine]) -> None:
         raise Invalid(
             f"VMs named more than once: {', '.join(twice)}",
             details={"vms": twice},
-            code="duplicate_vm",
+            code=ErrorCode.DUPLICATE_VM,
         )
 
 
@@ -31,7 +32,7 @@ def _manifests(body: CheckBody) -> list[VirtualMachine]:
         return manifests.machines(body.manifests, "manifests", indexed=True)
     except manifests.ManifestError as error:
         raise Invalid(
-            str(error), details={"field": "manifests"}, code="invalid_manifest"
+            str(error), details={"field": "manifests"}, code=ErrorCode.INVALID_MANIFEST
         ) from error
 
 
@@ -52,7 +53,7 @@ def _admissible(vms: list[VirtualMachine], hub: Hub, target: str | None) -> None
                         {"field": f"spec.{c.field}", "problem": c.message} for c in error.causes
                     ],
                 },
-                code="vm_rejected",
+                code=ErrorCode.VM_REJECTED,
             ) from error
 
 
@@ -66,7 +67,7 @@ def _validate_clusters(hub: Hub, source: str | None, target: str | None) -> None
             f"target {target!r} is the VMs' source cluster; name another cluster, or leave the "
             "target out to rank every cluster",
             details={"target": target},
-            code="target_is_source",
+            code=ErrorCode.TARGET_IS_SOURCE,
         )
 
 
@@ -105,7 +106,7 @@ async def migration_targets(call: Call) -> Reply:
         raise Invalid(
             f"missing query parameter(s): {', '.join(missing)}",
             details={"missing": missing},
-            code="missing_parameter",
+            code=ErrorCode.MISSING_PARAMETER,
         )
     hub = call.hub
     cluster = str(values["cluster"])
@@ -115,7 +116,7 @@ async def migration_targets(call: Call) -> Reply:
     result = engine.run(hub.inventory.fleet(), request, hub.policy, hub.clock(), True)
     source_index = hub.inventory.index(cluster)
     default_class = source_index.default_storage_class if source_index else None
-    answer = wizard.answer(vms[0], cluster, default_class, result, hub.inventory.index)
+    answer = advisor.answer(vms[0], cluster, default_class, result, hub.inventory.index)
     return Reply(200, answer, omit_none=True)
 
 

@@ -1,8 +1,8 @@
 """Clusters: registration (admin), inventory and capacity (viewer), reports (spoke)."""
 
-from hub import summaries
 from hub.api.routing import Call, Param, Reply, Route
 from hub.errors import Unauthorized
+from hub.fleet import summaries
 from hub.models.api import (
     ClusterDetail,
     ClusterList,

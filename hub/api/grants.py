@@ -1,7 +1,7 @@
 """Target access for migrations, between the two agents of each and through the hub, which
-relays sealed boxes it cannot open (see `hub.grants`)."""
+relays sealed boxes it cannot open (see `hub.access.grants`)."""
 
-from hub import grants
+from hub.access import grants
 from hub.api.routing import Call, Param, Reply, Route
 from hub.api.waiting import MAX_IDS, ids, long_poll, own, wait_param
 from hub.models.api import Role

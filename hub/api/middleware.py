@@ -10,6 +10,7 @@ from aiohttp import web
 
 from hub.errors import Forbidden, HubError, Unauthorized
 from hub.models.api import Role
+from hub.models.wire.codes import ErrorCode
 from hub.service import Hub, Principal
 
 log = logging.getLogger("cclm.api")
@@ -23,9 +24,9 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
 
 
 _HTTP_CODES = {
-    404: ("not_found", "no such endpoint; see /api/v1/openapi.json"),
-    405: ("method_not_allowed", "this endpoint does not take that method"),
-    413: ("payload_too_large", "the request body is too large"),
+    404: (ErrorCode.NOT_FOUND, "no such endpoint; see /api/v1/openapi.json"),
+    405: (ErrorCode.METHOD_NOT_ALLOWED, "this endpoint does not take that method"),
+    413: (ErrorCode.PAYLOAD_TOO_LARGE, "the request body is too large"),
 }
 
 
@@ -41,7 +42,7 @@ async def errors(request: web.Request, handler: Next) -> web.StreamResponse:
     except web.HTTPException as error:
         if error.status < 400:
             raise
-        code, message = _HTTP_CODES.get(error.status, ("http_error", error.reason))
+        code, message = _HTTP_CODES.get(error.status, (ErrorCode.HTTP_ERROR, error.reason))
         details = None
         if error.status == 405 and isinstance(error, web.HTTPMethodNotAllowed):
             details = {"allowed": sorted(error.allowed_methods)}
@@ -49,7 +50,9 @@ async def errors(request: web.Request, handler: Next) -> web.StreamResponse:
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(
-            500, "internal", "the hub failed to handle this request; the error is in its log"
+            500,
+            ErrorCode.INTERNAL,
+            "the hub failed to handle this request; the error is in its log",
         )
 
 
@@ -57,7 +60,9 @@ def principal(hub: Hub, request: web.Request, role: Role) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("send a token: Authorization: Bearer <token>", code="missing_token")
+        raise Unauthorized(
+            "send a token: Authorization: Bearer <token>", code=ErrorCode.MISSING_TOKEN
+        )
     found = hub.authenticate(token.strip())
     if found is None:
         raise Unauthorized("the token is not valid (revoked, mistyped or from another hub)")

@@ -2,9 +2,11 @@
 
 import pydantic
 
-from hub import migrations, validation
+from hub import validation
 from hub.api.routing import Call, Param, Reply, Route
 from hub.errors import Invalid, NotFound
+from hub.migration import accept
+from hub.migration.cancel import cancel as cancel_migration
 from hub.models.api import (
     Migration,
     MigrationList,
@@ -15,6 +17,7 @@ from hub.models.api import (
     TaskList,
     VmMigrationRequest,
 )
+from hub.models.wire.codes import ErrorCode
 
 FILTERS = (
     Param("state", "Only this state", choices=tuple(s.value for s in State)),
@@ -30,7 +33,7 @@ def _idempotency_key(call: Call) -> str | None:
     ):
         raise Invalid(
             "the Idempotency-Key header must be 1 to 200 printable ASCII characters",
-            code="invalid_header",
+            code=ErrorCode.INVALID_HEADER,
         )
     return key.strip() if key else None
 
@@ -38,7 +41,7 @@ def _idempotency_key(call: Call) -> str | None:
 async def create(call: Call) -> Reply:
     key = _idempotency_key(call)
     request = await call.body(MigrationRequest)
-    migration, created = await migrations.create(call.hub, request, call.who, key)
+    migration, created = await accept.create(call.hub, request, call.who, key)
     return Reply(
         201 if created else 200,
         migration,
@@ -50,11 +53,11 @@ def _vm_request(call: Call, body: VmMigrationRequest) -> MigrationRequest:
     source = call.path("cluster")
     target = (body.target or "").strip()
     if not target:
-        raise Invalid("target cluster is required", code="missing_target")
+        raise Invalid("target cluster is required", code=ErrorCode.MISSING_TARGET)
     if target == source:
         raise Invalid(
             f"target {target!r} is the cluster the VM already runs on; name another cluster",
-            code="target_is_source",
+            code=ErrorCode.TARGET_IS_SOURCE,
         )
     vm = f"{call.path('namespace')}/{call.path('name')}"
     try:
@@ -76,10 +79,10 @@ def _vm_request(call: Call, body: VmMigrationRequest) -> MigrationRequest:
 async def migrate_vm(call: Call) -> Reply:
     key = _idempotency_key(call)
     request = _vm_request(call, await call.body(VmMigrationRequest))
-    migration, _ = await migrations.create(call.hub, request, call.who, key)
+    migration, _ = await accept.create(call.hub, request, call.who, key)
     task = await call.hub.store.task(migration.task_id)
     if task is None:
-        raise NotFound(f"migration {migration.id} has no task", code="unknown_task")
+        raise NotFound(f"migration {migration.id} has no task", code=ErrorCode.UNKNOWN_TASK)
     return Reply(202, task, headers={"Location": f"/api/v1/tasks/{task.id}"})
 
 
@@ -93,12 +96,12 @@ async def list_migrations(call: Call) -> Reply:
 async def get_migration(call: Call) -> Reply:
     found = await call.hub.store.migration(call.path("id"))
     if found is None:
-        raise NotFound(f"no migration {call.path('id')!r}", code="unknown_migration")
+        raise NotFound(f"no migration {call.path('id')!r}", code=ErrorCode.UNKNOWN_MIGRATION)
     return Reply(200, found)
 
 
 async def cancel(call: Call) -> Reply:
-    return Reply(200, await migrations.cancel(call.hub, call.path("id"), call.who))
+    return Reply(200, await cancel_migration(call.hub, call.path("id"), call.who))
 
 
 async def list_tasks(call: Call) -> Reply:
@@ -111,7 +114,7 @@ async def list_tasks(call: Call) -> Reply:
 async def get_task(call: Call) -> Reply:
     found = await call.hub.store.task(call.path("id"))
     if found is None:
-        raise NotFound(f"no task {call.path('id')!r}", code="unknown_task")
+        raise NotFound(f"no task {call.path('id')!r}", code=ErrorCode.UNKNOWN_TASK)
     return Reply(200, found)
 
 

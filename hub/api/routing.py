@@ -12,8 +12,9 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from hub import payloads, validation
-from hub.errors import Invalid, TooLarge
+from hub.errors import Invalid, TooLarge, refused_body
 from hub.models.api import Role
+from hub.models.wire.codes import ErrorCode
 from hub.service import Hub, Principal
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -66,7 +67,7 @@ class Call:
             raise Invalid(
                 f"query parameter {name}={value!r} is not one of: {allowed}",
                 details={"parameter": name, "allowed": [m.value for m in kind]},
-                code="invalid_parameter",
+                code=ErrorCode.INVALID_PARAMETER,
             ) from None
 
     def limit(self) -> int:
@@ -78,7 +79,7 @@ class Call:
             raise Invalid(
                 f"query parameter limit={value!r} must be an integer from 1 to {ceiling}",
                 details={"parameter": "limit"},
-                code="invalid_parameter",
+                code=ErrorCode.INVALID_PARAMETER,
             )
         return int(value)
 
@@ -96,7 +97,7 @@ class Call:
         if self.request.body_exists and kind not in JSON_TYPES:
             raise Invalid(
                 f"send the body as application/json, not {kind}",
-                code="unsupported_media_type",
+                code=ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             )
         chunks = []
         size = 0
@@ -110,7 +111,9 @@ class Call:
                     )
                 chunks.append(chunk)
         except (RequestPayloadError, ValueError, ConnectionError) as error:
-            raise Invalid(f"the body could not be read: {error}", code="invalid_body") from error
+            raise Invalid(
+                f"the body could not be read: {error}", code=ErrorCode.INVALID_BODY
+            ) from error
         return b"".join(chunks)
 
     async def raw(self, limit: int) -> bytes:
@@ -118,13 +121,12 @@ class Call:
         try:
             return payloads.inflate(await self.compressed(limit), self.encoding, limit)
         except payloads.PayloadError as error:
-            kind = TooLarge if error.code == "payload_too_large" else Invalid
-            raise kind(error.message, code=error.code) from error
+            raise refused_body(error.code, error.message) from error
 
     async def body(self, model: type[M]) -> M:
         raw = await self.raw(self.hub.settings.max_body_bytes)
         if not raw.strip():
-            raise Invalid("the request needs a JSON body", code="missing_body")
+            raise Invalid("the request needs a JSON body", code=ErrorCode.MISSING_BODY)
         try:
             return model.model_validate_json(raw)
         except pydantic.ValidationError as error:

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from hub.api.routing import Call, Param
 from hub.errors import Invalid
+from hub.models.wire.codes import ErrorCode
 
 T = TypeVar("T")
 MAX_WAIT = 60
@@ -37,7 +38,7 @@ def ids(call: Call, name: str) -> set[str]:
         raise Invalid(
             f"query parameter {name} lists {len(found)} ids; at most {MAX_IDS}",
             details={"parameter": name},
-            code="invalid_parameter",
+            code=ErrorCode.INVALID_PARAMETER,
         )
     return found
 
@@ -57,7 +58,7 @@ def seconds(call: Call) -> int:
             f"query parameter wait={value!r} must be a whole number of seconds from 0 to "
             f"{MAX_WAIT}",
             details={"parameter": "wait"},
-            code="invalid_parameter",
+            code=ErrorCode.INVALID_PARAMETER,
         )
     return int(value)
 

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import pydantic
 from spoke_agent import cli as spoke
 
-from hub import fleet_files, policy_files
-from hub.cli import demo, local, remote, serve, size
+from hub import policy_files
+from hub.cli import demo, fleet_files, local, remote, serve, size
+from hub.cli.client import ClientError
 from hub.cli.usage import UsageError
-from hub.client import ClientError
 
 
 def parser() -> argparse.ArgumentParser:

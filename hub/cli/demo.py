@@ -21,23 +21,23 @@ from typing import Any
 import aiohttp
 import yaml
 from aiohttp import web
-from spoke_agent import simulation
+from spoke_agent.access.sealing import KeyPair
+from spoke_agent.access.source_grants import GrantedConnector
+from spoke_agent.access.target_grants import AccessPoint, Granter
 from spoke_agent.agent import Agent
 from spoke_agent.client import HubClient
 from spoke_agent.drivers import simulated
 from spoke_agent.drivers.simulated import World
+from spoke_agent.executor.jobs import JobRunner, JobSettings
 from spoke_agent.executor.journal import Journal
-from spoke_agent.granting import AccessPoint, Granter
-from spoke_agent.jobs import JobRunner, JobSettings
-from spoke_agent.sealing import KeyPair
-from spoke_agent.sequence import Sequence
-from spoke_agent.simulation import SimulatedMinter
-from spoke_agent.targets import GrantedConnector
+from spoke_agent.report.sequence import Sequence
+from spoke_agent.sim import fleets
+from spoke_agent.sim.fleets import SimulatedMinter
 
-from hub import render
 from hub.api import app as api
-from hub.client import ClientError, Connection, call
-from hub.fleet_files import example_fleet
+from hub.cli import render
+from hub.cli.client import ClientError, Connection, call
+from hub.cli.fleet_files import example_fleet
 from hub.models.api import CheckAnswer, ClusterDetail, ClusterList, Migration, Role, Task
 from hub.service import Hub
 from hub.store.sqlite import SqliteStore
@@ -166,8 +166,8 @@ async def _execute(
 async def _simulated_spokes(url: str, admin: Connection, home: Path) -> None:
     """Spoke agents on simulated clusters: the collector reads Kubernetes-shaped objects and
     the agent sends the report, exactly as in a real cluster."""
-    shape = simulation.FleetShape(clusters=3, nodes=12, vms_per_node=2, pods_per_node=6)
-    for cluster in simulation.fleet(seed=7, shape=shape):
+    shape = fleets.FleetShape(clusters=3, nodes=12, vms_per_node=2, pods_per_node=6)
+    for cluster in fleets.fleet(seed=7, shape=shape):
         registered = await call(
             admin, "POST", "/api/v1/clusters", {"name": cluster.name, "labels": cluster.labels}
         )

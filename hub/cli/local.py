@@ -11,9 +11,11 @@ from pathlib import Path
 import pydantic
 import yaml
 
-from hub import fleet_files, manifests, policy_files, render, validation
+from hub import policy_files, validation
 from hub.capacity import engine
+from hub.cli import fleet_files, render
 from hub.cli.usage import UsageError, pairs
+from hub.fleet import manifests
 from hub.models import schemas
 from hub.models.api import VmReference
 from hub.models.check import CheckRequest, CheckResult

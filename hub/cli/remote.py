@@ -7,10 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hub import render
-from hub.cli import local, serve
+from hub.cli import local, render, serve
+from hub.cli.client import Connection, call
 from hub.cli.usage import UsageError, pairs
-from hub.client import Connection, call
 from hub.models.api import (
     CheckAnswer,
     ClusterDetail,

@@ -13,12 +13,12 @@ from typing import Any
 
 import yaml
 
-from hub import manifests
 from hub.capacity.kubevirt import compute, release
 from hub.capacity.kubevirt.admission import RejectedError
 from hub.capacity.kubevirt.render import Rendered, Target, render, target
 from hub.cli.local import read_documents
 from hub.cli.usage import UsageError
+from hub.fleet import manifests
 from hub.models import kubevirt as k
 from hub.models import quantity
 

@@ -15,10 +15,10 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from hub.models.report import CapacityReport
-from spoke_agent.collector import Config, Memo, collect
-from spoke_agent.sequence import Sequence
-from spoke_agent.snapshot import Snapshot, Source
+from hub.models.wire import CapacityReport
+from spoke_agent.report.collector import Config, Memo, collect
+from spoke_agent.report.sequence import Sequence
+from spoke_agent.report.snapshot import Snapshot, Source
 
 log = logging.getLogger("cclm.spoke")
 Clock = Callable[[], datetime]

@@ -18,21 +18,22 @@ from kubernetes import client, config
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from hub.models import quantity
-from spoke_agent import access, jobs
+from hub.models.wire import quantity
+from spoke_agent.access import source_connection
+from spoke_agent.access.sealing import KeyPair
+from spoke_agent.access.source_grants import GrantedConnector
+from spoke_agent.access.target_grants import AccessPoint, Granter
+from spoke_agent.access.target_tokens import KubernetesMinter
 from spoke_agent.agent import Agent
 from spoke_agent.client import HubClient
-from spoke_agent.collector import Config
 from spoke_agent.drivers import ClusterDriver
 from spoke_agent.drivers.kubernetes import DriverSettings, KubernetesDriver
+from spoke_agent.executor import jobs
 from spoke_agent.executor.journal import Journal
 from spoke_agent.executor.model import Job, Side
-from spoke_agent.granting import AccessPoint, Granter
-from spoke_agent.kube_source import KubernetesSource
-from spoke_agent.minting import KubernetesMinter
-from spoke_agent.sealing import KeyPair
-from spoke_agent.sequence import Sequence
-from spoke_agent.targets import GrantedConnector
+from spoke_agent.report.collector import Config
+from spoke_agent.report.kube_source import KubernetesSource
+from spoke_agent.report.sequence import Sequence
 
 log = logging.getLogger("cclm.spoke")
 
@@ -98,7 +99,7 @@ def _connector(
         args.cluster,
         hub,
         keys,
-        lambda job, creds: drivers(job, access.api_client(creds, ca_dir, job.id)),
+        lambda job, creds: drivers(job, source_connection.api_client(creds, ca_dir, job.id)),
         lambda: datetime.now(UTC),
     )
     given = _pairs(args.target_kubeconfig, "--target-kubeconfig")

@@ -17,10 +17,18 @@ from typing import Any
 
 import aiohttp
 
-from hub.models.api import JobList, Progress, ProgressReceipt
-from hub.models.grants import GrantFailure, GrantList, GrantReceipt, SealedGrant, SealingKey
-from hub.models.report import CapacityReport
-from hub.models.vm import MAX_MESSAGE
+from hub.models.wire import (
+    MAX_MESSAGE,
+    CapacityReport,
+    GrantFailure,
+    GrantList,
+    GrantReceipt,
+    JobList,
+    Progress,
+    ProgressReceipt,
+    SealedGrant,
+    SealingKey,
+)
 
 log = logging.getLogger("cclm.spoke")
 

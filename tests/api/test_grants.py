@@ -9,8 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from spoke_agent.access import TargetAccess
-from spoke_agent.sealing import KeyPair, seal
+from spoke_agent.access.sealing import KeyPair, seal
+from spoke_agent.access.source_connection import TargetAccess
 
 from tests.api.conftest import Env
 from tests.api.test_migrations import migrate

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hub.migrations import watch_stalls
+from hub.migration.stalls import watch_stalls
 from tests.api.conftest import Env
 from tests.api.test_migrations import migrate, reserved_memory
 

@@ -20,8 +20,8 @@ import statistics
 import time
 from datetime import UTC, datetime
 
-from spoke_agent import simulation
-from spoke_agent.collector import Memo, collect
+from spoke_agent.report.collector import Memo, collect
+from spoke_agent.sim import fleets
 
 
 def _reference_ms() -> float:
@@ -47,13 +47,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    shape = simulation.FleetShape(
+    shape = fleets.FleetShape(
         clusters=1,
         nodes=args.nodes,
         pods_per_node=args.pods_per_node,
         vms_per_node=max(args.vms // args.nodes, 0),
     )
-    [cluster] = simulation.fleet(args.seed, shape)
+    [cluster] = fleets.fleet(args.seed, shape)
     snapshot = cluster.snapshot()
     timings, cpu = [], []
     for run in range(args.runs + 1):

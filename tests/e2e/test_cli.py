@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from hub.cli import main
-from hub.fleet_files import example_fleet
+from hub.cli.fleet_files import example_fleet
 
 
 def _port() -> int:

@@ -15,19 +15,19 @@ from typing import Any
 import kmock
 import pytest
 from kubernetes import client
-from spoke_agent import access
-from spoke_agent.access import Credentials
+from spoke_agent.access import source_connection
+from spoke_agent.access.sealing import KeyPair
+from spoke_agent.access.source_connection import Credentials
+from spoke_agent.access.source_grants import Build, GrantedConnector
+from spoke_agent.access.target_grants import AccessPoint, Granter
+from spoke_agent.access.target_tokens import KubernetesMinter
 from spoke_agent.client import HubClient
 from spoke_agent.drivers import ClusterDriver, simulated
 from spoke_agent.drivers.kubernetes import DriverSettings, KubernetesDriver
 from spoke_agent.drivers.simulated import World
+from spoke_agent.executor.jobs import AccessPendingError, JobRunner, JobSettings, job_of
 from spoke_agent.executor.journal import Journal
 from spoke_agent.executor.model import Job, Side
-from spoke_agent.granting import AccessPoint, Granter
-from spoke_agent.jobs import AccessPendingError, JobRunner, JobSettings, job_of
-from spoke_agent.minting import KubernetesMinter
-from spoke_agent.sealing import KeyPair
-from spoke_agent.targets import Build, GrantedConnector
 
 from hub.models.api import Migration
 from tests import grant_api
@@ -128,7 +128,7 @@ async def test_the_source_reaches_the_target_with_the_token_its_agent_minted(
     drivers: list[KubernetesDriver] = []
 
     def build(job: Job, credentials: Credentials) -> tuple[ClusterDriver, ClusterDriver]:
-        api = access.api_client(credentials, fleet.home / "ca", job.id)
+        api = source_connection.api_client(credentials, fleet.home / "ca", job.id)
         drivers.append(KubernetesDriver(api, Side.TARGET, DriverSettings(), source=api))
         return drivers[-1], drivers[-1]
 

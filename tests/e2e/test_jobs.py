@@ -13,15 +13,15 @@ import pytest
 from spoke_agent.client import HubClient
 from spoke_agent.drivers import ClusterDriver, simulated
 from spoke_agent.drivers.simulated import World
-from spoke_agent.executor.journal import Journal
-from spoke_agent.executor.model import Job
-from spoke_agent.jobs import (
+from spoke_agent.executor.jobs import (
     JobRunner,
     JobSettings,
     NoConnectionError,
     StaticConnector,
     job_of,
 )
+from spoke_agent.executor.journal import Journal
+from spoke_agent.executor.model import Job
 
 from hub.models.api import Migration
 from tests.api.conftest import Env

@@ -12,9 +12,9 @@ from typing import Any
 import aiohttp
 import kmock
 import yaml
-from spoke_agent import manifests as m
-from spoke_agent.access import TargetAccess
-from spoke_agent.sealing import KeyPair
+from spoke_agent.access.sealing import KeyPair
+from spoke_agent.access.source_connection import TargetAccess
+from spoke_agent.sim import objects as m
 
 from tests import grant_api
 from tests.api.conftest import Env

@@ -13,6 +13,7 @@ import kmock
 import pytest
 from kubernetes import client
 from spoke_agent.drivers import kube_objects as ko
+from spoke_agent.drivers.kube_rest import connect
 from spoke_agent.drivers.kubernetes import DriverError, DriverSettings, KubernetesDriver
 from spoke_agent.executor.journal import Journal
 from spoke_agent.executor.model import (
@@ -37,7 +38,6 @@ from spoke_agent.executor.model import (
 )
 from spoke_agent.executor.reconcile import Executor
 from spoke_agent.executor.records import STALE, Ended
-from spoke_agent.kube_rest import connect
 
 from tests.executor import api_server
 from tests.executor import kubevirt_fake as fake

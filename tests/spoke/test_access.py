@@ -5,7 +5,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from spoke_agent.access import Credentials, TargetAccess
+from spoke_agent.access.source_connection import Credentials, TargetAccess
 
 from tests.api.conftest import FakeClock
 

@@ -8,17 +8,17 @@ from typing import Any
 import kmock
 import pytest
 from kubernetes import client
-from spoke_agent import manifests as m
-from spoke_agent import simulation
 from spoke_agent.agent import Agent
 from spoke_agent.client import HubClient, RefusedError
-from spoke_agent.kube_source import KubernetesSource
-from spoke_agent.sequence import Sequence
-from spoke_agent.snapshot import Snapshot
+from spoke_agent.report.kube_source import KubernetesSource
+from spoke_agent.report.sequence import Sequence
+from spoke_agent.report.snapshot import Snapshot
+from spoke_agent.sim import fleets
+from spoke_agent.sim import objects as m
 
 from tests.api.conftest import Env, FakeClock
 
-SHAPE = simulation.FleetShape(clusters=1, nodes=4, vms_per_node=1, pods_per_node=3)
+SHAPE = fleets.FleetShape(clusters=1, nodes=4, vms_per_node=1, pods_per_node=3)
 
 
 async def _agent(hub: Env, tmp_path: Path, source: Any, name: str = "sim-000") -> Agent:
@@ -34,7 +34,7 @@ async def _detail(hub: Env, name: str) -> Any:
 
 
 async def test_reports_reach_the_hub_and_follow_changes(hub: Env, tmp_path: Path) -> None:
-    [cluster] = simulation.fleet(1, SHAPE)
+    [cluster] = fleets.fleet(1, SHAPE)
     agent = await _agent(hub, tmp_path, cluster)
     first = await agent.report_once()
     assert first["applied"] is True
@@ -47,7 +47,7 @@ async def test_reports_reach_the_hub_and_follow_changes(hub: Env, tmp_path: Path
 
 
 async def test_the_sequence_keeps_growing_across_restarts(hub: Env, tmp_path: Path) -> None:
-    [cluster] = simulation.fleet(1, SHAPE)
+    [cluster] = fleets.fleet(1, SHAPE)
     agent = await _agent(hub, tmp_path, cluster)
     before = (await agent.report_once())["sequence"]
     hub.clock.now = hub.clock.now.replace(year=2020)
@@ -62,7 +62,7 @@ async def test_the_sequence_keeps_growing_across_restarts(hub: Env, tmp_path: Pa
 class Flaky:
     """A source whose API is unreachable for a while, then back."""
 
-    def __init__(self, inner: simulation.SimulatedCluster, failures: int) -> None:
+    def __init__(self, inner: fleets.SimulatedCluster, failures: int) -> None:
         self.inner = inner
         self.failures = failures
 
@@ -74,7 +74,7 @@ class Flaky:
 
 
 async def test_api_outages_are_survived_and_reports_resume(hub: Env, tmp_path: Path) -> None:
-    [cluster] = simulation.fleet(1, SHAPE)
+    [cluster] = fleets.fleet(1, SHAPE)
     agent = await _agent(hub, tmp_path, Flaky(cluster, failures=2))
     for _ in range(2):
         with pytest.raises(ConnectionError):
@@ -85,7 +85,7 @@ async def test_api_outages_are_survived_and_reports_resume(hub: Env, tmp_path: P
 
 
 async def test_a_refused_report_is_not_retried(hub: Env, tmp_path: Path) -> None:
-    [cluster] = simulation.fleet(1, SHAPE)
+    [cluster] = fleets.fleet(1, SHAPE)
     agent = await _agent(hub, tmp_path, cluster)
     (tmp_path / "sim-000.token").write_text("cclm_nope_nope")
     with pytest.raises(RefusedError) as refused:
@@ -96,7 +96,7 @@ async def test_a_refused_report_is_not_retried(hub: Env, tmp_path: Path) -> None
 
 
 async def test_an_unreachable_hub_is_retried_then_reported(tmp_path: Path) -> None:
-    [cluster] = simulation.fleet(1, SHAPE)
+    [cluster] = fleets.fleet(1, SHAPE)
     token = tmp_path / "token"
     token.write_text("cclm_a_b")
     sender = HubClient("http://127.0.0.1:9", token, attempts=3, first_delay=0.01)
@@ -120,7 +120,7 @@ class Recording:
 
 
 async def test_run_reports_at_start_and_on_change_then_stops(hub: Env, tmp_path: Path) -> None:
-    [cluster] = simulation.fleet(1, SHAPE)
+    [cluster] = fleets.fleet(1, SHAPE)
     agent = await _agent(hub, tmp_path, cluster)
     recording = Recording(agent.hub)  # type: ignore[arg-type]
     agent.hub, agent.debounce, agent.heartbeat = recording, 0.01, 3600

@@ -3,9 +3,9 @@
 import gc
 from decimal import Decimal
 
-from spoke_agent import manifests as m
-from spoke_agent.collector import Config, collect
-from spoke_agent.snapshot import Snapshot
+from spoke_agent.report.collector import Config, collect
+from spoke_agent.report.snapshot import Snapshot
+from spoke_agent.sim import objects as m
 
 from hub.models import kubevirt as k
 from hub.models.report import CapacitySource

@@ -13,10 +13,10 @@ from typing import Any
 import kmock
 import pytest
 from kubernetes import client
-from spoke_agent import manifests as m
-from spoke_agent.collector import collect
-from spoke_agent.kube_source import KubernetesSource
-from spoke_agent.snapshot import Snapshot
+from spoke_agent.report.collector import collect
+from spoke_agent.report.kube_source import KubernetesSource
+from spoke_agent.report.snapshot import Snapshot
+from spoke_agent.sim import objects as m
 
 from hub.models import kubevirt as k
 from hub.models.vm import VolumeMode

@@ -10,9 +10,9 @@ from typing import Any
 import kmock
 import pytest
 from kubernetes import client
-from spoke_agent.collector import collect
-from spoke_agent.kube_source import CUSTOM, RULES, KubernetesSource, _event
-from spoke_agent.snapshot import Snapshot
+from spoke_agent.report.collector import collect
+from spoke_agent.report.kube_source import CUSTOM, RULES, KubernetesSource, _event
+from spoke_agent.report.snapshot import Snapshot
 
 from tests.builders import NOW
 from tests.spoke.test_collector import _snapshot

@@ -13,8 +13,8 @@ from typing import Any
 import kmock
 import pytest
 from kubernetes import client
-from spoke_agent.kube_rest import connect
-from spoke_agent.minting import KubernetesMinter, Minted, MintError
+from spoke_agent.access.target_tokens import KubernetesMinter, Minted, MintError
+from spoke_agent.drivers.kube_rest import connect
 
 from tests.grant_api import RESOURCES, answer, declare
 

@@ -15,7 +15,7 @@ import kmock
 import pytest
 import yaml
 from kubernetes import client
-from spoke_agent import kube_source
+from spoke_agent.access.target_tokens import KubernetesMinter
 from spoke_agent.drivers import kube_objects as ko
 from spoke_agent.drivers import kubernetes as driver_module
 from spoke_agent.drivers.kubernetes import DriverSettings, KubernetesDriver
@@ -36,7 +36,7 @@ from spoke_agent.executor.model import (
     StopReceiving,
     StopSending,
 )
-from spoke_agent.minting import KubernetesMinter
+from spoke_agent.report import kube_source
 
 from tests.executor import kubevirt_fake as fake
 from tests.grant_api import declare

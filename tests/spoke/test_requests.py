@@ -4,8 +4,8 @@ IsPodResizeInfeasible :302, IsSupportedPodLevelResource :74."""
 
 from typing import Any
 
-from spoke_agent import manifests as m
-from spoke_agent.requests import pod_requests
+from spoke_agent.report.requests import pod_requests
+from spoke_agent.sim import objects as m
 
 GIB, MIB = 2**30, 2**20
 

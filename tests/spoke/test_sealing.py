@@ -6,7 +6,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from spoke_agent.sealing import KeyPair, SealingError, public_key, seal
+from spoke_agent.access.sealing import KeyPair, SealingError, public_key, seal
 
 
 def test_a_box_opens_with_the_recipients_key_for_its_migration() -> None:

@@ -1,23 +1,23 @@
 """Simulated clusters are reproducible and read by the same collector as real ones."""
 
-from spoke_agent import simulation
-from spoke_agent.collector import Memo, collect
+from spoke_agent.report.collector import Memo, collect
+from spoke_agent.sim import fleets
 
 from tests.builders import NOW
 
-SMALL = simulation.FleetShape(clusters=3, nodes=6, vms_per_node=2, pods_per_node=4)
+SMALL = fleets.FleetShape(clusters=3, nodes=6, vms_per_node=2, pods_per_node=4)
 
 
 def test_the_same_seed_gives_the_same_fleet_and_another_seed_another() -> None:
-    first = [c.snapshot() for c in simulation.fleet(11, SMALL)]
-    again = [c.snapshot() for c in simulation.fleet(11, SMALL)]
-    other = [c.snapshot() for c in simulation.fleet(12, SMALL)]
+    first = [c.snapshot() for c in fleets.fleet(11, SMALL)]
+    again = [c.snapshot() for c in fleets.fleet(11, SMALL)]
+    other = [c.snapshot() for c in fleets.fleet(12, SMALL)]
     assert first == again
     assert first != other
 
 
 def test_generated_clusters_collect_cleanly() -> None:
-    fleet = simulation.fleet(3, SMALL)
+    fleet = fleets.fleet(3, SMALL)
     assert [c.name for c in fleet] == ["sim-000", "sim-001", "sim-002"]
     assert len({c.labels["topology.kubernetes.io/region"] for c in fleet}) == 3
     collected = collect(fleet[0].snapshot(), fleet[0].name, 1, NOW)
@@ -32,15 +32,15 @@ def test_generated_clusters_collect_cleanly() -> None:
 
 
 def test_fill_and_fragmentation_shape_the_nodes() -> None:
-    flat = simulation.FleetShape(clusters=1, nodes=40, fill=0.5, fragmentation=0.0, vms_per_node=0)
-    [cluster] = simulation.fleet(5, flat)
+    flat = fleets.FleetShape(clusters=1, nodes=40, fill=0.5, fragmentation=0.0, vms_per_node=0)
+    [cluster] = fleets.fleet(5, flat)
     report = collect(cluster.snapshot(), cluster.name, 1, NOW).report
     fills = [n.requested.memory_bytes / n.allocatable.memory_bytes for n in report.nodes]
     assert all(abs(f - 0.5) < 0.01 for f in fills)
 
 
 def test_changes_show_in_the_next_report() -> None:
-    [cluster] = simulation.fleet(7, simulation.FleetShape(clusters=1, nodes=3, vms_per_node=1))
+    [cluster] = fleets.fleet(7, fleets.FleetShape(clusters=1, nodes=3, vms_per_node=1))
     node = cluster.objects["nodes"][0]["metadata"]["name"]
     cluster.cordon(node)
     vm = cluster.objects["virtual_machines"][0]["metadata"]
@@ -52,7 +52,7 @@ def test_changes_show_in_the_next_report() -> None:
 
 
 def test_results_kept_by_resource_version_give_the_same_report() -> None:
-    [cluster] = simulation.fleet(9, simulation.FleetShape(clusters=1, nodes=5, vms_per_node=2))
+    [cluster] = fleets.fleet(9, fleets.FleetShape(clusters=1, nodes=5, vms_per_node=2))
     memo = Memo()
     first = collect(cluster.snapshot(), cluster.name, 1, NOW, memo=memo).report
     assert len(memo.pods) == len(cluster.objects["pods"])

@@ -7,7 +7,8 @@ import jsonschema
 import pytest
 import yaml
 
-from hub import cli, fleet_files, policy_files
+from hub import cli, policy_files
+from hub.cli import fleet_files
 from hub.models import schemas
 
 POLICIES = Path(__file__).parents[2] / "policies"

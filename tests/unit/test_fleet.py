@@ -11,7 +11,7 @@ import pytest
 from hub import payloads
 from hub.capacity import fleet
 from hub.capacity.index import ClusterIndex
-from hub.inventory import Entry, Inventory
+from hub.fleet.inventory import Entry, Inventory
 from tests.builders import NOW, NodeBuilder, cluster_index, kubevirt, report
 
 MODELS = ("Skylake-Server", "Icelake-Server")

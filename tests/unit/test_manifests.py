@@ -12,9 +12,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub import manifests
 from hub.capacity.kubevirt import render
 from hub.capacity.kubevirt.admission import RejectedError
+from hub.fleet import manifests
 
 WEB = list(
     yaml.safe_load_all((Path(__file__).parents[2] / "hub/examples/manifests/web.yaml").read_text())

@@ -15,7 +15,7 @@ deletion (a receiver removed to try again) would have the garbage collector take
 from collections.abc import Mapping
 from typing import Any
 
-from hub.models.kubevirt import MATCHERS
+from hub.models.wire import kubevirt
 
 Obj = dict[str, Any]
 
@@ -25,7 +25,7 @@ def pin(manifest: Obj, status: Mapping[str, Any]) -> Obj:
     spec = manifest.get("spec")
     if not isinstance(spec, dict):
         return manifest
-    for matcher in MATCHERS:
+    for matcher in kubevirt.MATCHERS:
         wanted = spec.get(matcher.field)
         stored = (status.get(matcher.status_ref) or {}).get("controllerRevisionRef") or {}
         if isinstance(wanted, dict) and not wanted.get("revisionName") and stored.get("name"):
@@ -36,7 +36,7 @@ def pin(manifest: Obj, status: Mapping[str, Any]) -> Obj:
 def names(manifest: Mapping[str, Any]) -> list[str]:
     """The revisions a VM manifest names, instancetype first."""
     spec = manifest.get("spec") or {}
-    found = [(spec.get(m.field) or {}).get("revisionName") for m in MATCHERS]
+    found = [(spec.get(m.field) or {}).get("revisionName") for m in kubevirt.MATCHERS]
     return [str(name) for name in found if name]
 
 

@@ -24,12 +24,11 @@ from typing import Any
 
 from kubernetes import client
 
-from spoke_agent import kube_rest
 from spoke_agent.drivers import kube_objects as ko
-from spoke_agent.drivers import kube_revisions
+from spoke_agent.drivers import kube_rest, kube_revisions
+from spoke_agent.drivers.kube_rest import KubeError
 from spoke_agent.executor import model
 from spoke_agent.executor.model import Job, Side
-from spoke_agent.kube_rest import KubeError
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 # The wire's own Mode (a task's VM says how it moves): one enum, not two.
-from hub.models.check import Mode as Mode
+from hub.models.wire import Mode as Mode
 
 
 class Phase(StrEnum):

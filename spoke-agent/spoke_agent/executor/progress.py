@@ -2,8 +2,7 @@
 the bytes copied and the receiving pod with the scheduler's reason. Pure: read off the
 ledger and the last observation, so the same pass that acts also reports."""
 
-from hub.models.api import PodStatus, Progress, ProgressState, TaskVm, VmPhase
-from hub.models.vm import MAX_MESSAGE
+from hub.models.wire import MAX_MESSAGE, PodStatus, Progress, ProgressState, TaskVm, VmPhase
 from spoke_agent.executor.model import Job, Mode, Observed, VmObjects, receiver_ran
 from spoke_agent.executor.records import Ledger, VmLedger
 

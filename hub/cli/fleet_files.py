@@ -22,7 +22,7 @@ class FleetFileError(ValueError):
 
 
 def example_fleet() -> Path:
-    return Path(__file__).parent / "examples" / "fleet" / "fleet.yaml"
+    return Path(__file__).parent.parent / "examples" / "fleet" / "fleet.yaml"
 
 
 def _read(path: Path) -> object:

@@ -20,6 +20,7 @@ import pydantic
 from hub import payloads, validation
 from hub.models import report as report_model
 from hub.models.report import CapacityReport
+from hub.models.wire.codes import ErrorCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,7 @@ def inspect(body: bytes, encoding: str, limit: int, keep_report: bool = False) -
         problems = validation.problems(error)
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         return Inspected(
-            error_code="invalid_report",
+            error_code=ErrorCode.INVALID_REPORT,
             error_message="the report does not match the CapacityReport schema (v2, or v1): "
             f"{problems[0]['field']}: {problems[0]['problem']}{more}",
             problems=tuple(problems),

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
-from hub.models.api import (
+from hub.models.wire import (
+    MAX_MESSAGE,
     JobList,
     Migration,
     Progress,
@@ -23,7 +24,6 @@ from hub.models.api import (
     ProgressState,
     VmPhase,
 )
-from hub.models.vm import MAX_MESSAGE
 from spoke_agent.client import RefusedError
 from spoke_agent.drivers import ClusterDriver
 from spoke_agent.executor.journal import Journal

@@ -1,4 +1,4 @@
-"""Migration and task lifecycle on the hub side: accept (check, acknowledge, reserve), cancel.
+"""Accepting a migration: check, acknowledge, reserve.
 
 Accepting is optimistic: read the target's generation, evaluate the batch against the target
 with its live claims, then write migration, task and claim in one transaction that succeeds
@@ -11,18 +11,12 @@ import secrets
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from hub import lifecycle, reservations
 from hub.capacity import check
-from hub.errors import Conflict, Forbidden, Invalid, NotFound, Refused, Unavailable
+from hub.errors import Conflict, Invalid, NotFound, Refused, Unavailable
+from hub.migration import reservations
 from hub.models.api import (
-    Alert,
-    AlertKind,
-    Condition,
     Migration,
     MigrationRequest,
-    Progress,
-    ProgressReceipt,
-    ProgressState,
     State,
     Task,
     TaskVm,
@@ -30,10 +24,13 @@ from hub.models.api import (
 )
 from hub.models.check import Code, Finding, Severity, TargetResult
 from hub.models.vm import VirtualMachine
+from hub.models.wire.codes import ErrorCode
 from hub.service import Hub
 from hub.store import Accepted
 
 SOFT = (Severity.WARNING, Severity.CRITICAL)
+
+
 UNPLACED = (
     "accepted with the shortage acknowledged: no node had room, so no CPU or memory is "
     "reserved for this VM and its receiving pod may stay Pending"
@@ -66,7 +63,7 @@ def gate(result: TargetResult, acknowledged: Collection[Code]) -> None:
         raise Refused(
             f"cannot migrate to {result.cluster}: {_listing(hard)}",
             details={"findings": [f.model_dump(mode="json") for f in hard]},
-            code="blocked",
+            code=ErrorCode.BLOCKED,
         )
     soft = unacknowledged(result, acknowledged)
     if soft:
@@ -80,7 +77,7 @@ def gate(result: TargetResult, acknowledged: Collection[Code]) -> None:
                 "findings": [f.model_dump(mode="json") for f in soft],
                 "verdict": result.verdict.value,
             },
-            code="acknowledgement_required",
+            code=ErrorCode.ACKNOWLEDGEMENT_REQUIRED,
         )
 
 
@@ -156,7 +153,7 @@ async def create(
     keys = [vm.key for vm in vms]
     if len(set(keys)) != len(keys):
         twice = sorted({k for k in keys if keys.count(k) > 1})
-        raise Invalid(f"VMs named more than once: {', '.join(twice)}", code="duplicate_vm")
+        raise Invalid(f"VMs named more than once: {', '.join(twice)}", code=ErrorCode.DUPLICATE_VM)
     for key in keys:
         busy = await hub.store.active_migration_of(request.source_cluster, key)
         if busy is not None:
@@ -169,7 +166,7 @@ async def create(
     raise Unavailable(
         f"target {request.target} changed under {hub.settings.accept_attempts} attempts in a row "
         "(other migrations or new reports); nothing was reserved; retry shortly",
-        code="contention",
+        code=ErrorCode.CONTENTION,
     )
 
 
@@ -183,14 +180,16 @@ async def _attempt(
     target = request.target
     record = await hub.store.cluster(target)
     if record is None:
-        raise NotFound(f"target cluster {target!r} is not registered", code="unknown_cluster")
+        raise NotFound(
+            f"target cluster {target!r} is not registered", code=ErrorCode.UNKNOWN_CLUSTER
+        )
     await hub.sync(record)
     index = hub.inventory.index(target)
     if index is None:
         raise Refused(
             f"cannot migrate to {target}: it has not sent a capacity report, so its capacity is "
             "unknown",
-            code="blocked",
+            code=ErrorCode.BLOCKED,
             details={"findings": [{"code": Code.REPORT_MISSING.value}]},
         )
     source = hub.inventory.require(request.source_cluster)
@@ -220,7 +219,9 @@ async def _attempt(
         if existing is not None:
             return _repeat(existing, request, idempotency_key or ""), False
     if outcome.status == Accepted.UNKNOWN_CLUSTER:
-        raise NotFound(f"target cluster {target!r} is not registered", code="unknown_cluster")
+        raise NotFound(
+            f"target cluster {target!r} is not registered", code=ErrorCode.UNKNOWN_CLUSTER
+        )
     return None
 
 
@@ -230,131 +231,14 @@ def _repeat(existing: Migration, request: MigrationRequest, key: str) -> Migrati
             f"Idempotency-Key {key!r} was already used for migration {existing.id}, "
             "which moves other VMs or goes elsewhere; use a new key",
             details={"migration": existing.id},
-            code="idempotency_key_reused",
+            code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
         )
     return existing
-
-
-def stall_alert(migration: Migration, condition: Condition, now: datetime) -> Alert:
-    """One alert per stall: its id is made of what identifies the stall, so the reports that
-    follow while it lasts do not repeat it."""
-    stamp = condition.since.strftime("%Y%m%dT%H%M%S%f")
-    return Alert(
-        id=f"alert-stalled-{migration.id}-{condition.vm.replace('/', '.')}-{stamp}",
-        kind=AlertKind.STALLED,
-        severity="warning",
-        message=f"migration {migration.id} to {migration.target_cluster} is stalled: "
-        f"{condition.message}",
-        cluster=migration.target_cluster,
-        migration_id=migration.id,
-        created_at=now,
-    )
 
 
 def _busy(vm: str, migration_id: str) -> Conflict:
     return Conflict(
         f"VM {vm} is already being migrated by {migration_id}; cancel it or wait for it to end",
         details={"vm": vm, "migration": migration_id},
-        code="vm_busy",
-    )
-
-
-async def cancel(hub: Hub, migration_id: str, who: str) -> Migration:
-    current = await hub.store.migration(migration_id)
-    if current is None:
-        raise NotFound(f"no migration {migration_id!r}", code="unknown_migration")
-    if current.state in (State.FINISHED, State.FAILED):
-        raise Conflict(
-            f"migration {migration_id} already {current.state.value}; there is nothing to cancel",
-            code="already_ended",
-        )
-    now = hub.clock()
-    updated = await hub.store.update_migration(migration_id, lifecycle.Cancel(who, now), now)
-    if updated is None:
-        raise NotFound(f"no migration {migration_id!r}", code="unknown_migration")
-    past = lifecycle.past_cutover(updated[1])
-    if updated[0].state.active and past:
-        raise Conflict(
-            f"migration {migration_id} can no longer be stopped: the cutover of "
-            f"{', '.join(past)} has begun; let it finish, then migrate back if needed",
-            details={"vms": past},
-            code="cutover_started",
-        )
-    hub.announce_jobs(current.source_cluster)
-    await _resync(hub, current.target_cluster)
-    return updated[0]
-
-
-async def _resync(hub: Hub, cluster: str) -> None:
-    """Pick up the claims a migration that ended released on its target."""
-    record = await hub.store.cluster(cluster)
-    if record is not None:
-        await hub.sync(record)
-
-
-async def watch_stalls(hub: Hub) -> int:
-    """Raise `stalled` on running tasks whose receiving pod has waited too long, without
-    waiting for the agent's next report; answers how many tasks changed."""
-    now = hub.clock()
-    after = hub.settings.stall_after
-    changed = 0
-    for task in await hub.store.tasks(State.RUNNING, None, hub.settings.list_limit):
-        if lifecycle.restalled(task, now, after) is None:
-            continue
-        updated = await hub.store.update_migration(
-            task.migration_id, lifecycle.Restall(now, after), now
-        )
-        if updated is None:
-            continue
-        changed += 1
-        for condition in updated[1].conditions:
-            await hub.store.add_alert(stall_alert(updated[0], condition, now))
-    return changed
-
-
-def _landed(migration: Migration) -> set[str]:
-    reservation = migration.reservation
-    if reservation is None:
-        return set()
-    return {vm for vm, s in reservation.claim.shares.items() if s.landed_at is not None}
-
-
-async def report(hub: Hub, cluster: str, migration_id: str, progress: Progress) -> ProgressReceipt:
-    """A source spoke's progress on one of its jobs: updates the task, renews the
-    reservation while the job runs, releases it once the job ends."""
-    current = await hub.store.migration(migration_id)
-    if current is None:
-        raise NotFound(f"no migration {migration_id!r}", code="unknown_migration")
-    if current.source_cluster != cluster:
-        raise Forbidden(
-            f"migration {migration_id} runs from {current.source_cluster!r}, not {cluster!r}",
-            code="wrong_cluster",
-        )
-    unknown = sorted({vm.vm for vm in progress.vms} - set(current.vms))
-    if unknown:
-        raise Invalid(
-            f"not part of migration {migration_id}: {', '.join(unknown)}",
-            details={"vms": unknown, "migration_vms": list(current.vms)},
-            code="unknown_vm",
-        )
-    now = hub.clock()
-    change = lifecycle.Report(progress, now, hub.settings.stall_after)
-    updated = await hub.store.update_migration(
-        migration_id, change, now, renew_until=now + hub.settings.claim_ttl
-    )
-    if updated is None:
-        raise NotFound(f"no migration {migration_id!r}", code="unknown_migration")
-    migration, task = updated
-    for condition in task.conditions:
-        await hub.store.add_alert(stall_alert(migration, condition, now))
-    ended = current.state.active and not migration.state.active
-    if ended or _landed(current) != _landed(migration):
-        await _resync(hub, migration.target_cluster)
-    reservation = migration.reservation
-    live = reservation is not None and reservation.released_at is None
-    return ProgressReceipt(
-        migration_id=migration.id,
-        state=migration.state,
-        cancel=not migration.state.active and progress.state == ProgressState.RUNNING,
-        reservation_expires_at=reservation.claim.expires_at if reservation and live else None,
+        code=ErrorCode.VM_BUSY,
     )

@@ -25,8 +25,8 @@ containers; that keeps pods read from a source that skips defaulting counted the
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hub.models import quantity
-from spoke_agent.snapshot import Object, spec, status
+from hub.models.wire import quantity
+from spoke_agent.report.snapshot import Object, spec, status
 
 CPU = "cpu"
 MEMORY = "memory"

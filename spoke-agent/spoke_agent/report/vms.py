@@ -6,11 +6,10 @@ that is stopped is still sized as it would run."""
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hub.models import kubevirt as k
-from hub.models import quantity
-from hub.models.vm import SOURCE_STATE_PREFIXES, Disk, SourceNode, VirtualMachine
-from spoke_agent import revisions
-from spoke_agent.snapshot import Object, meta, spec, status
+from hub.models.wire import SOURCE_STATE_PREFIXES, Disk, SourceNode, VirtualMachine, quantity
+from hub.models.wire import kubevirt as k
+from spoke_agent.report import revisions
+from spoke_agent.report.snapshot import Object, meta, spec, status
 
 LAUNCHER_LABEL = ("kubevirt.io", "virt-launcher")
 VM_NAME_LABEL = "vm.kubevirt.io/name"

@@ -15,7 +15,7 @@ from typing import Any
 from kubernetes import client
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from spoke_agent import kube_rest
+from spoke_agent.drivers import kube_rest
 
 log = logging.getLogger("cclm.spoke.access")
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from spoke_agent import manifests as m
-from spoke_agent.minting import Minted
-from spoke_agent.snapshot import Snapshot
+from spoke_agent.access.target_tokens import Minted
+from spoke_agent.report.snapshot import Snapshot
+from spoke_agent.sim import objects as m
 
 GIB = 2**30
 SHAPES = ((16, 64), (32, 128), (64, 256), (96, 384))

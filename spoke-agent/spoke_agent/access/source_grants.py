@@ -1,6 +1,6 @@
 """How the source agent reaches a job's target cluster: with the access the target's agent
 granted for that migration, fetched from the hub as a sealed box that only this agent's key
-opens (`hub.grants` describes the exchange)."""
+opens (`hub.access.grants` describes the exchange)."""
 
 import asyncio
 import logging
@@ -9,18 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from hub.models.grants import SealedGrant
-from spoke_agent.access import Credentials, TargetAccess
+from hub.models.wire import ErrorCode, SealedGrant
+from spoke_agent.access.sealing import KeyPair, SealingError
+from spoke_agent.access.source_connection import Credentials, TargetAccess
 from spoke_agent.client import RefusedError
 from spoke_agent.drivers import ClusterDriver
+from spoke_agent.executor.jobs import AccessPendingError, NoConnectionError
 from spoke_agent.executor.model import Job
-from spoke_agent.jobs import AccessPendingError, NoConnectionError
-from spoke_agent.sealing import KeyPair, SealingError
 
 log = logging.getLogger("cclm.spoke.targets")
 
 Build = Callable[[Job, Credentials], tuple[ClusterDriver, ClusterDriver]]
-WAITING = frozenset({"access_pending", "no_sealing_key"})
+WAITING = frozenset({ErrorCode.ACCESS_PENDING, ErrorCode.NO_SEALING_KEY})
 
 
 class AccessHub(Protocol):

@@ -21,8 +21,8 @@ from typing import Any
 
 from kubernetes import client
 
-from spoke_agent import kube_rest
-from spoke_agent.kube_rest import KubeError
+from spoke_agent.drivers import kube_rest
+from spoke_agent.drivers.kube_rest import KubeError
 
 GRANT = "cclm.io/grant"
 MANAGED_BY = "app.kubernetes.io/managed-by"

@@ -16,7 +16,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from spoke_agent.snapshot import Object, Snapshot
+from spoke_agent.report.snapshot import Object, Snapshot
 
 log = logging.getLogger("cclm.spoke")
 

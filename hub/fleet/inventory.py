@@ -28,6 +28,7 @@ from hub.models.api import VmReference
 from hub.models.claim import Claim
 from hub.models.report import CapacityReport
 from hub.models.vm import VirtualMachine
+from hub.models.wire.codes import ErrorCode
 
 PARSED_KEPT = 32
 log = logging.getLogger("cclm.hub")
@@ -94,7 +95,7 @@ class Inventory:
                 f"{role} {name!r} is not a registered cluster "
                 f"(known: {', '.join(self.names()) or 'none'})",
                 details={"cluster": name},
-                code="unknown_cluster",
+                code=ErrorCode.UNKNOWN_CLUSTER,
             )
         return entry
 
@@ -242,14 +243,14 @@ class Inventory:
                 raise Invalid(
                     f"VM {ref!r}: write namespace/name or cluster/namespace/name",
                     details={"vm": ref},
-                    code="invalid_vm_reference",
+                    code=ErrorCode.INVALID_VM_REFERENCE,
                 )
             cluster = parsed.cluster or source
             if cluster is None:
                 raise Invalid(
                     f"VM {ref!r}: write cluster/namespace/name, or give source_cluster",
                     details={"vm": ref},
-                    code="source_cluster_required",
+                    code=ErrorCode.SOURCE_CLUSTER_REQUIRED,
                 )
             sources.add(cluster)
             vms.append(self._find(cluster, parsed.namespace, parsed.name, ref))
@@ -257,7 +258,7 @@ class Inventory:
             raise Invalid(
                 f"all VMs must come from one source cluster, not {', '.join(sorted(sources))}",
                 details={"clusters": sorted(sources)},
-                code="mixed_sources",
+                code=ErrorCode.MIXED_SOURCES,
             )
         return (sources.pop() if sources else None), vms
 
@@ -268,7 +269,7 @@ class Inventory:
             raise NotFound(
                 f"VM {ref!r}: cluster {cluster} has not reported yet, so its VMs are unknown",
                 details={"vm": ref, "cluster": cluster},
-                code="vm_not_found",
+                code=ErrorCode.VM_NOT_FOUND,
             )
         for vm in report.vms:
             if vm.namespace == namespace and vm.name == name:
@@ -276,5 +277,5 @@ class Inventory:
         raise NotFound(
             f"VM {ref!r}: cluster {cluster} reports no VM {namespace}/{name}",
             details={"vm": ref, "cluster": cluster},
-            code="vm_not_found",
+            code=ErrorCode.VM_NOT_FOUND,
         )

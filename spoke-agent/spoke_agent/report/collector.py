@@ -16,9 +16,7 @@ from typing import Any, TypeVar
 
 import pydantic
 
-from hub.models import kubevirt as k
-from hub.models import quantity
-from hub.models.report import (
+from hub.models.wire import (
     CapacityReport,
     CapacitySource,
     CdiSettings,
@@ -27,11 +25,13 @@ from hub.models.report import (
     PendingLauncher,
     ResourceQuota,
     StorageClass,
+    VirtualMachine,
+    quantity,
 )
-from hub.models.vm import VirtualMachine
-from spoke_agent import revisions, vms
-from spoke_agent.requests import CPU, MEMORY, pod_requests
-from spoke_agent.snapshot import Object, Snapshot, meta, name_of, spec, status
+from hub.models.wire import kubevirt as k
+from spoke_agent.report import revisions, vms
+from spoke_agent.report.requests import CPU, MEMORY, pod_requests
+from spoke_agent.report.snapshot import Object, Snapshot, meta, name_of, spec, status
 
 log = logging.getLogger("cclm.spoke")
 T = TypeVar("T")

@@ -15,7 +15,7 @@ import numpy as np
 
 from hub.capacity import constraints
 from hub.capacity.index import BoolArray, ClusterIndex, IntArray
-from hub.inventory import Entry, Facts
+from hub.fleet.inventory import Entry, Facts
 from hub.models.api import (
     ClusterDetail,
     ClusterSummary,

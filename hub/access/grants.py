@@ -27,6 +27,7 @@ from hub.models.grants import (
     SealingKey,
     SealingKeyReceipt,
 )
+from hub.models.wire.codes import ErrorCode
 from hub.service import Hub
 from hub.store import GrantRecord, SealedBox, Stored
 
@@ -78,7 +79,7 @@ def listing(
 async def register_key(hub: Hub, cluster: str, key: SealingKey) -> SealingKeyReceipt:
     changed = await hub.store.grants.set_sealing_key(cluster, key.public_key)
     if changed is None:
-        raise NotFound(f"no cluster {cluster!r}", code="unknown_cluster")
+        raise NotFound(f"no cluster {cluster!r}", code=ErrorCode.UNKNOWN_CLUSTER)
     if changed:
         log.info("cluster %s registered a new sealing key", cluster)
         for record in await hub.store.grants.sourced_grants(cluster):
@@ -94,7 +95,7 @@ async def pending(hub: Hub, cluster: str) -> GrantList:
 async def _record(hub: Hub, migration_id: str) -> GrantRecord:
     record = await hub.store.grants.grant(migration_id)
     if record is None:
-        raise NotFound(f"no migration {migration_id!r}", code="unknown_migration")
+        raise NotFound(f"no migration {migration_id!r}", code=ErrorCode.UNKNOWN_MIGRATION)
     return record
 
 
@@ -102,7 +103,7 @@ def _closed(migration_id: str) -> Conflict:
     return Conflict(
         f"access to the target of migration {migration_id} has been closed: the migration "
         "ended and its source agent said it was done, or it ended too long ago",
-        code="grant_closed",
+        code=ErrorCode.GRANT_CLOSED,
     )
 
 
@@ -117,7 +118,7 @@ async def _as(
         raise Forbidden(
             f"the {side} of migration {migration_id} is {expected!r}, not {cluster!r}: only "
             f"its {side}'s agent may do this",
-            code="wrong_cluster",
+            code=ErrorCode.WRONG_CLUSTER,
         )
     return record
 
@@ -139,7 +140,7 @@ async def put(hub: Hub, cluster: str, migration_id: str, grant: SealedGrant) -> 
         raise Conflict(
             f"the grant for {migration_id} expired at {grant.expires_at.isoformat()}, before "
             "it arrived; check the target cluster's clock",
-            code="grant_expired",
+            code=ErrorCode.GRANT_EXPIRED,
         )
     longest = now + hub.settings.grant_ttl + SLACK
     if grant.expires_at > longest:
@@ -147,7 +148,7 @@ async def put(hub: Hub, cluster: str, migration_id: str, grant: SealedGrant) -> 
             f"expires_at {grant.expires_at.isoformat()} is later than the {hub.settings.grant_ttl} "
             f"a grant may live (latest {longest.isoformat()}); check the target cluster's clock",
             details={"field": "expires_at"},
-            code="grant_too_long",
+            code=ErrorCode.GRANT_TOO_LONG,
         )
     box = SealedBox(grant.sealed, grant.expires_at, grant.recipient_key)
     stored = await hub.store.grants.put_grant(migration_id, box, now)
@@ -157,7 +158,7 @@ async def put(hub: Hub, cluster: str, migration_id: str, grant: SealedGrant) -> 
         raise Conflict(
             f"the grant for {migration_id} is sealed to a key cluster "
             f"{record.migration.source_cluster!r} has replaced; mint it again for the new one",
-            code="stale_key",
+            code=ErrorCode.STALE_KEY,
         )
     hub.announce_jobs(record.migration.source_cluster)
     return GrantReceipt(migration_id=migration_id, expires_at=grant.expires_at)
@@ -173,11 +174,11 @@ async def access(hub: Hub, cluster: str, migration_id: str) -> SealedGrant:
         raise Conflict(
             f"cluster {cluster!r} has registered no sealing key, so nothing can be sealed to "
             "it; its agent registers one when it starts",
-            code="no_sealing_key",
+            code=ErrorCode.NO_SEALING_KEY,
         )
     now = hub.clock()
     if record.sealed is None or record.expires_at is None or record.expires_at <= now:
-        raise Conflict(_pending(record), details={"target": target}, code="access_pending")
+        raise Conflict(_pending(record), details={"target": target}, code=ErrorCode.ACCESS_PENDING)
     return SealedGrant(
         sealed=record.sealed, expires_at=record.expires_at, recipient_key=record.recipient_key
     )
@@ -202,7 +203,7 @@ async def release(hub: Hub, cluster: str, migration_id: str) -> None:
         raise Conflict(
             f"migration {migration_id} is still {record.migration.state.value}; access is "
             "released once it has ended",
-            code="migration_active",
+            code=ErrorCode.MIGRATION_ACTIVE,
         )
     if await hub.store.grants.close_grant(migration_id, hub.clock()):
         hub.announce_jobs(record.migration.target_cluster)

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from hub.models import kubevirt as k
-from hub.models.vm import InstancetypeRevision, PreferenceRevision
-from spoke_agent.snapshot import Object, meta, spec, status
+from hub.models.wire import InstancetypeRevision, PreferenceRevision
+from hub.models.wire import kubevirt as k
+from spoke_agent.report.snapshot import Object, meta, spec, status
 
 OBJECT_NAME = "instancetype.kubevirt.io/object-name"
 

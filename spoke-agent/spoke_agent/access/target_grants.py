@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from hub.models.grants import GrantList, GrantReceipt, GrantRequest, SealedGrant
-from spoke_agent.access import TargetAccess
-from spoke_agent.sealing import seal
+from hub.models.wire import GrantList, GrantReceipt, GrantRequest, SealedGrant
+from spoke_agent.access.sealing import seal
+from spoke_agent.access.source_connection import TargetAccess
 
 log = logging.getLogger("cclm.spoke.granting")
 

@@ -1,0 +1,1 @@
+"""Who may do what: tokens, and the target access grants of migrations."""

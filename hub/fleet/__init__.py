@@ -1,0 +1,1 @@
+"""Cluster capacity as the hub knows it: intake, inventory, summaries, the check."""

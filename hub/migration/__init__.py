@@ -1,0 +1,1 @@
+"""Migrations on the hub: accept, cancel, progress, transitions, reservations, stalls."""

@@ -1,0 +1,76 @@
+"""The codes in the hub's error answers (`{"error": {"code", "message", "details"}}`).
+
+Programs match these, never the message: the spoke agent waits on `access_pending`, the CLI
+names a flag for `acknowledgement_required`. A code once answered keeps its meaning.
+"""
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    # Any request
+    BAD_REQUEST = "bad_request"
+    INVALID = "invalid"
+    INVALID_BODY = "invalid_body"
+    INVALID_JSON = "invalid_json"
+    INVALID_HEADER = "invalid_header"
+    INVALID_PARAMETER = "invalid_parameter"
+    MISSING_PARAMETER = "missing_parameter"
+    MISSING_BODY = "missing_body"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    UNSUPPORTED_ENCODING = "unsupported_encoding"
+    INVALID_ENCODING = "invalid_encoding"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNKNOWN_FIELD = "unknown_field"
+    MISSING_FIELD = "missing_field"
+    BLANK_FIELD = "blank_field"
+    INVALID_FIELD = "invalid_field"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    HTTP_ERROR = "http_error"
+    INTERNAL = "internal"
+    STARTING = "starting"
+    UNAVAILABLE = "unavailable"
+    CONFLICT = "conflict"
+    REFUSED = "refused"
+    FORBIDDEN = "forbidden"
+    # Tokens and principals
+    UNAUTHORIZED = "unauthorized"
+    MISSING_TOKEN = "missing_token"
+    UNKNOWN_TOKEN = "unknown_token"
+    SELF_REVOKE = "self_revoke"
+    WRONG_CLUSTER = "wrong_cluster"
+    # Clusters and reports
+    UNKNOWN_CLUSTER = "unknown_cluster"
+    CLUSTER_EXISTS = "cluster_exists"
+    CLUSTER_MISMATCH = "cluster_mismatch"
+    INVALID_REPORT = "invalid_report"
+    INVALID_POLICY = "invalid_policy"
+    # Checks and migrations
+    INVALID_VM_REFERENCE = "invalid_vm_reference"
+    INVALID_MANIFEST = "invalid_manifest"
+    VM_NOT_FOUND = "vm_not_found"
+    VM_REJECTED = "vm_rejected"
+    DUPLICATE_VM = "duplicate_vm"
+    UNKNOWN_VM = "unknown_vm"
+    MIXED_SOURCES = "mixed_sources"
+    SOURCE_CLUSTER_REQUIRED = "source_cluster_required"
+    MISSING_TARGET = "missing_target"
+    TARGET_IS_SOURCE = "target_is_source"
+    BLOCKED = "blocked"
+    ACKNOWLEDGEMENT_REQUIRED = "acknowledgement_required"
+    CONTENTION = "contention"
+    VM_BUSY = "vm_busy"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    UNKNOWN_MIGRATION = "unknown_migration"
+    UNKNOWN_TASK = "unknown_task"
+    ALREADY_ENDED = "already_ended"
+    CUTOVER_STARTED = "cutover_started"
+    MIGRATION_ACTIVE = "migration_active"
+    # Target access
+    ACCESS_PENDING = "access_pending"
+    NO_SEALING_KEY = "no_sealing_key"
+    STALE_KEY = "stale_key"
+    GRANT_CLOSED = "grant_closed"
+    GRANT_EXPIRED = "grant_expired"
+    GRANT_TOO_LONG = "grant_too_long"

@@ -1,0 +1,1 @@
+"""The capacity report: cluster objects read and sized into a report."""

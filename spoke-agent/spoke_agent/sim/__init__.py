@@ -1,0 +1,1 @@
+"""Simulated clusters for the demo, the tests and the benchmarks."""
