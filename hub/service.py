@@ -1,15 +1,17 @@
-"""The hub as one object: store, inventory, policy, tokens and clock wired together.
+"""The hub as one object: store, inventory, policy, tokens and clock held together.
 
-This is the composition root the HTTP layer calls into. It owns the in-memory view and keeps
+`hub.assemble` builds it; the use cases of `hub.fleet`, `hub.migration` and `hub.access`
+work through it. It owns the in-memory view and keeps
 it in step with the store: fully at start (so a restart serves checks at once from persisted
 reports), and incrementally by `refresh`, which also picks up what other hub replicas wrote.
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -93,14 +95,18 @@ class Hub:
         self,
         store: Store,
         clock: Clock,
-        policy: Policy | None = None,
+        policy: Policy,
         settings: Settings = Settings(),
+        *,
+        policy_given: bool = True,
     ) -> None:
+        """`policy_given=False` marks `policy` as the packaged default, which a policy stored
+        by an earlier start or another replica overrides."""
         self.store = store
         self.clock = clock
         self.settings = settings
-        self.policy = policy or policy_files.load()
-        self._policy_given = policy is not None
+        self.policy = policy
+        self._policy_given = policy_given
         self._policy_text: str | None = None
         self.inventory = Inventory()
         self.tokens: dict[str, TokenRecord] = {}
@@ -109,9 +115,18 @@ class Hub:
         self._intake: Executor | None = None
         self._warming: asyncio.TimerHandle | None = None
         self._arrivals: deque[float] = deque(maxlen=max(1, int(self.settings.warm_below_rate)))
-        self.in_flight = 0
+        self._in_flight = 0
         """Requests being handled; background indexing waits for a moment with none."""
         self._job_events: dict[str, asyncio.Event] = {}
+
+    @contextlib.contextmanager
+    def handling(self) -> Iterator[None]:
+        """Around each request, so background indexing runs between requests, not during."""
+        self._in_flight += 1
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
 
     def jobs_changed(self, cluster: str) -> asyncio.Event:
         """Set once a job from `cluster` is accepted or cancelled on this hub. Waiting spokes
@@ -344,7 +359,7 @@ class Hub:
         self._warming = None
         if not self.ready:
             return
-        if self.in_flight or self._bursting() or self.inventory.warm(self.settings.warm_batch):
+        if self._in_flight or self._bursting() or self.inventory.warm(self.settings.warm_batch):
             self._warm_soon()
 
     def _bursting(self) -> bool:

@@ -30,7 +30,7 @@ PLANTS = [
     (
         "hub/migration/transitions.py",
         "import hub.store.sqlite",
-        "Only the composition roots choose the store",
+        "Only the composition root chooses the store",
     ),
     ("hub/migration/transitions.py", "import time", "State transitions are pure"),
     ("spoke-agent/spoke_agent/executor/rounds.py", "import time", "The executor's state logic"),

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from hub.api.routing import Call, Param, Reply, Route
 from hub.errors import Invalid, Unavailable
+from hub.migration import queries
 from hub.models.api import AlertList, MintedToken, Role, TokenList, TokenRequest
 from hub.models.policy import Policy
 from hub.models.wire.codes import ErrorCode
@@ -57,7 +58,7 @@ async def put_policy(call: Call) -> Reply:
 
 
 async def list_alerts(call: Call) -> Reply:
-    return Reply(200, AlertList(items=tuple(await call.hub.store.alerts(call.limit()))))
+    return Reply(200, AlertList(items=tuple(await queries.alerts(call.hub, call.limit()))))
 
 
 async def healthz(_call: Call) -> Reply:

@@ -55,19 +55,20 @@ def _endpoint(
     async def handle(request: web.Request) -> web.Response:
         started = time.perf_counter()
         status = 500
-        hub.in_flight += 1
         try:
-            if route.role is not None and not hub.ready:
-                raise Unavailable("the hub is starting; retry in a moment", code=ErrorCode.STARTING)
-            who = middleware.principal(hub, request, route.role) if route.role else None
-            response = _respond(await route.handler(Call(request, hub, who, route)))
+            with hub.handling():
+                if route.role is not None and not hub.ready:
+                    raise Unavailable(
+                        "the hub is starting; retry in a moment", code=ErrorCode.STARTING
+                    )
+                who = middleware.principal(hub, request, route.role) if route.role else None
+                response = _respond(await route.handler(Call(request, hub, who, route)))
             status = response.status
             return response
         except Exception as error:
             status = getattr(error, "status", 500)
             raise
         finally:
-            hub.in_flight -= 1
             metrics.requests.labels(route.method, route.path, str(status)).inc()
             metrics.latency.labels(route.method, route.path).observe(time.perf_counter() - started)
 

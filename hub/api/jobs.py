@@ -3,6 +3,7 @@ out (long-poll; the spoke only ever connects out) and reports progress on each."
 
 from hub.api.routing import Call, Param, Reply, Route
 from hub.api.waiting import MAX_IDS, ids, long_poll, own, wait_param
+from hub.migration import queries
 from hub.migration.progress import report as report_progress
 from hub.models.api import JobList, Migration, Progress, ProgressReceipt, Role
 
@@ -13,7 +14,7 @@ async def list_jobs(call: Call) -> Reply:
     def news(items: list[Migration]) -> bool:
         return any(m.id not in known for m in items)
 
-    items = await long_poll(call, cluster, lambda: call.hub.store.jobs(cluster), news)
+    items = await long_poll(call, cluster, lambda: queries.jobs(call.hub, cluster), news)
     return Reply(200, JobList(cluster=cluster, items=tuple(items)))
 
 

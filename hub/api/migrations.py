@@ -4,8 +4,8 @@ import pydantic
 
 from hub import validation
 from hub.api.routing import Call, Param, Reply, Route
-from hub.errors import Invalid, NotFound
-from hub.migration import accept
+from hub.errors import Invalid
+from hub.migration import accept, queries
 from hub.migration.cancel import cancel as cancel_migration
 from hub.models.api import (
     Migration,
@@ -80,24 +80,19 @@ async def migrate_vm(call: Call) -> Reply:
     key = _idempotency_key(call)
     request = _vm_request(call, await call.body(VmMigrationRequest))
     migration, _ = await accept.create(call.hub, request, call.who, key)
-    task = await call.hub.store.task(migration.task_id)
-    if task is None:
-        raise NotFound(f"migration {migration.id} has no task", code=ErrorCode.UNKNOWN_TASK)
+    task = await queries.task_of(call.hub, migration)
     return Reply(202, task, headers={"Location": f"/api/v1/tasks/{task.id}"})
 
 
 async def list_migrations(call: Call) -> Reply:
-    items = await call.hub.store.migrations(
-        call.choice("state", State), call.query("cluster"), call.limit()
+    items = await queries.migrations(
+        call.hub, call.choice("state", State), call.query("cluster"), call.limit()
     )
     return Reply(200, MigrationList(items=tuple(items)))
 
 
 async def get_migration(call: Call) -> Reply:
-    found = await call.hub.store.migration(call.path("id"))
-    if found is None:
-        raise NotFound(f"no migration {call.path('id')!r}", code=ErrorCode.UNKNOWN_MIGRATION)
-    return Reply(200, found)
+    return Reply(200, await queries.migration(call.hub, call.path("id")))
 
 
 async def cancel(call: Call) -> Reply:
@@ -105,17 +100,14 @@ async def cancel(call: Call) -> Reply:
 
 
 async def list_tasks(call: Call) -> Reply:
-    items = await call.hub.store.tasks(
-        call.choice("state", State), call.query("cluster"), call.limit()
+    items = await queries.tasks(
+        call.hub, call.choice("state", State), call.query("cluster"), call.limit()
     )
     return Reply(200, TaskList(items=tuple(items)))
 
 
 async def get_task(call: Call) -> Reply:
-    found = await call.hub.store.task(call.path("id"))
-    if found is None:
-        raise NotFound(f"no task {call.path('id')!r}", code=ErrorCode.UNKNOWN_TASK)
-    return Reply(200, found)
+    return Reply(200, await queries.task(call.hub, call.path("id")))
 
 
 ROUTES = (

@@ -35,12 +35,11 @@ from spoke_agent.sim import fleets
 from spoke_agent.sim.fleets import SimulatedMinter
 
 from hub.api import app as api
+from hub.assemble import HubSettings, assemble
 from hub.cli import render
 from hub.cli.client import ClientError, Connection, call
 from hub.cli.fleet_files import example_fleet
 from hub.models.api import CheckAnswer, ClusterDetail, ClusterList, Migration, Role, Task
-from hub.service import Hub
-from hub.store.sqlite import SqliteStore
 
 VM = "prod-east/shop/db-large"
 
@@ -187,8 +186,9 @@ async def _simulated_spokes(url: str, admin: Connection, home: Path) -> None:
 
 
 async def run(home: Path) -> int:
-    hub = Hub(SqliteStore(home / "hub.db"), lambda: datetime.now(UTC))
-    runner = web.AppRunner(api.build(hub), **api.SERVER_OPTIONS)
+    assembly = assemble(HubSettings(home / "hub.db"))
+    hub = assembly.hub
+    runner = web.AppRunner(assembly.app, **api.SERVER_OPTIONS)
     await runner.setup()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -8,16 +8,16 @@ import os
 import ssl
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
 
 from hub import policy_files
 from hub.api import app as api
+from hub.assemble import HubSettings, SettingsError, assemble
 from hub.cli.usage import UsageError
 from hub.service import Hub, Settings
-from hub.store.sqlite import SqliteStore
 
 DEFAULT_PORT = 8480
 
@@ -56,6 +56,21 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
     return context
 
 
+FLAGS = {"claim_ttl": "--claim-ttl", "intake_workers": "--intake-workers"}
+
+
+def _assembled(args: argparse.Namespace) -> tuple[Hub, web.Application]:
+    policy = policy_files.load(args.policy) if args.policy else None
+    limits = Settings(
+        claim_ttl=timedelta(seconds=args.claim_ttl), intake_workers=args.intake_workers
+    )
+    try:
+        assembly = assemble(HubSettings(args.db, policy, limits))
+    except SettingsError as error:
+        raise UsageError(f"{FLAGS.get(error.setting, error.setting)}: {error.message}") from error
+    return assembly.hub, assembly.app
+
+
 def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     context = _tls(args)
@@ -67,12 +82,7 @@ def serve(args: argparse.Namespace) -> int:
             + "\n",
             file=sys.stderr,
         )
-    policy = policy_files.load(args.policy) if args.policy else None
-    settings = Settings(
-        claim_ttl=timedelta(seconds=args.claim_ttl), intake_workers=args.intake_workers
-    )
-    hub = Hub(SqliteStore(args.db), lambda: datetime.now(UTC), policy, settings)
-    app = api.build(hub)
+    hub, app = _assembled(args)
     token_file: Path = args.admin_token_file
 
     async def bootstrap(_app: web.Application) -> AsyncIterator[None]:

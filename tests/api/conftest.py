@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.api import app as api
+from hub.assemble import HubSettings, assemble
 from hub.models.api import Role
 from hub.models.policy import Headroom, Policy
 from hub.models.report import CapacityReport
@@ -120,8 +121,9 @@ class Env:
         self._client: TestClient[Any, Any] | None = None
 
     async def start(self) -> None:
-        self.hub = Hub(self.store_type(self.db), self.clock, self.policy, self.settings)
-        app = api.build(self.hub, maintain_every=None)
+        settings = HubSettings(self.db, self.policy, self.settings, maintain_every=None)
+        assembly = assemble(settings, self.clock, self.store_type(self.db))
+        self.hub, app = assembly.hub, assembly.app
         server = TestServer(app)
         await server.start_server(**api.SERVER_OPTIONS)
         self._client = TestClient(server)
