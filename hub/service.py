@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -37,34 +37,12 @@ from hub.models.api import (
 from hub.models.claim import Claim
 from hub.models.policy import Policy
 from hub.models.wire.codes import ErrorCode
+from hub.settings import Limits
 from hub.store import ClusterRecord, Store, StoredReport, TokenRecord
 
 Clock = Callable[[], datetime]
 log = logging.getLogger("cclm.hub")
 POLICY_KEY = "policy"
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    claim_ttl: timedelta = timedelta(minutes=15)
-    stall_after: timedelta = timedelta(minutes=5)
-    """A receiving pod Pending this long marks its task `stalled` and raises an alert."""
-    grant_ttl: timedelta = timedelta(hours=1)
-    """Lifetime of the tokens target agents mint for a migration; renewed at a third left."""
-    grant_linger: timedelta = timedelta(hours=2)
-    """How long after its migration ended a grant stays open for a source agent that never
-    said it was done (it may still be undoing a cancelled job on the target)."""
-    max_report_bytes: int = 32 * 2**20
-    max_body_bytes: int = 4 * 2**20
-    accept_attempts: int = 8
-    list_limit: int = 500
-    warm_batch: int = 4
-    """Changed clusters indexed per background pass, so checks rarely parse reports."""
-    warm_interval: float = 0.1
-    warm_below_rate: float = 200.0
-    """Reports/s above which background indexing pauses: a burst is ingested first."""
-    intake_workers: int = 0
-    """Processes that validate reports; 0 validates in the hub's own process."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +74,7 @@ class Hub:
         store: Store,
         clock: Clock,
         policy: Policy,
-        settings: Settings = Settings(),
+        settings: Limits | None = None,
         *,
         policy_given: bool = True,
     ) -> None:
@@ -104,7 +82,7 @@ class Hub:
         by an earlier start or another replica overrides."""
         self.store = store
         self.clock = clock
-        self.settings = settings
+        self.settings = settings or Limits()
         self.policy = policy
         self._policy_given = policy_given
         self._policy_text: str | None = None

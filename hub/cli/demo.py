@@ -21,25 +21,24 @@ from typing import Any
 import aiohttp
 import yaml
 from aiohttp import web
-from spoke_agent.access.sealing import KeyPair
-from spoke_agent.access.source_grants import GrantedConnector
-from spoke_agent.access.target_grants import AccessPoint, Granter
-from spoke_agent.agent import Agent
-from spoke_agent.client import HubClient
-from spoke_agent.drivers import simulated
+from spoke_agent.access.target_grants import AccessPoint
+from spoke_agent.assemble import ClusterParts
+from spoke_agent.assemble import assemble as assemble_spoke
+from spoke_agent.drivers import ClusterDriver, simulated
 from spoke_agent.drivers.simulated import World
-from spoke_agent.executor.jobs import JobRunner, JobSettings
-from spoke_agent.executor.journal import Journal
-from spoke_agent.report.sequence import Sequence
+from spoke_agent.executor.jobs import JobSettings
+from spoke_agent.executor.model import Job
+from spoke_agent.settings import AccessSettings, HubConnection, SpokeSettings
 from spoke_agent.sim import fleets
 from spoke_agent.sim.fleets import SimulatedMinter
 
 from hub.api import app as api
-from hub.assemble import HubSettings, assemble
+from hub.assemble import assemble
 from hub.cli import render
 from hub.cli.client import ClientError, Connection, call
 from hub.cli.fleet_files import example_fleet
 from hub.models.api import CheckAnswer, ClusterDetail, ClusterList, Migration, Role, Task
+from hub.settings import HubSettings
 
 VM = "prod-east/shop/db-large"
 
@@ -103,6 +102,19 @@ async def _walkthrough(admin: Connection) -> Migration:
     return migration
 
 
+def _spoke(url: str, home: Path, cluster: str, tokens: dict[str, str]) -> SpokeSettings:
+    """A demo agent's settings: its token beside the hub's database, and no waiting."""
+    token = home / f"{cluster}.token"
+    token.write_text(tokens[cluster])
+    return SpokeSettings(
+        cluster,
+        HubConnection(url, token),
+        state_dir=home / cluster,
+        access=AccessSettings(grant_poll_wait=0),
+        jobs=JobSettings(poll_wait=0, poll_pause=0, interval=0),
+    )
+
+
 async def _execute(
     url: str, admin: Connection, tokens: dict[str, str], home: Path, job: Migration
 ) -> None:
@@ -111,15 +123,8 @@ async def _execute(
     agent's key), then carries it out, here against simulated clusters whose clock moves
     one tick per pass; the console's view of the task follows."""
     source, target = job.source_cluster, job.target_cluster
-    clients = {}
-    for name in (source, target):
-        (home / f"{name}.token").write_text(tokens[name])
-        clients[name] = HubClient(url, home / f"{name}.token")
-    keys = KeyPair.load_or_create(home / f"{source}.sealing.key")
-    await clients[source].register_key(source, keys.public)
     minter = SimulatedMinter(lambda: datetime.now(UTC))
     point = AccessPoint(f"https://api.{target}.example:6443")
-    granter = Granter(target, clients[target], minter, point, poll_wait=0)
     shown: list[str] = []
 
     async def follow(_seconds: float) -> None:
@@ -138,21 +143,14 @@ async def _execute(
                 "(the hub relays only ciphertext)"
             )
 
-    connector = GrantedConnector(
-        source,
-        clients[source],
-        keys,
-        lambda j, _credentials: simulated.pair(World(dict.fromkeys(j.vms, True))),
-        lambda: datetime.now(UTC),
-    )
-    runner = JobRunner(
-        source,
-        clients[source],
-        Journal(home / f"{source}.journal.db"),
-        connector,
-        JobSettings(poll_wait=0, poll_pause=0, interval=0),
-        follow,
-    )
+    def build(job: Job, _credentials: object) -> tuple[ClusterDriver, ClusterDriver]:
+        return simulated.pair(World(dict.fromkeys(job.vms, True)))
+
+    sending = assemble_spoke(_spoke(url, home, source, tokens), ClusterParts(build), pause=follow)
+    granting = ClusterParts(build, minter=minter, access_point=point)
+    granter = assemble_spoke(_spoke(url, home, target, tokens), granting).grants()
+    await sending.hub.register_key(source, sending.keys.public)
+    runner = sending.runner
     await runner.poll_once(asyncio.Event())
     await asyncio.gather(*runner.running.values())
     await granter.pass_once()
@@ -160,6 +158,10 @@ async def _execute(
     task = await call(admin, "GET", f"/api/v1/tasks/{job.task_id}")
     _say("The task once the agent is done", render.task(Task.model_validate(task)))
     print(f"  {source}'s agent released the access; {target}'s agent: {revoked}")
+
+
+def _no_jobs(job: Job, _credentials: object) -> tuple[ClusterDriver, ClusterDriver]:
+    raise RuntimeError(f"the demo's simulated clusters run no migrations ({job.id})")
 
 
 async def _simulated_spokes(url: str, admin: Connection, home: Path) -> None:
@@ -170,16 +172,9 @@ async def _simulated_spokes(url: str, admin: Connection, home: Path) -> None:
         registered = await call(
             admin, "POST", "/api/v1/clusters", {"name": cluster.name, "labels": cluster.labels}
         )
-        token = home / f"{cluster.name}.token"
-        token.write_text(registered["token"])
-        agent = Agent(
-            cluster,
-            cluster.name,
-            HubClient(url, token),
-            Sequence(home / cluster.name / "sequence"),
-            lambda: datetime.now(UTC),
-        )
-        receipt = await agent.report_once()
+        settings = _spoke(url, home, cluster.name, {cluster.name: registered["token"]})
+        spoke = assemble_spoke(settings, ClusterParts(_no_jobs, source=cluster))
+        receipt = await spoke.reporter().report_once()
         print(f"  {cluster.name}: agent sent report #{receipt['sequence']}")
     clusters = await call(admin, "GET", "/api/v1/clusters", params={"label": "env=sim"})
     print(render.clusters(ClusterList.model_validate(clusters).items))

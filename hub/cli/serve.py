@@ -15,9 +15,10 @@ from aiohttp import web
 
 from hub import policy_files
 from hub.api import app as api
-from hub.assemble import HubSettings, SettingsError, assemble
+from hub.assemble import assemble
 from hub.cli.usage import UsageError
-from hub.service import Hub, Settings
+from hub.service import Hub
+from hub.settings import HubSettings, Limits, SettingsError
 
 DEFAULT_PORT = 8480
 
@@ -61,13 +62,13 @@ FLAGS = {"claim_ttl": "--claim-ttl", "intake_workers": "--intake-workers"}
 
 def _assembled(args: argparse.Namespace) -> tuple[Hub, web.Application]:
     policy = policy_files.load(args.policy) if args.policy else None
-    limits = Settings(
-        claim_ttl=timedelta(seconds=args.claim_ttl), intake_workers=args.intake_workers
-    )
     try:
+        limits = Limits(
+            claim_ttl=timedelta(seconds=args.claim_ttl), intake_workers=args.intake_workers
+        )
         assembly = assemble(HubSettings(args.db, policy, limits))
     except SettingsError as error:
-        raise UsageError(f"{FLAGS.get(error.setting, error.setting)}: {error.message}") from error
+        raise UsageError(f"{FLAGS.get(error.setting, error.setting)} {error.message}") from error
     return assembly.hub, assembly.app
 
 

@@ -7,11 +7,8 @@ import dataclasses
 import logging
 import signal
 import threading
-from collections.abc import Coroutine
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 from kubernetes import client, config
@@ -20,20 +17,17 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hub.models.wire import quantity
 from spoke_agent.access import source_connection
-from spoke_agent.access.sealing import KeyPair
-from spoke_agent.access.source_grants import GrantedConnector
-from spoke_agent.access.target_grants import AccessPoint, Granter
+from spoke_agent.access.target_grants import AccessPoint
 from spoke_agent.access.target_tokens import KubernetesMinter
 from spoke_agent.agent import Agent
-from spoke_agent.client import HubClient
+from spoke_agent.assemble import ClusterParts, Spoke, assemble
 from spoke_agent.drivers import ClusterDriver
 from spoke_agent.drivers.kubernetes import DriverSettings, KubernetesDriver
 from spoke_agent.executor import jobs
-from spoke_agent.executor.journal import Journal
 from spoke_agent.executor.model import Job, Side
 from spoke_agent.report.collector import Config
 from spoke_agent.report.kube_source import KubernetesSource
-from spoke_agent.report.sequence import Sequence
+from spoke_agent.settings import AccessSettings, HubConnection, SettingsError, SpokeSettings
 
 log = logging.getLogger("cclm.spoke")
 
@@ -81,69 +75,89 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
     return found
 
 
-def _connector(
-    api: client.ApiClient, args: argparse.Namespace, hub: HubClient, keys: KeyPair
-) -> jobs.Connector:
-    sync = _pairs(args.sync_address, "--sync-address")
-    settings = DriverSettings(rsync_image=args.rsync_image)
+FLAGS = {
+    "cluster": "--cluster",
+    "hub.url": "--hub",
+    "hub.token_file": "--token-file",
+    "access.api_ca_file": "--api-ca-file",
+    "heartbeat": "--heartbeat",
+    "debounce": "--debounce",
+    "health_port": "--health-port",
+}
 
-    def drivers(job: Job, target_api: client.ApiClient) -> tuple[ClusterDriver, ClusterDriver]:
-        sending = dataclasses.replace(settings, connect_url=sync.get(job.target, ""))
-        return (
-            KubernetesDriver(api, Side.SOURCE, sending),
-            KubernetesDriver(target_api, Side.TARGET, settings, source=api),
+
+def settings_of(args: argparse.Namespace) -> SpokeSettings:
+    """The flags as settings; a bad one is a `SpokeUsageError` that names the flag."""
+    try:
+        return SpokeSettings(
+            cluster=args.cluster,
+            hub=HubConnection(args.hub, args.token_file, args.ca_file),
+            state_dir=args.state_dir,
+            heartbeat=args.heartbeat,
+            debounce=args.debounce,
+            health_host=args.health_host,
+            health_port=args.health_port,
+            collector=Config(
+                storage_pools=_pools(args.storage_pool),
+                filesystem_overhead=_overheads(args.filesystem_overhead),
+            ),
+            access=AccessSettings(
+                api_url=args.api_url,
+                api_ca_file=args.api_ca_file,
+                grant_namespace=args.grant_namespace,
+                target_kubeconfigs=_pairs(args.target_kubeconfig, "--target-kubeconfig"),
+                sync_addresses=_pairs(args.sync_address, "--sync-address"),
+            ),
+            driver=DriverSettings(rsync_image=args.rsync_image),
         )
-
-    ca_dir = args.state_dir / "target-ca"
-    granted = GrantedConnector(
-        args.cluster,
-        hub,
-        keys,
-        lambda job, creds: drivers(job, source_connection.api_client(creds, ca_dir, job.id)),
-        lambda: datetime.now(UTC),
-    )
-    given = _pairs(args.target_kubeconfig, "--target-kubeconfig")
-    if not given:
-        return granted
-    static = jobs.StaticConnector(
-        lambda job: drivers(job, config.new_client_from_config(config_file=given[job.target]))
-    )
-    return _Either(given, static, granted)
+    except SettingsError as error:
+        flag = FLAGS.get(error.setting, error.setting)
+        raise SpokeUsageError(f"{flag} {error.message}") from error
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Either:
-    """An operator-given kubeconfig for a target wins over a grant from its agent: for a
-    target whose agent cannot mint tokens, or runs an older version."""
-
-    given: dict[str, str]
-    static: jobs.StaticConnector
-    granted: GrantedConnector
-
-    def _pick(self, job: Job) -> jobs.Connector:
-        return self.static if job.target in self.given else self.granted
-
-    async def connect(self, job: Job) -> tuple[ClusterDriver, ClusterDriver]:
-        return await self._pick(job).connect(job)
-
-    async def release(self, job: Job) -> None:
-        await self._pick(job).release(job)
-
-
-def _granter(api: client.ApiClient, args: argparse.Namespace, hub: HubClient) -> Granter | None:
+def _point(api: client.ApiClient, settings: SpokeSettings) -> AccessPoint | None:
     """This cluster grants access as a migration target only when the operator said how
     other clusters reach its API. They verify it with --api-ca-file, or else with the CA
     bundle this agent itself trusts for it (in-cluster or from its kubeconfig)."""
-    if not args.api_url:
+    access = settings.access
+    if not access.api_url:
         log.warning(
             "no --api-url: this cluster grants no access to its API, so migrations to it "
             "need --target-kubeconfig on their source agents"
         )
         return None
-    ca_file = args.api_ca_file or api.configuration.ssl_ca_cert
+    ca_file = access.api_ca_file or api.configuration.ssl_ca_cert
     ca_pem = Path(ca_file).read_text() if ca_file else ""
-    minter = KubernetesMinter(api, args.grant_namespace)
-    return Granter(args.cluster, hub, minter, AccessPoint(args.api_url, ca_pem))
+    return AccessPoint(access.api_url, ca_pem)
+
+
+def kubernetes_parts(
+    api: client.ApiClient, settings: SpokeSettings, source: KubernetesSource
+) -> ClusterParts:
+    """The real cluster: its API for the report and the drivers, and its token API for the
+    access this agent grants."""
+    access, driver = settings.access, settings.driver
+
+    def drivers(job: Job, target_api: client.ApiClient) -> tuple[ClusterDriver, ClusterDriver]:
+        sending = dataclasses.replace(driver, connect_url=access.sync_addresses.get(job.target, ""))
+        return (
+            KubernetesDriver(api, Side.SOURCE, sending),
+            KubernetesDriver(target_api, Side.TARGET, driver, source=api),
+        )
+
+    ca_dir = settings.state_dir / "target-ca"
+    given = access.target_kubeconfigs
+    static = jobs.StaticConnector(
+        lambda job: drivers(job, config.new_client_from_config(config_file=given[job.target]))
+    )
+    point = _point(api, settings)
+    return ClusterParts(
+        build=lambda job, creds: drivers(job, source_connection.api_client(creds, ca_dir, job.id)),
+        source=source,
+        minter=KubernetesMinter(api, access.grant_namespace) if point else None,
+        access_point=point,
+        static=static if given else None,
+    )
 
 
 def _api(kubeconfig: Path | None) -> client.ApiClient:
@@ -175,49 +189,15 @@ def _health(agent: Agent) -> web.Application:
     return app
 
 
-async def _register_key(hub: HubClient, cluster: str, keys: KeyPair, stop: asyncio.Event) -> None:
-    """Until the hub has this agent's key, no grant can be sealed to it: keep trying."""
-    while not stop.is_set():
-        try:
-            await hub.register_key(cluster, keys.public)
-        except Exception as error:
-            log.warning("registering the sealing key failed: %s", error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 60)
-            continue
-        log.info("sealing key registered with the hub")
-        return
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Loops:
-    agent: Agent
-    source: KubernetesSource
-    executor: jobs.JobRunner
-    granter: Granter | None
-    hub: HubClient
-    keys: KeyPair
-
-    def all(self, stop: asyncio.Event, cluster: str) -> list[Coroutine[Any, Any, None]]:
-        loops = [
-            self.agent.run(stop),
-            self.executor.run(stop),
-            _register_key(self.hub, cluster, self.keys, stop),
-        ]
-        if self.granter is not None:
-            loops.append(self.granter.run(stop))
-        return loops
-
-
-async def _serve(args: argparse.Namespace, loops: _Loops) -> None:
-    agent, source, executor = loops.agent, loops.source, loops.executor
+async def _serve(spoke: Spoke, source: KubernetesSource) -> None:
+    settings, agent = spoke.settings, spoke.reporter()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     runner = web.AppRunner(_health(agent))
     await runner.setup()
-    await web.TCPSite(runner, args.health_host, args.health_port).start()
+    await web.TCPSite(runner, settings.health_host, settings.health_port).start()
     halt = threading.Event()
     watchers = [
         threading.Thread(
@@ -228,10 +208,10 @@ async def _serve(args: argparse.Namespace, loops: _Loops) -> None:
     for watcher in watchers:
         watcher.start()
     try:
-        await asyncio.gather(*loops.all(stop, args.cluster))
+        await asyncio.gather(*spoke.loops(stop))
     finally:
         halt.set()
-        executor.journal.close()
+        spoke.runner.journal.close()
         with contextlib.suppress(Exception):
             await runner.cleanup()
 
@@ -239,39 +219,13 @@ async def _serve(args: argparse.Namespace, loops: _Loops) -> None:
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        settings = Config(
-            storage_pools=_pools(args.storage_pool),
-            filesystem_overhead=_overheads(args.filesystem_overhead),
-        )
-        if not args.token_file.is_file():
-            raise SpokeUsageError(f"--token-file {args.token_file}: no such file")
-        if args.api_ca_file is not None and not args.api_ca_file.is_file():
-            raise SpokeUsageError(f"--api-ca-file {args.api_ca_file}: no such file")
-        _pairs(args.target_kubeconfig, "--target-kubeconfig")
-        _pairs(args.sync_address, "--sync-address")
+        settings = settings_of(args)
     except SpokeUsageError as error:
         print(f"cclm spoke: {error}")
         return 2
     api = _api(args.kubeconfig)
     source = KubernetesSource(api)
-    hub = HubClient(args.hub, args.token_file, args.ca_file)
-    args.state_dir.mkdir(parents=True, exist_ok=True)
-    keys = KeyPair.load_or_create(args.state_dir / "sealing.key")
-    runner = jobs.JobRunner(
-        args.cluster, hub, Journal(args.state_dir / "journal.db"), _connector(api, args, hub, keys)
-    )
-    agent = Agent(
-        source,
-        args.cluster,
-        hub,
-        Sequence(args.state_dir / "sequence"),
-        lambda: datetime.now(UTC),
-        settings,
-        debounce=args.debounce,
-        heartbeat=args.heartbeat,
-    )
-    loops = _Loops(agent, source, runner, _granter(api, args, hub), hub, keys)
-    asyncio.run(_serve(args, loops))
+    asyncio.run(_serve(assemble(settings, kubernetes_parts(api, settings, source)), source))
     return 0
 
 

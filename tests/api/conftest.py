@@ -13,11 +13,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.api import app as api
-from hub.assemble import HubSettings, assemble
+from hub.assemble import assemble
 from hub.models.api import Role
 from hub.models.policy import Headroom, Policy
 from hub.models.report import CapacityReport
-from hub.service import Hub, Settings
+from hub.service import Hub
+from hub.settings import HubSettings, Limits
 from hub.store.sqlite import SqliteStore
 from tests.api.fleet import east, west
 from tests.builders import NOW
@@ -116,7 +117,7 @@ class Env:
         self.hub: Hub
         self.api: Api
         self.admin = ""
-        self.settings = Settings()
+        self.settings = Limits()
         self.store_type: type[SqliteStore] = SqliteStore
         self._client: TestClient[Any, Any] | None = None
 

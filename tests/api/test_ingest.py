@@ -4,7 +4,7 @@ import gzip
 import json
 import sqlite3
 
-from hub.service import Settings
+from hub.settings import Limits
 from hub.store.sqlite import MIGRATIONS
 from tests.api.conftest import Answer, Env
 from tests.api.fleet import east, west
@@ -162,7 +162,7 @@ async def test_corrupt_truncated_or_unknown_encodings_are_400(env: Env) -> None:
 
 
 async def test_validation_in_worker_processes_answers_the_same(env: Env) -> None:
-    env.settings = Settings(intake_workers=1)
+    env.settings = Limits(intake_workers=1)
     await env.restart()
     token = await env.register("west")
     assert (await env.report(token, west(sequence=3), gzipped=True)).status == 202
@@ -191,7 +191,7 @@ async def test_data_after_the_gzip_stream_is_refused(env: Env) -> None:
 
 
 async def test_a_dead_validation_worker_is_replaced(env: Env) -> None:
-    env.settings = Settings(intake_workers=1)
+    env.settings = Limits(intake_workers=1)
     await env.restart()
     token = await env.register("west")
     pool = env.hub._intake

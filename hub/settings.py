@@ -1,0 +1,77 @@
+"""How one hub process runs, grouped and validated once, whichever edge starts it
+(`cclm hub serve`, the demo, the tests): where its store is, the policy it was started with,
+its limits and timings, and how often it maintains itself."""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from hub.models.policy import Policy
+
+
+class SettingsError(ValueError):
+    """A setting out of range; `setting` names it (dotted for a group), so each edge can say
+    it in its own terms (the CLI names the flag)."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{setting} {message}")
+        self.setting = setting
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The hub's limits and timings; every one has a default that suits a fleet of thousands."""
+
+    claim_ttl: timedelta = timedelta(minutes=15)
+    """A reservation lives this long without progress from its source agent."""
+    stall_after: timedelta = timedelta(minutes=5)
+    """A receiving pod Pending this long marks its task `stalled` and raises an alert."""
+    grant_ttl: timedelta = timedelta(hours=1)
+    """Lifetime of the tokens target agents mint for a migration; renewed at a third left."""
+    grant_linger: timedelta = timedelta(hours=2)
+    """How long after its migration ended a grant stays open for a source agent that never
+    said it was done (it may still be undoing a cancelled job on the target)."""
+    max_report_bytes: int = 32 * 2**20
+    """A report's size after decompression."""
+    max_body_bytes: int = 4 * 2**20
+    """Any other request body's size after decompression."""
+    accept_attempts: int = 8
+    """Times an accept re-evaluates when the target changed under it before answering 503."""
+    list_limit: int = 500
+    """The most items a list answers."""
+    warm_batch: int = 4
+    """Changed clusters indexed per background pass, so checks rarely parse reports."""
+    warm_interval: float = 0.1
+    warm_below_rate: float = 200.0
+    """Reports/s above which background indexing pauses: a burst is ingested first."""
+    intake_workers: int = 0
+    """Processes that validate reports; 0 validates in the hub's own process."""
+
+    def __post_init__(self) -> None:
+        for name in ("claim_ttl", "stall_after", "grant_ttl", "grant_linger"):
+            if getattr(self, name) <= timedelta(0):
+                raise SettingsError(name, f"must be more than zero, not {getattr(self, name)}")
+        sizes = ("max_report_bytes", "max_body_bytes", "accept_attempts", "list_limit")
+        for name in (*sizes, "warm_batch", "warm_interval", "warm_below_rate"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(name, f"must be more than zero, not {getattr(self, name)}")
+        if self.intake_workers < 0:
+            raise SettingsError("intake_workers", f"must be 0 or more, not {self.intake_workers}")
+
+
+@dataclass(frozen=True, slots=True)
+class HubSettings:
+    database: Path
+    """The SQLite file (the embedded store)."""
+    policy: Policy | None = None
+    """Given at start: stored and used from then on. None: the stored policy, else the
+    packaged default."""
+    limits: Limits = field(default_factory=Limits)
+    maintain_every: float | None = 2.0
+    """Seconds between sweeps of expired claims and catch-ups with the store (other
+    replicas); None leaves both to the caller, as the tests do."""
+
+    def __post_init__(self) -> None:
+        if self.maintain_every is not None and self.maintain_every <= 0:
+            raise SettingsError("maintain_every", "must be more than zero, or None")
