@@ -2,6 +2,7 @@
 source with one forbidden import planted fails `lint-imports`, naming the contract, and the
 contract that keeps the spoke to the hub's wire models lists every other hub module."""
 
+import ast
 import os
 import shutil
 import subprocess
@@ -84,3 +85,14 @@ def test_a_planted_forbidden_import_breaks_its_contract(
     assert done.returncode == 1, done.stdout + done.stderr
     broken = [row for row in done.stdout.splitlines() if row.endswith("BROKEN")]
     assert any(row.startswith(contract) for row in broken), done.stdout
+
+
+def test_no_http_handler_reaches_into_the_store() -> None:
+    """Handlers call use cases; an import contract cannot see `call.hub.store`, this can."""
+    reaching = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in sorted((ROOT / "hub" / "api").glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr == "store"
+    ]
+    assert reaching == []

@@ -14,6 +14,7 @@ from datetime import datetime
 import numpy as np
 
 from hub.capacity import constraints
+from hub.capacity.claims import per_node
 from hub.capacity.index import BoolArray, ClusterIndex, IntArray
 from hub.fleet.inventory import Entry, Facts
 from hub.models.api import (
@@ -53,20 +54,8 @@ def _hosts_vms(node: Node) -> bool:
     )
 
 
-def _reserved_by_node(claims: Iterable[Claim]) -> dict[str, Resources]:
-    cpu: defaultdict[str, int] = defaultdict(int)
-    memory: defaultdict[str, int] = defaultdict(int)
-    scalar: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for claim in claims:
-        for node, resources in claim.nodes.items():
-            cpu[node] += resources.cpu_millis
-            memory[node] += resources.memory_bytes
-            for name, amount in resources.scalar.items():
-                scalar[node][name] += amount
-    return {
-        node: Resources(cpu_millis=cpu[node], memory_bytes=memory[node], scalar=dict(scalar[node]))
-        for node in cpu
-    }
+def _by_node(held: Iterable[Claim]) -> dict[str, Resources]:
+    return per_node(pair for claim in held for pair in claim.nodes.items())
 
 
 def _column(
@@ -85,7 +74,7 @@ def _resources(built: ClusterIndex, claims: Iterable[Claim]) -> dict[str, Resour
     position = {name: i for i, name in enumerate(built.node_names)}
     count = len(built.node_names)
     held: dict[str, IntArray] = defaultdict(lambda: np.zeros(count, dtype=np.int64))
-    for node, resources in _reserved_by_node(claims).items():
+    for node, resources in _by_node(claims).items():
         at = position.get(node)
         if at is None:
             continue
@@ -139,7 +128,7 @@ def detail(
 ) -> ClusterDetail:
     fields = _fields(entry, built, facts, policy, now)
     if report is not None:
-        reserved = _reserved_by_node(entry.held_claims)
+        reserved = _by_node(entry.held_claims)
         fields["node_detail"] = tuple(
             NodeSummary(
                 name=node.name,

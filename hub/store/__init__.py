@@ -130,20 +130,17 @@ Transition = Callable[[Migration, Task], tuple[Migration, Task] | None]
 AlertFor = Callable[[Claim, str | None], Alert]
 
 
-class Store(Protocol):
-    """What the hub needs to keep across restarts, as one interface, so that the adapter
-    (SQLite now, a server database next) is chosen at the composition root and nothing
-    else knows which it is."""
-
-    @property
-    def grants(self) -> GrantStore: ...
-
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
+class TokenStore(Protocol):
+    """Bearer tokens, by id, with the hash of their secret only."""
 
     async def tokens(self) -> list[TokenRecord]: ...
     async def add_token(self, token: TokenRecord) -> None: ...
     async def revoke_token(self, token_id: str) -> bool: ...
+
+
+class ClusterStore(Protocol):
+    """Registered clusters, the newest report of each and the claims live on them; a
+    cluster's generation moves with every change to either, which is what accepts check."""
 
     async def register_cluster(self, cluster: ClusterRecord, token: TokenRecord) -> bool:
         """False when the name is taken."""
@@ -160,6 +157,11 @@ class Store(Protocol):
 
     async def reports(self, clusters: Sequence[str] | None = None) -> list[StoredReport]: ...
     async def live_claims(self, cluster: str | None = None) -> list[Claim]: ...
+
+
+class MigrationStore(Protocol):
+    """Migrations, their tasks and their claims, changed only by pure transitions whose
+    effects (`hub.migration.effects`) the adapter applies in the same transaction."""
 
     async def accept(
         self,
@@ -189,9 +191,9 @@ class Store(Protocol):
         at: datetime,
         renew_until: datetime | None = None,
     ) -> tuple[Migration, Task] | None:
-        """Apply `change`; when the migration leaves an active state its claim is released
-        and its VMs are free to migrate again; while it stays active, `renew_until` moves its
-        claim's expiry. None when there is no such migration."""
+        """Apply `change`, then the effects `hub.migration.effects.of` gives for it (with
+        `renew_until`, the new expiry of a live claim). None when there is no such
+        migration."""
         ...
 
     async def jobs(self, source_cluster: str) -> list[Migration]:
@@ -205,13 +207,31 @@ class Store(Protocol):
         an alert for each, all in one transaction."""
         ...
 
+
+class AlertStore(Protocol):
     async def alerts(self, limit: int) -> list[Alert]: ...
     async def add_alert(self, alert: Alert) -> bool:
         """Record `alert` unless one with its id exists; True when it is new."""
         ...
 
+
+class SettingStore(Protocol):
+    """Hub-wide settings every replica follows (the policy)."""
+
     async def setting(self, key: str) -> str | None: ...
     async def put_setting(self, key: str, value: str) -> None: ...
+
+
+class Store(TokenStore, ClusterStore, MigrationStore, AlertStore, SettingStore, Protocol):
+    """What the hub keeps across restarts: one interface per aggregate, together, so that
+    the adapter (SQLite now, a server database next) is chosen at the composition root and
+    nothing else knows which it is."""
+
+    @property
+    def grants(self) -> GrantStore: ...
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
 
 
 def with_reservation(migration: Migration, status: ClaimStatus | None) -> Migration:

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hub.models.api import Alert, ClaimStatus, Migration, Role, State, Task, VmPhase
+from hub.migration import effects
+from hub.models.api import Alert, ClaimStatus, Migration, Role, State, Task
 from hub.models.claim import Claim
 from hub.store import (
     Accepted,
@@ -104,6 +105,16 @@ MIGRATIONS: tuple[str, ...] = (
 
 def _ts(value: datetime) -> float:
     return value.timestamp()
+
+
+def _bump(db: sqlite3.Connection, cluster: str, expected: int | None = None) -> bool:
+    """Move `cluster`'s generation, the version every accept checks it evaluated against;
+    with `expected`, only if it is still that (False: another writer got there first)."""
+    if expected is None:
+        query = "UPDATE clusters SET generation = generation + 1 WHERE name = ?"
+        return db.execute(query, (cluster,)).rowcount == 1
+    query = "UPDATE clusters SET generation = generation + 1 WHERE name = ? AND generation = ?"
+    return db.execute(query, (cluster, expected)).rowcount == 1
 
 
 def _dt(value: float) -> datetime:
@@ -396,11 +407,7 @@ class SqliteStore:
             ).fetchone()
             if row:
                 return AcceptOutcome(Accepted.VM_BUSY, existing_migration=row[0], busy_vm=vm)
-        bumped = db.execute(
-            "UPDATE clusters SET generation = generation + 1 WHERE name = ? AND generation = ?",
-            (migration.target_cluster, expected_generation),
-        ).rowcount
-        if not bumped:
+        if not _bump(db, migration.target_cluster, expected_generation):
             exists = db.execute(
                 "SELECT 1 FROM clusters WHERE name = ?", (migration.target_cluster,)
             ).fetchone()
@@ -577,10 +584,31 @@ class SqliteStore:
         changed = change(migration, task)
         if changed is None:
             return migration, task
+        live = db.execute(
+            "SELECT body FROM claims WHERE migration_id = ? AND released_at IS NULL",
+            (migration_id,),
+        ).fetchone()
+        claim = Claim.model_validate_json(live[0]) if live else None
+        self._apply(db, effects.of(*changed, claim, at, renew_until), at)
         migration, task = changed
-        if migration.state.active:
-            landed = [vm.vm for vm in task.vms if vm.phase == VmPhase.MIGRATED]
-            self._hold(db, migration.id, renew_until, landed, at)
+        return with_reservation(migration, self._reservation(db, migration.id)), task
+
+    def _apply(self, db: sqlite3.Connection, done: effects.Effects, at: datetime) -> None:
+        """Write what `hub.migration.effects` decided; decide nothing."""
+        migration = done.migration
+        if done.claim is not None:
+            db.execute(
+                "UPDATE claims SET expires_at = ?, body = ? WHERE id = ?",
+                (_ts(done.claim.expires_at), done.claim.model_dump_json(), done.claim.id),
+            )
+        if done.release is not None:
+            db.execute(
+                "UPDATE claims SET released_at = ?, release_reason = ? "
+                "WHERE migration_id = ? AND released_at IS NULL",
+                (_ts(at), done.release, migration.id),
+            )
+        if done.bump is not None:
+            _bump(db, done.bump)
         db.execute(
             "UPDATE migrations SET state = ?, body = ? WHERE id = ?",
             (
@@ -589,57 +617,12 @@ class SqliteStore:
                 migration.id,
             ),
         )
-        self._write_task(db, task, insert=False)
-        if not migration.state.active:
-            self._release(db, migration.id, migration.target_cluster, migration.state.value, at)
+        self._write_task(db, done.task, insert=False)
+        if done.ended:
             db.execute(
                 "UPDATE migration_vms SET active = 0 WHERE migration_id = ?", (migration.id,)
             )
             sqlite_grants.ended(db, migration.id, at)
-        return with_reservation(migration, self._reservation(db, migration.id)), task
-
-    @staticmethod
-    def _hold(
-        db: sqlite3.Connection,
-        migration_id: str,
-        until: datetime | None,
-        landed: Sequence[str],
-        at: datetime,
-    ) -> None:
-        """Renew the migration's claim and mark the VMs that landed; a landing changes what
-        the claim holds, so the target's generation moves."""
-        row = db.execute(
-            "SELECT id, body FROM claims WHERE migration_id = ? AND released_at IS NULL",
-            (migration_id,),
-        ).fetchone()
-        if row is None:
-            return
-        claim = Claim.model_validate_json(row[1])
-        held = claim.landed(landed, at)
-        if until is not None:
-            held = held.model_copy(update={"expires_at": until})
-        if held == claim:
-            return
-        db.execute(
-            "UPDATE claims SET expires_at = ?, body = ? WHERE id = ?",
-            (_ts(held.expires_at), held.model_dump_json(), row[0]),
-        )
-        if held.shares != claim.shares:
-            db.execute(
-                "UPDATE clusters SET generation = generation + 1 WHERE name = ?", (claim.cluster,)
-            )
-
-    @staticmethod
-    def _release(
-        db: sqlite3.Connection, migration_id: str, cluster: str, reason: str, at: datetime
-    ) -> None:
-        released = db.execute(
-            "UPDATE claims SET released_at = ?, release_reason = ? "
-            "WHERE migration_id = ? AND released_at IS NULL",
-            (_ts(at), reason, migration_id),
-        ).rowcount
-        if released:
-            db.execute("UPDATE clusters SET generation = generation + 1 WHERE name = ?", (cluster,))
 
     async def expire_claims(
         self, now: datetime, alert_for: AlertFor, change: Transition
@@ -657,10 +640,7 @@ class SqliteStore:
                     "UPDATE claims SET released_at = ?, release_reason = 'expired' WHERE id = ?",
                     (_ts(now), claim.id),
                 )
-                db.execute(
-                    "UPDATE clusters SET generation = generation + 1 WHERE name = ?",
-                    (claim.cluster,),
-                )
+                _bump(db, claim.cluster)
                 if migration_id is not None:
                     self._change(db, migration_id, change, now)
                 self._insert_alert(db, alert_for(claim, migration_id))
