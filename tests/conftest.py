@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import LENIENT, Env, FakeClock
+from tests.support.clock import FakeClock
+from tests.support.hub_env import LENIENT, Env
 
 
 @pytest.fixture

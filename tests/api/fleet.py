@@ -3,7 +3,7 @@
 from typing import Any
 
 from hub.models.report import CapacityReport
-from tests.builders import NOW, NodeBuilder, report, storage_class, vm
+from tests.support.builders import NOW, NodeBuilder, report, storage_class, vm
 
 MODEL = "Cascadelake-Server"
 """The host CPU model of every node here, so the running VMs can live-migrate between them."""

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Env
 from tests.api.fleet import west
+from tests.support.hub_env import Env
 
 CALLS: dict[str, tuple[str, str, Any, str]] = {
     "read": ("GET", "/api/v1/clusters", None, "viewer"),

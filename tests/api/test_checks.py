@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from hub.models.policy import Policy, Staleness
-from tests.api.conftest import Env
 from tests.api.fleet import east, tiny, west
-from tests.builders import NodeBuilder, report, vm
+from tests.support.builders import NodeBuilder, report, vm
+from tests.support.hub_env import Env
 
 GIB = 2**30
 

@@ -12,8 +12,8 @@ import pytest
 from spoke_agent.access.sealing import KeyPair, seal
 from spoke_agent.access.source_connection import TargetAccess
 
-from tests.api.conftest import Env
 from tests.api.test_migrations import migrate
+from tests.support.hub_env import Env
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.minted-for-this-migration-only"
 

@@ -6,8 +6,8 @@ import sqlite3
 
 from hub.settings import Limits
 from hub.store.sqlite import MIGRATIONS
-from tests.api.conftest import Answer, Env
 from tests.api.fleet import east, west
+from tests.support.hub_env import Answer, Env
 
 
 async def test_registration_shows_the_token_once_and_stores_only_its_hash(env: Env) -> None:

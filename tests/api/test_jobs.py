@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from hub.migration.stalls import watch_stalls
-from tests.api.conftest import Env
 from tests.api.test_migrations import migrate, reserved_memory
+from tests.support.hub_env import Env
 
 
 async def jobs(env: Env, token: str, cluster: str = "east", wait: str | None = None) -> Any:

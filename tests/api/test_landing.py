@@ -4,9 +4,9 @@ while the rest of the job runs."""
 
 from typing import Any
 
-from tests.api.conftest import Env
 from tests.api.fleet import west
 from tests.api.test_migrations import migrate
+from tests.support.hub_env import Env
 
 
 async def memory(env: Env, cluster: str = "west") -> dict[str, int]:

@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 
 from hub.models.report import KubeVirtSettings
-from tests.api.conftest import Env
 from tests.api.fleet import east, tiny, west
+from tests.support.hub_env import Env
 
 
 @pytest.fixture

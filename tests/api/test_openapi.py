@@ -11,8 +11,8 @@ import pytest
 from openapi_spec_validator import validate
 
 from hub.api import app as api
-from tests.api.conftest import Answer, Env, check_against_spec
 from tests.api.fleet import east, west
+from tests.support.hub_env import Answer, Env, check_against_spec
 
 
 def test_the_document_is_valid_openapi() -> None:

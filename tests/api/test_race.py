@@ -9,8 +9,9 @@ import pytest
 
 from hub.store import AcceptOutcome
 from hub.store.sqlite import SqliteStore
-from tests.api.conftest import LENIENT, Env, FakeClock
-from tests.builders import MIB, NodeBuilder, report, vm
+from tests.support.builders import MIB, NodeBuilder, report, vm
+from tests.support.clock import FakeClock
+from tests.support.hub_env import LENIENT, Env
 
 VMS = [vm(f"vm-{i}", "race", memory="4Gi") for i in range(100)]
 # What v1.9.0 asks for one of them: the 4 GiB guest + 220 MiB fixed + 8 MiB vCPU + 8 MiB

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Env
 from tests.api.fleet import east, west
+from tests.support.hub_env import Env
 
 PATH = "/api/v1/clusters/east/vms/shop/db/migrate"
 NO_VM = "/api/v1/clusters/east/vms/shop/nope/migrate"

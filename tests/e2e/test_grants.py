@@ -30,10 +30,10 @@ from spoke_agent.executor.journal import Journal
 from spoke_agent.executor.model import Job, Side
 
 from hub.models.api import Migration
-from tests import grant_api
-from tests.api.conftest import Env
 from tests.api.fleet import east, west
-from tests.executor import kubevirt_fake as fake
+from tests.support import grant_api
+from tests.support import kubevirt_fake as fake
+from tests.support.hub_env import Env
 
 AGENT_NS = "cclm-system"
 

@@ -24,8 +24,8 @@ from spoke_agent.executor.journal import Journal
 from spoke_agent.executor.model import Job
 
 from hub.models.api import Migration
-from tests.api.conftest import Env
 from tests.api.fleet import east, west
+from tests.support.hub_env import Env
 
 Hook = Callable[[World], Awaitable[None]]
 FAST = JobSettings(poll_wait=0, poll_pause=0, interval=0, heartbeat=3600)

@@ -16,9 +16,9 @@ from spoke_agent.access.sealing import KeyPair
 from spoke_agent.access.source_connection import TargetAccess
 from spoke_agent.sim import objects as m
 
-from tests import grant_api
-from tests.api.conftest import Env
 from tests.api.fleet import east, west
+from tests.support import grant_api
+from tests.support.hub_env import Env
 
 
 def _port() -> int:

@@ -11,7 +11,6 @@ from typing import Any
 
 import kmock
 import pytest
-from kubernetes import client
 from spoke_agent.drivers import kube_objects as ko
 from spoke_agent.drivers.kube_rest import connect
 from spoke_agent.drivers.kubernetes import DriverError, DriverSettings, KubernetesDriver
@@ -39,9 +38,10 @@ from spoke_agent.executor.model import (
 from spoke_agent.executor.reconcile import Executor
 from spoke_agent.executor.records import STALE, Ended
 
-from tests.executor import api_server
-from tests.executor import kubevirt_fake as fake
-from tests.executor.api_server import ApiServer
+from tests.support import api_server
+from tests.support import kubevirt_fake as fake
+from tests.support.api_server import ApiServer
+from tests.support.kubernetes import two_clusters
 
 VM = f"{fake.NS}/web"
 JOB = Job("job-7", (VM,), "east", storage_class_map={"fast": "premium"})
@@ -80,24 +80,14 @@ class Clusters:
 
 @pytest.fixture
 async def clusters() -> AsyncIterator[Clusters]:
-    async with (
-        ApiServer() as source,
-        kmock.Server(source) as source_server,
-        ApiServer() as target,
-        kmock.Server(target) as target_server,
-    ):
-        fake.declare(source)
-        fake.declare(target)
-        source_api, target_api = _api(source_server), _api(target_server)
+    async with two_clusters(ApiServer) as both:
+        source, target = both.source, both.target
+        source_api, target_api = both.source_api, both.target_api
         drivers = {
             Side.SOURCE: KubernetesDriver(source_api, Side.SOURCE, SETTINGS),
             Side.TARGET: KubernetesDriver(target_api, Side.TARGET, SETTINGS, source=source_api),
         }
         yield Clusters(source, target, drivers)
-
-
-def _api(server: kmock.Server) -> client.ApiClient:
-    return client.ApiClient(client.Configuration(host=str(server.url).rstrip("/")))
 
 
 async def test_live_objects_have_the_shapes_kubevirt_and_cdi_read(clusters: Clusters) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from spoke_agent.access.source_connection import Credentials, TargetAccess
 
-from tests.api.conftest import FakeClock
+from tests.support.clock import FakeClock
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

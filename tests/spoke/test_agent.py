@@ -16,7 +16,8 @@ from spoke_agent.report.snapshot import Snapshot
 from spoke_agent.sim import fleets
 from spoke_agent.sim import objects as m
 
-from tests.api.conftest import Env, FakeClock
+from tests.support.clock import FakeClock
+from tests.support.hub_env import Env
 
 SHAPE = fleets.FleetShape(clusters=1, nodes=4, vms_per_node=1, pods_per_node=3)
 

@@ -10,7 +10,7 @@ from spoke_agent.sim import objects as m
 from hub.models import kubevirt as k
 from hub.models.report import CapacitySource
 from hub.models.vm import SourceNode
-from tests.builders import GIB, MIB, NOW
+from tests.support.builders import GIB, MIB, NOW
 
 
 def _snapshot(**changes: object) -> Snapshot:

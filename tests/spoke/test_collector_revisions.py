@@ -20,9 +20,9 @@ from spoke_agent.sim import objects as m
 
 from hub.models import kubevirt as k
 from hub.models.vm import VolumeMode
-from tests.builders import GIB, NOW
 from tests.spoke.test_collector import _snapshot
 from tests.spoke.test_kube_source import RESOURCES
+from tests.support.builders import GIB, NOW
 
 U1_MEDIUM = m.instancetype("u1.medium", 1, "4Gi")
 EDITED = m.instancetype("u1.medium", 2, "8Gi")

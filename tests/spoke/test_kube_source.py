@@ -14,8 +14,8 @@ from spoke_agent.report.collector import collect
 from spoke_agent.report.kube_source import CUSTOM, RULES, KubernetesSource, _event
 from spoke_agent.report.snapshot import Snapshot
 
-from tests.builders import NOW
 from tests.spoke.test_collector import _snapshot
+from tests.support.builders import NOW
 
 RESOURCES = {
     "nodes": "v1/nodes",

@@ -16,7 +16,7 @@ from kubernetes import client
 from spoke_agent.access.target_tokens import KubernetesMinter, Minted, MintError
 from spoke_agent.drivers.kube_rest import connect
 
-from tests.grant_api import RESOURCES, answer, declare
+from tests.support.grant_api import RESOURCES, answer, declare
 
 AGENT_NS = "cclm-system"
 MIG, OTHER = "mig-0123456789abcdef", "mig-fedcba9876543210"

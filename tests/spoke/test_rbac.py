@@ -14,7 +14,6 @@ from typing import Any
 import kmock
 import pytest
 import yaml
-from kubernetes import client
 from spoke_agent.access.target_tokens import KubernetesMinter
 from spoke_agent.drivers import kube_objects as ko
 from spoke_agent.drivers import kubernetes as driver_module
@@ -38,8 +37,9 @@ from spoke_agent.executor.model import (
 )
 from spoke_agent.report import kube_source
 
-from tests.executor import kubevirt_fake as fake
-from tests.grant_api import declare
+from tests.support import kubevirt_fake as fake
+from tests.support.grant_api import declare
+from tests.support.kubernetes import api_client, two_clusters
 
 RBAC = "rbac.authorization.k8s.io"
 DOCS = list(yaml.safe_load_all((Path(__file__).parents[2] / "deploy/spoke-rbac.yaml").read_text()))
@@ -160,10 +160,6 @@ def _asks(emulator: kmock.KubernetesEmulator) -> list[Ask]:
     return [_ask(r) for r in emulator] + binds
 
 
-def _api(server: kmock.Server) -> client.ApiClient:
-    return client.ApiClient(client.Configuration(host=str(server.url).rstrip("/")))
-
-
 def _every_action() -> list[Action]:
     """Each action, some twice or in an order that makes the driver take its other path: a
     volume or VM that exists, a migration object of another attempt, a receiver to remove."""
@@ -189,16 +185,10 @@ def _every_action() -> list[Action]:
 
 
 async def _migrate() -> tuple[list[Ask], list[Ask]]:
-    async with (
-        kmock.KubernetesEmulator() as source,
-        kmock.Server(source) as source_server,
-        kmock.KubernetesEmulator() as target,
-        kmock.Server(target) as target_server,
-    ):
-        fake.declare(source)
-        fake.declare(target)
+    async with two_clusters() as both:
+        source, target = both.source, both.target
         fake.seed(source, "web", running=False)
-        source_api, target_api = _api(source_server), _api(target_server)
+        source_api, target_api = both.source_api, both.target_api
         settings = DriverSettings()
         drivers = {
             Side.SOURCE: KubernetesDriver(source_api, Side.SOURCE, settings),
@@ -217,7 +207,7 @@ async def _mint() -> list[Ask]:
     async with kmock.KubernetesEmulator() as cluster, kmock.Server(cluster) as server:
         declare(cluster)
         cluster[kmock.subresource("token")] << {"spec": {}, "status": expiring}
-        minter = KubernetesMinter(_api(server), AGENT[0])
+        minter = KubernetesMinter(api_client(server), AGENT[0])
         for _ in range(2):
             await asyncio.to_thread(minter.mint, "mig-1", [fake.NS], 600)
         await asyncio.to_thread(minter.granted)

@@ -3,7 +3,7 @@
 from spoke_agent.report.collector import Memo, collect
 from spoke_agent.sim import fleets
 
-from tests.builders import NOW
+from tests.support.builders import NOW
 
 SMALL = fleets.FleetShape(clusters=3, nodes=6, vms_per_node=2, pods_per_node=4)
 

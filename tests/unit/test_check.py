@@ -9,7 +9,7 @@ from hub.models.check import Code, Mode, Severity, Verdict
 from hub.models.policy import Policy
 from hub.models.report import KubeVirtSettings, ResourceQuota
 from hub.models.vm import VirtualMachine
-from tests.builders import (
+from tests.support.builders import (
     GIB,
     MIB,
     NOW,

@@ -7,7 +7,7 @@ from datetime import timedelta
 from hub.migration import effects
 from hub.models.api import Migration, State, Task, TaskVm, VmPhase
 from hub.models.claim import Claim, ClaimShare
-from tests.builders import NOW
+from tests.support.builders import NOW
 
 LATER = NOW + timedelta(minutes=20)
 

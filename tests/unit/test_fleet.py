@@ -12,7 +12,7 @@ from hub import payloads
 from hub.capacity import fleet
 from hub.capacity.index import ClusterIndex
 from hub.fleet.inventory import Entry, Inventory
-from tests.builders import NOW, NodeBuilder, cluster_index, kubevirt, report
+from tests.support.builders import NOW, NodeBuilder, cluster_index, kubevirt, report
 
 MODELS = ("Skylake-Server", "Icelake-Server")
 

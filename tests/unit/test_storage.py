@@ -17,7 +17,16 @@ from hub.capacity import check
 from hub.models.check import Code
 from hub.models.policy import Policy
 from hub.models.report import CdiSettings
-from tests.builders import GIB, MIB, NOW, NodeBuilder, cluster_index, report, storage_class, vm
+from tests.support.builders import (
+    GIB,
+    MIB,
+    NOW,
+    NodeBuilder,
+    cluster_index,
+    report,
+    storage_class,
+    vm,
+)
 
 CTX = check.Context(policy=Policy(survive_largest_node_loss=False), now=NOW)
 TEN_GIB = 10 * GIB

@@ -9,7 +9,7 @@ from hub.capacity import check, engine, fleet, index, suggestions
 from hub.models.check import CheckRequest, Verdict
 from hub.models.policy import Policy
 from hub.models.report import KubeVirtSettings
-from tests.builders import NOW, NodeBuilder, fleet_of, report, vm
+from tests.support.builders import NOW, NodeBuilder, fleet_of, report, vm
 
 POLICY = Policy()
 

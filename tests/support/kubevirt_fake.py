@@ -7,7 +7,7 @@ from typing import Any
 
 import kmock
 
-from tests.executor import api_server
+from tests.support import api_server
 
 NS = "apps"
 RESOURCES = {

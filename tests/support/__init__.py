@@ -1,0 +1,1 @@
+"""Builders, fakes and fixtures the test folders share."""
