@@ -12,7 +12,7 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hub.api import admin, checks, clusters, grants, jobs, middleware, migrations, openapi
-from hub.api.metrics import Metrics
+from hub.api.metrics import METRICS_KEY, Metrics
 from hub.api.routing import Call, Reply, Route
 from hub.errors import Unavailable
 from hub.fleet import summaries
@@ -21,7 +21,6 @@ from hub.models.wire.codes import ErrorCode
 from hub.service import Hub
 
 log = logging.getLogger("cclm.api")
-METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 SERVER_OPTIONS: dict[str, Any] = {"auto_decompress": False}
 """How the server must run: bodies are inflated by the hub itself (`hub.payloads`), bounded."""
 

@@ -1,5 +1,6 @@
 """Clusters: registration (admin), inventory and capacity (viewer), reports (spoke)."""
 
+from hub.api.metrics import METRICS_KEY
 from hub.api.routing import Call, Param, Reply, Route
 from hub.errors import Unauthorized
 from hub.fleet import summaries
@@ -67,6 +68,8 @@ async def ingest(call: Call) -> Reply:
         raise Unauthorized("send the cluster's token")
     body = await call.compressed(call.hub.settings.max_report_bytes)
     receipt = await call.hub.ingest(call.path("name"), body, call.encoding, call.principal)
+    applied = "true" if receipt.applied else "false"
+    call.request.app[METRICS_KEY].reports.labels(applied).inc()
     return Reply(202 if receipt.applied else 200, receipt)
 
 

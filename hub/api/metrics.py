@@ -3,6 +3,7 @@ one process never share counters."""
 
 from dataclasses import dataclass, field
 
+from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
@@ -40,3 +41,6 @@ class Metrics:
         self.expired = Counter(
             "cclm_hub_claims_expired", "Reservations expired by the sweeper", registry=self.registry
         )
+
+
+METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)

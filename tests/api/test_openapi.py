@@ -128,3 +128,13 @@ async def test_health_and_metrics(env: Env) -> None:
         'cclm_hub_requests_total{method="GET",route="/api/v1/clusters",status="200"} 1.0' in metrics
     )
     assert 'cclm_hub_clusters{freshness="fresh"}' in metrics
+
+
+async def test_every_report_counts_by_whether_it_was_newer(env: Env) -> None:
+    token = await env.register("east")
+    assert (await env.report(token, east())).status == 202
+    assert (await env.report(token, east())).status == 200
+    assert (await env.report(token, east())).status == 200
+    metrics = await (await env.api.client.get("/metrics")).text()
+    assert 'cclm_hub_reports_total{applied="true"} 1.0' in metrics
+    assert 'cclm_hub_reports_total{applied="false"} 2.0' in metrics

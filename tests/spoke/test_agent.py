@@ -18,6 +18,7 @@ from spoke_agent.sim import objects as m
 
 from tests.support.clock import FakeClock
 from tests.support.hub_env import Env
+from tests.support.kubernetes import api_client
 
 SHAPE = fleets.FleetShape(clusters=1, nodes=4, vms_per_node=1, pods_per_node=3)
 
@@ -140,7 +141,7 @@ async def test_run_reports_at_start_and_on_change_then_stops(hub: Env, tmp_path:
 async def test_a_watch_announces_changes_and_stops() -> None:
     async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
         emulator.objects["v1/nodes", None, "n1"] = m.node("n1", "4", "8Gi")
-        api = client.ApiClient(client.Configuration(host=str(server.url).rstrip("/")))
+        api = api_client(server)
         source = KubernetesSource(api, watch_seconds=5)
         changed = threading.Event()
         stop = threading.Event()
@@ -160,7 +161,7 @@ async def test_an_api_server_failing_for_a_while_then_back(hub: Env, tmp_path: P
     """Real HTTP: the emulated API server answers 503 to the next node lists, then recovers."""
     async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
         emulator.objects["v1/nodes", None, "n1"] = m.node("n1", "4", "8Gi")
-        api = client.ApiClient(client.Configuration(host=str(server.url).rstrip("/")))
+        api = api_client(server)
         agent = await _agent(hub, tmp_path, KubernetesSource(api), name="edge")
         before = (await agent.report_once())["sequence"]
         emulator[kmock.resource("v1/nodes")][1:3] << 503
@@ -179,7 +180,7 @@ async def test_an_expired_watch_is_started_again() -> None:
         emulator.objects["v1/nodes", None, "n1"] = m.node("n1", "4", "8Gi")
         gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}}
         emulator[kmock.resource("v1/nodes")][{"watch": "true"}][:1] << gone
-        api = client.ApiClient(client.Configuration(host=str(server.url).rstrip("/")))
+        api = api_client(server)
         source = KubernetesSource(api, watch_seconds=5)
         changed, stop = threading.Event(), threading.Event()
         watches_at_change: list[int] = []

@@ -23,6 +23,7 @@ from hub.models.vm import VolumeMode
 from tests.spoke.test_collector import _snapshot
 from tests.spoke.test_kube_source import RESOURCES
 from tests.support.builders import GIB, NOW
+from tests.support.kubernetes import api_client
 
 U1_MEDIUM = m.instancetype("u1.medium", 1, "4Gi")
 EDITED = m.instancetype("u1.medium", 2, "8Gi")
@@ -134,7 +135,7 @@ def test_nodes_count_their_pods_against_allocatable_pods() -> None:
 @pytest.fixture
 async def cluster() -> AsyncIterator[tuple[kmock.KubernetesEmulator, client.ApiClient]]:
     async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
-        yield emulator, client.ApiClient(client.Configuration(host=str(server.url).rstrip("/")))
+        yield emulator, api_client(server)
 
 
 async def test_the_api_serves_the_same_revisions_as_memory(

@@ -16,6 +16,7 @@ from spoke_agent.report.snapshot import Snapshot
 
 from tests.spoke.test_collector import _snapshot
 from tests.support.builders import NOW
+from tests.support.kubernetes import api_client
 
 RESOURCES = {
     "nodes": "v1/nodes",
@@ -38,7 +39,7 @@ CRDS = {
 @pytest.fixture
 async def cluster() -> AsyncIterator[tuple[kmock.KubernetesEmulator, client.ApiClient]]:
     async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
-        yield emulator, client.ApiClient(client.Configuration(host=str(server.url).rstrip("/")))
+        yield emulator, api_client(server)
 
 
 def _seed(emulator: kmock.KubernetesEmulator, snapshot: Snapshot, crds: bool = True) -> None:

@@ -17,6 +17,7 @@ from spoke_agent.access.target_tokens import KubernetesMinter, Minted, MintError
 from spoke_agent.drivers.kube_rest import connect
 
 from tests.support.grant_api import RESOURCES, answer, declare
+from tests.support.kubernetes import api_client
 
 AGENT_NS = "cclm-system"
 MIG, OTHER = "mig-0123456789abcdef", "mig-fedcba9876543210"
@@ -63,7 +64,7 @@ def _token(request: kmock.Request) -> dict[str, Any]:
 
 
 def _api(server: kmock.Server) -> client.ApiClient:
-    return client.ApiClient(client.Configuration(host=str(server.url).rstrip("/")))
+    return api_client(server)
 
 
 @pytest.fixture
