@@ -3,8 +3,8 @@ out (long-poll; the spoke only ever connects out) and reports progress on each."
 
 from hub.api.routing import Call, Param, Reply, Route
 from hub.api.waiting import MAX_IDS, ids, long_poll, own, wait_param
+from hub.migration import progress as job_progress
 from hub.migration import queries
-from hub.migration.progress import report as report_progress
 from hub.models.api import JobList, Migration, Progress, ProgressReceipt, Role
 
 
@@ -21,7 +21,7 @@ async def list_jobs(call: Call) -> Reply:
 async def progress(call: Call) -> Reply:
     cluster = own(call)
     body = await call.body(Progress)
-    return Reply(200, await report_progress(call.hub, cluster, call.path("id"), body))
+    return Reply(200, await job_progress.record(call.hub, cluster, call.path("id"), body))
 
 
 ROUTES = (

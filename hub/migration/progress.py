@@ -21,7 +21,7 @@ def _landed(migration: Migration) -> set[str]:
     return {vm for vm, s in reservation.claim.shares.items() if s.landed_at is not None}
 
 
-async def report(hub: Hub, cluster: str, migration_id: str, progress: Progress) -> ProgressReceipt:
+async def record(hub: Hub, cluster: str, migration_id: str, progress: Progress) -> ProgressReceipt:
     """A source spoke's progress on one of its jobs: updates the task, renews the
     reservation while the job runs, releases it once the job ends."""
     current = await hub.store.migration(migration_id)

@@ -33,7 +33,7 @@ from hub.store import (
 
 T = TypeVar("T")
 
-MIGRATIONS: tuple[str, ...] = (
+SCHEMA_VERSIONS: tuple[str, ...] = (
     """
     CREATE TABLE clusters (
         name TEXT PRIMARY KEY,
@@ -155,22 +155,22 @@ class SqliteStore:
         db.execute("PRAGMA busy_timeout=10000")
         db.execute("PRAGMA foreign_keys=ON")
         self._db = db
-        self._migrate()
+        self._upgrade_schema()
 
-    def _migrate(self) -> None:
+    def _upgrade_schema(self) -> None:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = db.execute("SELECT max(version) FROM schema_version").fetchone()
             current = row[0] or 0
-            if current > len(MIGRATIONS):
+            if current > len(SCHEMA_VERSIONS):
                 raise StoreError(
                     f"{self._path}: schema version {current} was written by a newer hub "
-                    f"(this one knows up to {len(MIGRATIONS)}); upgrade the hub"
+                    f"(this one knows up to {len(SCHEMA_VERSIONS)}); upgrade the hub"
                 )
-            for version in range(current + 1, len(MIGRATIONS) + 1):
-                for statement in MIGRATIONS[version - 1].split(";"):
+            for version in range(current + 1, len(SCHEMA_VERSIONS) + 1):
+                for statement in SCHEMA_VERSIONS[version - 1].split(";"):
                     if statement.strip():
                         db.execute(statement)
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))

@@ -118,7 +118,8 @@ def assemble(
     """`pause` is how a job waits between passes (the demo shows progress there)."""
     state = settings.state_dir
     state.mkdir(parents=True, exist_ok=True)
-    hub = HubClient(settings.hub.url, settings.hub.token_file, settings.hub.ca_file)
+    link = settings.hub
+    hub = HubClient(link.url, link.token_file, link.ca_file, first_delay=link.first_delay)
     keys = KeyPair.load_or_create(state / "sealing.key")
     granted = GrantedConnector(settings.cluster, hub, keys, parts.build, clock)
     given = frozenset(settings.access.target_kubeconfigs)

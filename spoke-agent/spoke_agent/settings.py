@@ -31,6 +31,8 @@ class HubConnection:
     """The cluster's bearer token, as `cclm clusters register` printed it."""
     ca_file: str | None = None
     """CA bundle to verify the hub's certificate; None: the system's."""
+    first_delay: float = 0.5
+    """Seconds before the first retry of a failed call to the hub; each retry doubles it."""
 
     def __post_init__(self) -> None:
         if urlsplit(self.url).scheme not in ("http", "https") or not urlsplit(self.url).netloc:

@@ -5,7 +5,7 @@ import json
 import sqlite3
 
 from hub.settings import Limits
-from hub.store.sqlite import MIGRATIONS
+from hub.store.sqlite import SCHEMA_VERSIONS
 from tests.api.fleet import east, west
 from tests.support.hub_env import Answer, Env
 
@@ -133,7 +133,7 @@ async def test_restart_serves_persisted_reports_at_once(env: Env) -> None:
     assert (await env.report(token, west(sequence=7))).body["applied"] is False
     with sqlite3.connect(env.db) as db:
         assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (
-            len(MIGRATIONS),
+            len(SCHEMA_VERSIONS),
         )
 
 

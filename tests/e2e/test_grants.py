@@ -14,13 +14,13 @@ from typing import Any
 
 import kmock
 import pytest
-from kubernetes import client
 from spoke_agent.access import source_connection
 from spoke_agent.access.sealing import KeyPair
 from spoke_agent.access.source_connection import Credentials
 from spoke_agent.access.source_grants import Build, GrantedConnector
 from spoke_agent.access.target_grants import AccessPoint, Granter
 from spoke_agent.access.target_tokens import KubernetesMinter
+from spoke_agent.assemble import ClusterParts, assemble
 from spoke_agent.client import HubClient
 from spoke_agent.drivers import ClusterDriver, simulated
 from spoke_agent.drivers.kubernetes import DriverSettings, KubernetesDriver
@@ -28,12 +28,14 @@ from spoke_agent.drivers.simulated import World
 from spoke_agent.executor.jobs import AccessPendingError, JobRunner, JobSettings, job_of
 from spoke_agent.executor.journal import Journal
 from spoke_agent.executor.model import Job, Side
+from spoke_agent.settings import AccessSettings, HubConnection, SpokeSettings
 
 from hub.models.api import Migration
 from tests.api.fleet import east, west
 from tests.support import grant_api
 from tests.support import kubevirt_fake as fake
 from tests.support.hub_env import Env
+from tests.support.kubernetes import api_client
 
 AGENT_NS = "cclm-system"
 
@@ -77,27 +79,36 @@ class Fleet:
     target: Target
 
 
+def _settings(hub: Env, home: Path, name: str, jobs: JobSettings | None = None) -> SpokeSettings:
+    """An agent of the test fleet, as the spoke's composition root takes it."""
+    url = str(hub.api.client.make_url("/")).rstrip("/")
+    return SpokeSettings(
+        name,
+        HubConnection(url, home / f"{name}.token", first_delay=0.01),
+        state_dir=home / name,
+        access=AccessSettings(grant_poll_wait=0),
+        jobs=jobs or JobSettings(),
+    )
+
+
 @pytest.fixture
 async def fleet(hub: Env, tmp_path: Path) -> AsyncIterator[Fleet]:
-    url = str(hub.api.client.make_url("/")).rstrip("/")
-    clients = {}
     for name, built in (("east", east()), ("west", west())):
         token = await hub.register(name)
         assert (await hub.report(token, built)).status == 202
         (tmp_path / f"{name}.token").write_text(token)
-        clients[name] = HubClient(url, tmp_path / f"{name}.token", first_delay=0.01)
     async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
         fake.declare(emulator)
         grant_api.declare(emulator)
         api_url = str(server.url).rstrip("/")
-        agent_api = client.ApiClient(client.Configuration(host=api_url))
-        minter = KubernetesMinter(agent_api, AGENT_NS)
-        granter = Granter("west", clients["west"], minter, AccessPoint(api_url), poll_wait=0)
+        minter = KubernetesMinter(api_client(server), AGENT_NS)
+        parts = ClusterParts(_unbuilt, minter=minter, access_point=AccessPoint(api_url))
+        granter = assemble(_settings(hub, tmp_path, "west"), parts, hub.clock).grants()
         target = Target(emulator, api_url, granter, hub.clock)
         emulator[kmock.subresource("token")][target.minting] << target.token
-        keys = KeyPair.generate()
-        await clients["east"].register_key("east", keys.public)
-        yield Fleet(hub, tmp_path, clients["east"], keys, target)
+        source = assemble(_settings(hub, tmp_path, "east"), ClusterParts(_unbuilt), hub.clock)
+        await source.hub.register_key("east", source.keys.public)
+        yield Fleet(hub, tmp_path, source.hub, source.keys, target)
 
 
 async def _migrate(hub: Env) -> dict[str, Any]:
@@ -176,11 +187,9 @@ async def test_a_job_waits_for_its_grant_then_runs_and_gives_the_access_back(
         messages.append(task.body["message"])
         await fleet.target.granter.pass_once()
 
-    connector = _connector(fleet, build)
     settings = JobSettings(poll_wait=0, poll_pause=0, interval=0, heartbeat=3600, access_wait=30)
-    runner = JobRunner(
-        "east", fleet.east, Journal(fleet.home / "journal.db"), connector, settings, pause
-    )
+    east_agent = _settings(fleet.hub, fleet.home, "east", settings)
+    runner = assemble(east_agent, ClusterParts(build), fleet.hub.clock, pause).runner
     await runner.poll_once(asyncio.Event())
     await asyncio.gather(*runner.running.values())
 
