@@ -6,6 +6,7 @@ packaged policy when none was given, and builds the HTTP application around the 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from aiohttp import web
 
@@ -13,7 +14,7 @@ from hub import policy_files
 from hub.api import app as api
 from hub.service import Hub
 from hub.settings import HubSettings
-from hub.store import Store
+from hub.store import Store, location, postgres
 from hub.store.sqlite import SqliteStore
 
 Clock = Callable[[], datetime]
@@ -30,7 +31,10 @@ def utc_now() -> datetime:
 
 
 def open_store(settings: HubSettings) -> Store:
-    return SqliteStore(settings.database)
+    """PostgreSQL for a `postgresql://` URL, else the embedded SQLite file."""
+    if isinstance(settings.database, str) and location.is_postgres(settings.database):
+        return postgres.PostgresStore(settings.database)
+    return SqliteStore(Path(settings.database))
 
 
 def assemble(settings: HubSettings, clock: Clock = utc_now, store: Store | None = None) -> Assembly:

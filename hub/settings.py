@@ -5,6 +5,7 @@ its limits and timings, and how often it maintains itself."""
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from hub.models.policy import Policy
 
@@ -62,8 +63,8 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class HubSettings:
-    database: Path
-    """The SQLite file (the embedded store)."""
+    database: Path | str
+    """A SQLite file (the embedded store), or a `postgresql://` URL."""
     policy: Policy | None = None
     """Given at start: stored and used from then on. None: the stored policy, else the
     packaged default."""
@@ -73,5 +74,11 @@ class HubSettings:
     replicas); None leaves both to the caller, as the tests do."""
 
     def __post_init__(self) -> None:
+        scheme = urlsplit(str(self.database)).scheme
+        if isinstance(self.database, str) and scheme not in ("", "postgresql", "postgres"):
+            raise SettingsError(
+                "database",
+                f"must be a SQLite file or a postgresql:// URL, not a {scheme}:// URL",
+            )
         if self.maintain_every is not None and self.maintain_every <= 0:
             raise SettingsError("maintain_every", "must be more than zero, or None")

@@ -11,6 +11,7 @@ from hub import policy_files
 from hub.cli import demo, fleet_files, local, remote, serve, size
 from hub.cli.client import ClientError
 from hub.cli.usage import UsageError
+from hub.store import StoreError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except pydantic.ValidationError as error:
         print(f"cclm: {error}", file=sys.stderr)
         return 2
+    except StoreError as error:
+        print(f"cclm: the store cannot be used: {error}", file=sys.stderr)
+        return 1
     except ClientError as error:
         status = f" ({error.status} {error.code})" if error.status else ""
         print(f"cclm: hub{status}: {error.message}", file=sys.stderr)

@@ -19,6 +19,7 @@ from hub.assemble import assemble
 from hub.cli.usage import UsageError
 from hub.service import Hub
 from hub.settings import HubSettings, Limits, SettingsError
+from hub.store.location import redacted
 
 DEFAULT_PORT = 8480
 
@@ -57,7 +58,7 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
     return context
 
 
-FLAGS = {"claim_ttl": "--claim-ttl", "intake_workers": "--intake-workers"}
+FLAGS = {"claim_ttl": "--claim-ttl", "intake_workers": "--intake-workers", "database": "--db"}
 
 
 def _assembled(args: argparse.Namespace) -> tuple[Hub, web.Application]:
@@ -97,7 +98,8 @@ def serve(args: argparse.Namespace) -> int:
 
     app.cleanup_ctx.append(bootstrap)
     scheme = "https" if context else "http"
-    print(f"cclm hub: store {args.db}; serving {scheme}://{args.host}:{args.port}", flush=True)
+    store, url = redacted(args.db), f"{scheme}://{args.host}:{args.port}"
+    print(f"cclm hub: store {store}; serving {url}", flush=True)
     web.run_app(
         app,
         host=args.host,
@@ -123,9 +125,9 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     run.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     run.add_argument(
         "--db",
-        type=Path,
-        default=Path(os.environ.get("CCLM_DB") or home() / "hub.db"),
-        help="SQLite file (env CCLM_DB; default $CCLM_HOME/hub.db)",
+        default=os.environ.get("CCLM_DB") or str(home() / "hub.db"),
+        help="a SQLite file, or a postgresql:// URL for several replicas on one database "
+        "(env CCLM_DB; default $CCLM_HOME/hub.db)",
     )
     run.add_argument("--policy", type=Path, help="policy YAML; stored and used from then on")
     run.add_argument("--tls-cert", help="PEM certificate chain")

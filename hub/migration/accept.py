@@ -142,11 +142,10 @@ async def create(
 ) -> tuple[Migration, bool]:
     """Accept a migration; answers it and whether it is new (False: an idempotent repeat).
     A repeat is recognised before anything else, so it answers the same even after the VM
-    has left the source cluster's report."""
-    if idempotency_key is not None:
-        existing = await hub.store.migration_by_key(idempotency_key)
-        if existing is not None:
-            return _repeat(existing, request, idempotency_key), False
+    has left the source cluster's report, and again when a VM is found busy."""
+    repeated = await _repeated(hub, request, idempotency_key)
+    if repeated is not None:
+        return repeated, False
     hub.inventory.require(request.source_cluster, "source cluster")
     hub.inventory.require(request.target, "target cluster")
     _, vms = hub.inventory.resolve(request.vms, request.source_cluster)
@@ -157,6 +156,10 @@ async def create(
     for key in keys:
         busy = await hub.store.active_migration_of(request.source_cluster, key)
         if busy is not None:
+            # Busy with this very request, accepted meanwhile by another replica: a repeat.
+            repeated = await _repeated(hub, request, idempotency_key)
+            if repeated is not None:
+                return repeated, False
             raise _busy(key, busy)
     for _ in range(hub.settings.accept_attempts):
         async with hub.lock(request.target):
@@ -234,6 +237,16 @@ def _repeat(existing: Migration, request: MigrationRequest, key: str) -> Migrati
             code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
         )
     return existing
+
+
+async def _repeated(
+    hub: Hub, request: MigrationRequest, idempotency_key: str | None
+) -> Migration | None:
+    """The migration this request's key already made, if any (refused if it was another)."""
+    if idempotency_key is None:
+        return None
+    existing = await hub.store.migration_by_key(idempotency_key)
+    return None if existing is None else _repeat(existing, request, idempotency_key)
 
 
 def _busy(vm: str, migration_id: str) -> Conflict:

@@ -4,7 +4,6 @@ The hub relays ciphertext only; these tests seal real boxes and check the hub's 
 never holds what is inside."""
 
 import asyncio
-import sqlite3
 from datetime import timedelta
 from typing import Any
 
@@ -77,8 +76,7 @@ async def test_a_grant_goes_from_target_to_source_sealed(
     opened = TargetAccess.from_text(keys.open(fetched.body["sealed"], migration))
     assert opened.token == TOKEN
     assert (await pending(env, spokes["west"])).body["requests"] == [], "minted, not yet due"
-    with sqlite3.connect(env.db) as db:
-        dump = "\n".join(db.iterdump())
+    dump = env.dump()
     assert TOKEN not in dump
     assert body["sealed"] in dump, "the hub keeps the box it cannot open"
 
@@ -144,8 +142,7 @@ async def test_access_is_released_once_the_migration_ended_and_then_revoked(
     assert (await pending(env, spokes["west"])).body["open"] == [], "the target revokes it"
     late = await hand_in(env, spokes["west"], migration, sealed_for(keys, migration, env))
     assert (late.status, late.code) == (409, "grant_closed")
-    with sqlite3.connect(env.db) as db:
-        (sealed,) = db.execute("SELECT sealed FROM grants").fetchone()
+    ((sealed,),) = env.sql("SELECT sealed FROM grants")
     assert sealed is None, "a closed grant keeps no box"
 
 
@@ -223,10 +220,9 @@ async def test_a_hub_upgraded_from_before_grants_opens_one_for_each_active_migra
     await env.api.call("POST", f"/api/v1/migrations/{ended}/cancel", env.admin)
     running = await accepted(env)
     await env.stop()
-    with sqlite3.connect(env.db) as db:
-        db.execute("DROP TABLE grants")
-        db.execute("ALTER TABLE clusters DROP COLUMN sealing_key")
-        db.execute("DELETE FROM schema_version WHERE version > 1")
+    env.sql("DROP TABLE grants")
+    env.sql("ALTER TABLE clusters DROP COLUMN sealing_key")
+    env.sql("DELETE FROM schema_version WHERE version > 1")
     await env.start()
     await register_key(env, spokes["east"], keys.public)
     listed = (await pending(env, spokes["west"])).body

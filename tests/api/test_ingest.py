@@ -2,7 +2,6 @@
 
 import gzip
 import json
-import sqlite3
 
 from hub.settings import Limits
 from hub.store.sqlite import SCHEMA_VERSIONS
@@ -17,7 +16,7 @@ async def test_registration_shows_the_token_once_and_stores_only_its_hash(env: E
     assert all("token" not in item for item in listed.body["items"])
     assert {"spoke:east"} <= {item["name"] for item in listed.body["items"]}
     secret = token.rsplit("_", 1)[1]
-    assert secret.encode() not in env.db.read_bytes()
+    assert secret not in env.dump()
     again = await env.api.call("POST", "/api/v1/clusters", env.admin, {"name": "east"})
     assert (again.status, again.code) == (409, "cluster_exists")
 
@@ -131,10 +130,9 @@ async def test_restart_serves_persisted_reports_at_once(env: Env) -> None:
     assert detail.body["report_sequence"] == 7
     assert detail.body["labels"] == {"region": "us"}
     assert (await env.report(token, west(sequence=7))).body["applied"] is False
-    with sqlite3.connect(env.db) as db:
-        assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (
-            len(SCHEMA_VERSIONS),
-        )
+    assert [tuple(row) for row in env.sql("SELECT max(version) FROM schema_version")] == [
+        (len(SCHEMA_VERSIONS),)
+    ]
 
 
 async def test_corrupt_truncated_or_unknown_encodings_are_400(env: Env) -> None:

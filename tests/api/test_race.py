@@ -2,13 +2,11 @@
 
 import asyncio
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hub.store import AcceptOutcome
-from hub.store.sqlite import SqliteStore
+from hub.store import AcceptOutcome, Store
 from tests.support.builders import MIB, NodeBuilder, report, vm
 from tests.support.clock import FakeClock
 from tests.support.hub_env import LENIENT, Env
@@ -54,21 +52,25 @@ async def test_hundred_concurrent_migrations_for_ten_slots(env: Env) -> None:
     assert detail.body["resources"]["memory_bytes"]["reserved"] == 10 * POD_MEMORY
 
 
-class GatedStore(SqliteStore):
+class GatedStore:
     """Holds each replica's first accept until both replicas have evaluated the target at the
-    same generation, so the write-write race on the last slot happens on every run."""
+    same generation, so the write-write race on the last slot happens on every run. The
+    rest of the store is the replica's own."""
 
     barrier: asyncio.Barrier
 
-    def __init__(self, path: Path | str) -> None:
-        super().__init__(path)
+    def __init__(self, inner: Store) -> None:
+        self._inner = inner
         self._first = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
     async def accept(self, *args: Any, **kwargs: Any) -> AcceptOutcome:
         if self._first:
             self._first = False
             await self.barrier.wait()
-        return await super().accept(*args, **kwargs)
+        return await self._inner.accept(*args, **kwargs)
 
 
 async def test_replicas_racing_for_the_last_slot_take_it_once(env: Env) -> None:
@@ -77,7 +79,7 @@ async def test_replicas_racing_for_the_last_slot_take_it_once(env: Env) -> None:
     other = Env(env.db, FakeClock(env.clock.now), LENIENT)
     other.admin = env.admin
     for replica in (env, other):
-        replica.store_type = GatedStore
+        replica.wrap = GatedStore
     await env.restart()
     await other.start()
     try:
@@ -114,3 +116,30 @@ async def test_two_hub_replicas_on_one_store_never_oversell(env: Env, slots: int
             assert detail.body["live_claims"] == slots
     finally:
         await other.stop()
+
+
+async def test_one_request_repeated_over_three_replicas_makes_one_migration(env: Env) -> None:
+    """The same request with one Idempotency-Key, 60 times over three replicas at once: one
+    migration is made and every answer names it (none says the VM is busy with it)."""
+    await _fleet(env, slots=10)
+    others = [Env(env.db, FakeClock(env.clock.now), LENIENT) for _ in range(2)]
+    for other in others:
+        other.admin = env.admin
+        await other.start()
+    replicas = [env, *others]
+    body = {"source_cluster": "src", "target": "dst", "vms": ["race/vm-7"]}
+    headers = {"Idempotency-Key": "change-7"}
+    try:
+        answers = await asyncio.gather(
+            *(
+                replicas[i % 3].api.call(
+                    "POST", "/api/v1/migrations", env.admin, body, headers=headers
+                )
+                for i in range(60)
+            )
+        )
+    finally:
+        for other in others:
+            await other.stop()
+    assert Counter(a.status for a in answers) == {201: 1, 200: 59}, [a.code for a in answers]
+    assert len({a.body["id"] for a in answers}) == 1

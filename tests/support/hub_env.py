@@ -5,6 +5,7 @@ hub's OpenAPI document."""
 import gzip
 import json
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,14 @@ import jsonschema
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.api import app as api
-from hub.assemble import assemble
+from hub.assemble import assemble, open_store
 from hub.models.api import Role
 from hub.models.policy import Headroom, Policy
 from hub.models.report import CapacityReport
 from hub.service import Hub
 from hub.settings import HubSettings, Limits
-from hub.store.sqlite import SqliteStore
+from hub.store import Store
+from tests.support import databases
 from tests.support.clock import FakeClock
 
 LENIENT = Policy(
@@ -95,9 +97,10 @@ class Api:
 
 
 class Env:
-    """One hub on one database file; `restart` replaces it with a fresh process's view."""
+    """One hub on one database (a SQLite file or a PostgreSQL URL); `restart` replaces it
+    with a fresh process's view."""
 
-    def __init__(self, db: Path, clock: FakeClock, policy: Policy | None) -> None:
+    def __init__(self, db: Path | str, clock: FakeClock, policy: Policy | None) -> None:
         self.db = db
         self.clock = clock
         self.policy = policy
@@ -105,12 +108,13 @@ class Env:
         self.api: Api
         self.admin = ""
         self.settings = Limits()
-        self.store_type: type[SqliteStore] = SqliteStore
+        self.wrap: Callable[[Store], Store] = lambda store: store
+        """Wraps the store the hub is given (the race tests gate it)."""
         self._client: TestClient[Any, Any] | None = None
 
     async def start(self) -> None:
         settings = HubSettings(self.db, self.policy, self.settings, maintain_every=None)
-        assembly = assemble(settings, self.clock, self.store_type(self.db))
+        assembly = assemble(settings, self.clock, self.wrap(open_store(settings)))
         self.hub, app = assembly.hub, assembly.app
         server = TestServer(app)
         await server.start_server(**api.SERVER_OPTIONS)
@@ -124,6 +128,12 @@ class Env:
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+    def sql(self, statement: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        return databases.sql(self.db, statement, parameters)
+
+    def dump(self) -> str:
+        return databases.dump(self.db)
 
     async def restart(self) -> None:
         await self.stop()

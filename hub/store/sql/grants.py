@@ -1,37 +1,18 @@
-"""SQLite tables of target access grants and the agents' sealing keys.
+"""The tables of target access grants and the agents' sealing keys.
 
-`opened` and `ended` run inside the migration transactions of `SqliteStore`, so a migration
+`opened` and `ended` run inside the migration transactions of `SqlStore`, so a migration
 never exists without its grant and a grant learns at once that its migration ended.
 """
 
-import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from hub.models.api import Migration
 from hub.store import GrantRecord, SealedBox, Stored
+from hub.store.sql.db import Db
 
-Run = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
-
-SCHEMA = """
-    ALTER TABLE clusters ADD COLUMN sealing_key TEXT;
-    CREATE TABLE grants (
-        migration_id TEXT PRIMARY KEY REFERENCES migrations(id),
-        source_cluster TEXT NOT NULL,
-        target_cluster TEXT NOT NULL,
-        sealed TEXT,
-        expires_at REAL,
-        minted_at REAL,
-        ended_at REAL,
-        closed_at REAL,
-        failure TEXT
-    );
-    CREATE INDEX grants_open ON grants(target_cluster) WHERE closed_at IS NULL;
-    INSERT INTO grants (migration_id, source_cluster, target_cluster)
-        SELECT id, source_cluster, target_cluster FROM migrations
-        WHERE state IN ('queued', 'running');
-"""
+Run = Callable[[Callable[[Db], Any]], Awaitable[Any]]
 
 _SELECT = (
     "SELECT m.body, c.sealing_key, g.sealed, g.expires_at, g.minted_at, g.closed_at, g.failure "
@@ -56,21 +37,21 @@ def _record(row: tuple[Any, ...]) -> GrantRecord:
     )
 
 
-def opened(db: sqlite3.Connection, migration: Migration) -> None:
+def opened(db: Db, migration: Migration) -> None:
     db.execute(
         "INSERT INTO grants (migration_id, source_cluster, target_cluster) VALUES (?, ?, ?)",
         (migration.id, migration.source_cluster, migration.target_cluster),
     )
 
 
-def ended(db: sqlite3.Connection, migration_id: str, at: datetime) -> None:
+def ended(db: Db, migration_id: str, at: datetime) -> None:
     db.execute(
         "UPDATE grants SET ended_at = ? WHERE migration_id = ? AND ended_at IS NULL",
         (at.timestamp(), migration_id),
     )
 
 
-class SqliteGrants:
+class SqlGrants:
     """The `GrantStore` half of `SqliteStore`, on the same connection and worker thread."""
 
     def __init__(self, txn: Run, query: Run) -> None:
@@ -78,7 +59,7 @@ class SqliteGrants:
         self._query = query
 
     async def set_sealing_key(self, cluster: str, public_key: str) -> bool | None:
-        def write(db: sqlite3.Connection) -> bool | None:
+        def write(db: Db) -> bool | None:
             row = db.execute("SELECT sealing_key FROM clusters WHERE name = ?", (cluster,))
             found = row.fetchone()
             if found is None:
@@ -103,7 +84,7 @@ class SqliteGrants:
         return await self._open("g.source_cluster", source_cluster)
 
     async def _open(self, column: str, cluster: str) -> list[GrantRecord]:
-        def read(db: sqlite3.Connection) -> list[GrantRecord]:
+        def read(db: Db) -> list[GrantRecord]:
             rows = db.execute(
                 _SELECT + f"WHERE {column} = ? AND g.closed_at IS NULL ORDER BY m.created_at",
                 (cluster,),
@@ -114,7 +95,7 @@ class SqliteGrants:
         return result
 
     async def grant(self, migration_id: str) -> GrantRecord | None:
-        def read(db: sqlite3.Connection) -> GrantRecord | None:
+        def read(db: Db) -> GrantRecord | None:
             row = db.execute(_SELECT + "WHERE g.migration_id = ?", (migration_id,)).fetchone()
             return None if row is None else _record(row)
 
@@ -122,7 +103,7 @@ class SqliteGrants:
         return result
 
     async def put_grant(self, migration_id: str, grant: SealedBox, at: datetime) -> Stored:
-        def write(db: sqlite3.Connection) -> Stored:
+        def write(db: Db) -> Stored:
             row = db.execute(
                 "SELECT c.sealing_key, g.closed_at FROM grants g "
                 "JOIN clusters c ON c.name = g.source_cluster WHERE g.migration_id = ?",
@@ -143,7 +124,7 @@ class SqliteGrants:
         return result
 
     async def grant_failed(self, migration_id: str, failure: str) -> bool:
-        def write(db: sqlite3.Connection) -> bool:
+        def write(db: Db) -> bool:
             return bool(
                 db.execute(
                     "UPDATE grants SET failure = ? WHERE migration_id = ? AND closed_at IS NULL",
@@ -155,7 +136,7 @@ class SqliteGrants:
         return result
 
     async def close_grant(self, migration_id: str, at: datetime) -> bool:
-        def write(db: sqlite3.Connection) -> bool:
+        def write(db: Db) -> bool:
             return bool(
                 db.execute(
                     "UPDATE grants SET closed_at = ?, sealed = NULL "
@@ -168,7 +149,7 @@ class SqliteGrants:
         return result
 
     async def close_lingering_grants(self, ended_before: datetime, at: datetime) -> list[str]:
-        def write(db: sqlite3.Connection) -> list[str]:
+        def write(db: Db) -> list[str]:
             rows = db.execute(
                 "UPDATE grants SET closed_at = ?, sealed = NULL WHERE closed_at IS NULL "
                 "AND ended_at IS NOT NULL AND ended_at < ? RETURNING migration_id",

@@ -1,0 +1,155 @@
+"""PostgreSQL adapter: the production store, for several hub replicas on the database the
+operators already run.
+
+The statements are those of `hub.store.sql`, run on psycopg 3's connection pool from worker
+threads: the same transaction functions SQLite runs, so every statement and rule exists
+once. Transactions are SERIALIZABLE and retried on a serialization failure, which gives
+what SQLite's single writer gives: an accept that read the target's generation and its VMs'
+state commits only if nobody changed them meanwhile. Replicas starting at once upgrade the
+schema one after the other, under an advisory lock.
+"""
+
+import asyncio
+import functools
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors
+from psycopg_pool import ConnectionPool
+
+from hub.store import StoreError
+from hub.store.location import redacted
+from hub.store.sql.core import SqlStore
+from hub.store.sql.db import Cursor, Db
+from hub.store.sql.schema import SCHEMA_VERSIONS
+
+T = TypeVar("T")
+RETRIES = 30
+"""Serialization failures retried before the caller sees one; each waits a little longer."""
+UPGRADE_LOCK = 0x63636C6D
+"""The advisory lock replicas take to upgrade the schema one at a time ('cclm')."""
+_TYPES = ((r"\bREAL\b", "DOUBLE PRECISION"), (r"\bBLOB\b", "BYTEA"), (r"\bINTEGER\b", "BIGINT"))
+
+
+def ddl(statement: str) -> str:
+    """A schema step in PostgreSQL's names for the three types SQLite spells its own way."""
+    for pattern, name in _TYPES:
+        statement = re.sub(pattern, name, statement)
+    return statement
+
+
+@functools.lru_cache(maxsize=512)
+def _placeholders(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _Connection:
+    """A psycopg connection that takes the shared statements' `?` placeholders."""
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        return self._connection.execute(_placeholders(sql), tuple(parameters))
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
+        cursor = self._connection.cursor()
+        cursor.executemany(_placeholders(sql), [tuple(p) for p in parameters])
+        return cursor
+
+
+def _serializable(connection: psycopg.Connection[Any]) -> None:
+    connection.isolation_level = psycopg.IsolationLevel.SERIALIZABLE
+
+
+class PostgresStore(SqlStore):
+    """The store on a PostgreSQL server: several hubs share it, each with its own pool."""
+
+    def __init__(self, url: str, pool_size: int = 8) -> None:
+        super().__init__()
+        self._url = url
+        self._size = pool_size
+        self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="pg-store")
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def open(self) -> None:
+        await self._run(self._open)
+
+    def _open(self) -> None:
+        try:
+            self._upgrade_schema()
+        except psycopg.OperationalError as error:
+            raise StoreError(f"cannot reach the database {redacted(self._url)}: {error}") from error
+        self._pool = ConnectionPool(
+            self._url,
+            min_size=1,
+            max_size=self._size,
+            kwargs={"autocommit": True},
+            configure=_serializable,
+            open=True,
+        )
+
+    def _upgrade_schema(self) -> None:
+        """On a connection of its own at READ COMMITTED, so that a replica that waited for the
+        lock sees the schema the one before it wrote."""
+        connected = psycopg.connect(self._url, autocommit=True)
+        with connected as connection, connection.transaction():
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (UPGRADE_LOCK,))
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)"
+            )
+            row = connection.execute("SELECT max(version) FROM schema_version").fetchone()
+            current = (row[0] if row else None) or 0
+            if current > len(SCHEMA_VERSIONS):
+                raise StoreError(
+                    f"{redacted(self._url)}: schema version {current} was written by a "
+                    f"newer hub (this one knows up to {len(SCHEMA_VERSIONS)}); upgrade the hub"
+                )
+            for version in range(current + 1, len(SCHEMA_VERSIONS) + 1):
+                for statement in SCHEMA_VERSIONS[version - 1].split(";"):
+                    if statement.strip():
+                        connection.execute(ddl(statement))
+                connection.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+
+    async def close(self) -> None:
+        await self._drain()
+        await self._run(self._close)
+        self._executor.shutdown(wait=True)
+
+    def _close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
+        if self._pool is None:
+            raise StoreError("the store is not open")
+        return self._pool
+
+    def _transaction(self, fn: Callable[[Db], T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                with self.pool.connection() as connection, connection.transaction():
+                    return fn(_Connection(connection))
+            except (errors.SerializationFailure, errors.DeadlockDetected):
+                attempt += 1
+                if attempt == RETRIES:
+                    raise
+                # A worker thread's pause, off the event loop: contending writers spread out.
+                time.sleep(random.uniform(0, 0.002 * attempt))
+
+    async def _txn(self, fn: Callable[[Db], T]) -> T:
+        return await self._run(self._transaction, fn)
+
+    async def _query(self, fn: Callable[[Db], T]) -> T:
+        return await self._run(self._transaction, fn)

@@ -1,0 +1,92 @@
+"""The schema, one step per version, in the SQL both stores speak: PostgreSQL takes it with
+its own names for three types (`hub.store.postgres`). A version once released never
+changes; a change is a new step."""
+
+GRANTS = """
+    ALTER TABLE clusters ADD COLUMN sealing_key TEXT;
+    CREATE TABLE grants (
+        migration_id TEXT PRIMARY KEY REFERENCES migrations(id),
+        source_cluster TEXT NOT NULL,
+        target_cluster TEXT NOT NULL,
+        sealed TEXT,
+        expires_at REAL,
+        minted_at REAL,
+        ended_at REAL,
+        closed_at REAL,
+        failure TEXT
+    );
+    CREATE INDEX grants_open ON grants(target_cluster) WHERE closed_at IS NULL;
+    INSERT INTO grants (migration_id, source_cluster, target_cluster)
+        SELECT id, source_cluster, target_cluster FROM migrations
+        WHERE state IN ('queued', 'running');
+"""
+
+
+SCHEMA_VERSIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE clusters (
+        name TEXT PRIMARY KEY,
+        labels TEXT NOT NULL,
+        registered_at REAL NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 0,
+        report_sequence INTEGER,
+        report_received_at REAL,
+        report_body BLOB
+    );
+    CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        cluster TEXT REFERENCES clusters(name),
+        secret_hash TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE migrations (
+        id TEXT PRIMARY KEY,
+        idempotency_key TEXT UNIQUE,
+        source_cluster TEXT NOT NULL,
+        target_cluster TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX migrations_state ON migrations(state, created_at);
+    CREATE TABLE migration_vms (
+        migration_id TEXT NOT NULL REFERENCES migrations(id),
+        source_cluster TEXT NOT NULL,
+        vm TEXT NOT NULL,
+        active INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX migration_vms_active ON migration_vms(source_cluster, vm)
+        WHERE active = 1;
+    CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        migration_id TEXT NOT NULL REFERENCES migrations(id),
+        state TEXT NOT NULL,
+        source_cluster TEXT NOT NULL,
+        target_cluster TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE claims (
+        id TEXT PRIMARY KEY,
+        cluster TEXT NOT NULL,
+        migration_id TEXT REFERENCES migrations(id),
+        expires_at REAL NOT NULL,
+        released_at REAL,
+        release_reason TEXT,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX claims_live ON claims(cluster) WHERE released_at IS NULL;
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+    GRANTS,
+)
