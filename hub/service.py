@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -61,6 +61,20 @@ def info(record: TokenRecord) -> TokenInfo:
         cluster=record.cluster,
         created_at=record.created_at,
     )
+
+
+def _refuse_far_ahead(sequence: int, now: datetime, lead: timedelta) -> None:
+    """Agents number reports by their clock in milliseconds. One far ahead of the hub's
+    would make every later report look old, and freeze the cluster's capacity for good."""
+    limit = int((now + lead).timestamp() * 1000)
+    if sequence > limit:
+        raise Invalid(
+            f"report sequence {sequence} is ahead of this hub's clock by more than "
+            f"{lead}: agents number reports by their clock in milliseconds, so check the "
+            "agent's clock (or its saved sequence file) and send again",
+            details={"sequence": sequence, "greatest_accepted": limit},
+            code=ErrorCode.SEQUENCE_AHEAD,
+        )
 
 
 class Hub:
@@ -251,7 +265,7 @@ class Hub:
         if any(t.role == Role.ADMIN for t in self.tokens.values()):
             return None
         minted = await self.mint("bootstrap-admin", Role.ADMIN)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(minted.token + "\n")
@@ -313,6 +327,7 @@ class Hub:
             )
         now = self.clock()
         sequence = inspected.sequence
+        _refuse_far_ahead(sequence, now, self.settings.sequence_lead)
         applied, stored, generation = await self.store.save_report(
             StoredReport(cluster, sequence, now, inspected.stored)
         )
@@ -351,15 +366,18 @@ class Hub:
         so that it is not parsed twice."""
         limit = self.settings.max_report_bytes
         if self._intake is None:
-            return intake.inspect(body, encoding, limit, keep_report=True)
+            return intake.inspect(body, encoding, limit, True, self.settings.report_bounds)
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._intake, intake.inspect, body, encoding, limit)
+            bounds = self.settings.report_bounds
+            return await loop.run_in_executor(
+                self._intake, intake.inspect, body, encoding, limit, False, bounds
+            )
         except BrokenProcessPool:
             log.error("a report validation worker died; starting new workers")
             broken, self._intake = self._intake, intake.pool(self.settings.intake_workers)
             broken.shutdown(wait=False, cancel_futures=True)
-            return intake.inspect(body, encoding, limit, keep_report=True)
+            return intake.inspect(body, encoding, limit, True, self.settings.report_bounds)
 
     # policy
 

@@ -21,6 +21,17 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Bounds:
+    """The most one report may list, so one agent (or a forged token) cannot make the hub
+    parse and index without end; above Kubernetes' tested limits (5,000 nodes, 150,000
+    pods) so a real cluster is never refused."""
+
+    nodes: int = 10_000
+    vms: int = 150_000
+    pending_launchers: int = 150_000
+
+
+@dataclass(frozen=True, slots=True)
 class Limits:
     """The hub's limits and timings; every one has a default that suits a fleet of thousands."""
 
@@ -35,6 +46,8 @@ class Limits:
     said it was done (it may still be undoing a cancelled job on the target)."""
     max_report_bytes: int = 32 * 2**20
     """A report's size after decompression."""
+    report_bounds: Bounds = field(default_factory=Bounds)
+    """The most nodes, VMs and pending launchers one report may list."""
     max_body_bytes: int = 4 * 2**20
     """Any other request body's size after decompression."""
     accept_attempts: int = 8
@@ -46,11 +59,13 @@ class Limits:
     warm_interval: float = 0.1
     warm_below_rate: float = 200.0
     """Reports/s above which background indexing pauses: a burst is ingested first."""
+    sequence_lead: timedelta = timedelta(days=1)
+    """How far ahead of the hub's clock (in milliseconds) a report's sequence may be."""
     intake_workers: int = 0
     """Processes that validate reports; 0 validates in the hub's own process."""
 
     def __post_init__(self) -> None:
-        for name in ("claim_ttl", "stall_after", "grant_ttl", "grant_linger"):
+        for name in ("claim_ttl", "stall_after", "grant_ttl", "grant_linger", "sequence_lead"):
             if getattr(self, name) <= timedelta(0):
                 raise SettingsError(name, f"must be more than zero, not {getattr(self, name)}")
         sizes = ("max_report_bytes", "max_body_bytes", "accept_attempts", "list_limit")

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.errors import Forbidden, HubError, Unauthorized
+from hub.errors import Forbidden, HubError, Invalid, Unauthorized
 from hub.models.api import Role
 from hub.models.wire.codes import ErrorCode
 from hub.service import Hub, Principal
@@ -44,15 +44,35 @@ async def errors(request: web.Request, handler: Next) -> web.StreamResponse:
             raise
         code, message = _HTTP_CODES.get(error.status, (ErrorCode.HTTP_ERROR, error.reason))
         details = None
+        headers = {}
         if error.status == 405 and isinstance(error, web.HTTPMethodNotAllowed):
             details = {"allowed": sorted(error.allowed_methods)}
-        return error_response(error.status, code, message, details)
+            headers["Allow"] = ", ".join(details["allowed"])  # RFC 9110, 15.5.6
+        response = error_response(error.status, code, message, details)
+        response.headers.update(headers)
+        return response
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(
             500,
             ErrorCode.INTERNAL,
             "the hub failed to handle this request; the error is in its log",
+        )
+
+
+CREDENTIAL_PARAMETERS = frozenset({"token", "access_token", "bearer", "authorization", "api_key"})
+
+
+def refuse_credentials_in_url(request: web.Request) -> None:
+    """A token in a URL lands in access logs, proxies and browser history; refused whether
+    or not it is valid, before anything reads it."""
+    given = sorted(k for k in request.query if k.lower() in CREDENTIAL_PARAMETERS)
+    if given:
+        raise Invalid(
+            f"query parameter {given[0]!r} looks like a credential; send the token in the "
+            "Authorization header (Authorization: Bearer <token>), never in the URL",
+            details={"parameters": given},
+            code=ErrorCode.CREDENTIALS_IN_URL,
         )
 
 
@@ -67,9 +87,13 @@ def principal(hub: Hub, request: web.Request, role: Role) -> Principal:
     if found is None:
         raise Unauthorized("the token is not valid (revoked, mistyped or from another hub)")
     if role == Role.SPOKE:
-        if found.role not in (Role.SPOKE, Role.ADMIN):
+        # Not even an admin's: a spoke route speaks for a cluster's agent (its reports, its
+        # jobs, the key grants are sealed to), and a token in the wrong hands must not.
+        if found.role != Role.SPOKE:
             raise Forbidden(
-                f"this endpoint is for spoke agents; a {found.role.value} token may not use it"
+                f"this endpoint is for spoke agents, each with its cluster's token; a "
+                f"{found.role.value} token may not use it",
+                details={"needed": Role.SPOKE.value, "has": found.role.value},
             )
         return found
     if found.role == Role.SPOKE or RANK[found.role] < RANK[role]:

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from hub import policy_files
 from hub.api import app as api
+from hub.api.access_log import AccessLogger
 from hub.assemble import assemble
 from hub.cli.usage import UsageError
 from hub.service import Hub
@@ -107,6 +108,7 @@ def serve(args: argparse.Namespace) -> int:
         ssl_context=context,
         print=None,
         access_log=logging.getLogger("aiohttp.access") if args.access_log else None,
+        access_log_class=AccessLogger,
         **api.SERVER_OPTIONS,
     )
     return 0

@@ -21,6 +21,9 @@ from hub import payloads, validation
 from hub.models import report as report_model
 from hub.models.report import CapacityReport
 from hub.models.wire.codes import ErrorCode
+from hub.settings import Bounds
+
+DEFAULT_BOUNDS = Bounds()
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +37,28 @@ class Inspected:
     report: CapacityReport | None = None
 
 
-def inspect(body: bytes, encoding: str, limit: int, keep_report: bool = False) -> Inspected:
+def _beyond(report: CapacityReport, bounds: Bounds) -> Inspected | None:
+    for what, listed, most in (
+        ("nodes", len(report.nodes), bounds.nodes),
+        ("VMs", len(report.vms), bounds.vms),
+        ("pending virt-launcher pods", len(report.pending_launchers), bounds.pending_launchers),
+    ):
+        if listed > most:
+            return Inspected(
+                error_code=ErrorCode.PAYLOAD_TOO_LARGE,
+                error_message=f"the report lists {listed:,} {what}; this hub takes at most "
+                f"{most:,} per report",
+            )
+    return None
+
+
+def inspect(
+    body: bytes,
+    encoding: str,
+    limit: int,
+    keep_report: bool = False,
+    bounds: Bounds = DEFAULT_BOUNDS,
+) -> Inspected:
     try:
         raw = payloads.inflate(body, encoding, limit)
     except payloads.PayloadError as error:
@@ -50,6 +74,9 @@ def inspect(body: bytes, encoding: str, limit: int, keep_report: bool = False) -
             f"{problems[0]['field']}: {problems[0]['problem']}{more}",
             problems=tuple(problems),
         )
+    beyond = _beyond(report, bounds)
+    if beyond is not None:
+        return beyond
     gzipped = encoding.strip().lower() == "gzip" and body.startswith(payloads.GZIP_MAGIC)
     stored = body if gzipped else None
     return Inspected(

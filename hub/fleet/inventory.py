@@ -31,6 +31,8 @@ from hub.models.vm import VirtualMachine
 from hub.models.wire.codes import ErrorCode
 
 PARSED_KEPT = 32
+"""Clusters whose newest report stays parsed; one report per cluster at most, so a cluster
+sending large reports often holds one parsed copy, not one per report."""
 log = logging.getLogger("cclm.hub")
 
 
@@ -72,7 +74,7 @@ class Inventory:
     _entries: dict[str, Entry] = field(default_factory=dict)
     _indexes: dict[str, index.ClusterIndex] = field(default_factory=dict)
     _facts: dict[str, Facts] = field(default_factory=dict)
-    _parsed: LRUCache[tuple[str, int], CapacityReport] = field(
+    _parsed: LRUCache[str, tuple[int, CapacityReport]] = field(
         default_factory=lambda: LRUCache(maxsize=PARSED_KEPT)
     )
     _fleet: fleet.FleetIndex | None = None
@@ -115,8 +117,7 @@ class Inventory:
 
     def _forget_parsed(self, name: str) -> None:
         """A cluster registered again under a name starts its sequences over."""
-        for key in [k for k in self._parsed if k[0] == name]:
-            del self._parsed[key]
+        self._parsed.pop(name, None)
 
     def apply_report(
         self,
@@ -135,7 +136,9 @@ class Inventory:
         changes: dict[str, Any] = {"sequence": sequence, "body": body, "received_at": received_at}
         self.put(replace(entry, **changes))
         if parsed is not None:
-            self._parsed[cluster, sequence] = parsed
+            self._parsed[cluster] = (sequence, parsed)
+        else:
+            self._parsed.pop(cluster, None)
         return True
 
     def report(self, name: str) -> CapacityReport | None:
@@ -143,13 +146,13 @@ class Inventory:
         entry = self._entries.get(name)
         if entry is None or entry.body is None or entry.sequence is None:
             return None
-        key = (name, entry.sequence)
-        parsed = self._parsed.get(key)
-        if parsed is None:
-            body = entry.body
-            raw = payloads.gunzip(body) if body.startswith(payloads.GZIP_MAGIC) else body
-            parsed = report_model.parse_json(raw)
-            self._parsed[key] = parsed
+        cached = self._parsed.get(name)
+        if cached is not None and cached[0] == entry.sequence:
+            return cached[1]
+        body = entry.body
+        raw = payloads.gunzip(body) if body.startswith(payloads.GZIP_MAGIC) else body
+        parsed = report_model.parse_json(raw)
+        self._parsed[name] = (entry.sequence, parsed)
         return parsed
 
     def facts(self, name: str) -> Facts | None:

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, Field, WithJsonSchema, field_validator, model_validator
 
 from hub.models import quantity
+from hub.models.names import Label, Subdomain
 from hub.models.quantity import Millicores, Units
 from hub.models.vm import VmSpec, Wire
 
@@ -46,7 +47,7 @@ class Taint(Wire):
 
 
 class Node(Wire):
-    name: str = Field(min_length=1)
+    name: Subdomain
     labels: dict[str, str] = Field(default_factory=dict)
     taints: tuple[Taint, ...] = ()
     ready: bool = True
@@ -62,7 +63,7 @@ class CapacitySource(StrEnum):
 
 
 class StorageClass(Wire):
-    name: str = Field(min_length=1)
+    name: Subdomain
     provisioner: str = ""
     is_default: bool = False
     capacity_bytes: Units | None = None
@@ -90,8 +91,8 @@ class StorageClass(Wire):
 class ResourceQuota(Wire):
     """One ResourceQuota object; several may constrain one namespace and each must hold."""
 
-    namespace: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    namespace: Label
+    name: Subdomain
     hard: dict[str, Units] = Field(default_factory=dict)
     used: dict[str, Units] = Field(default_factory=dict)
 
@@ -125,8 +126,8 @@ class KubeVirtSettings(Wire):
 class PendingLauncher(Wire):
     """A virt-launcher pod the scheduler could not place, with its reason."""
 
-    namespace: str
-    name: str
+    namespace: Label
+    name: Subdomain
     vm: str | None = None
     message: str = ""
     since: datetime | None = None

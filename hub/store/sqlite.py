@@ -5,6 +5,7 @@ blocks on disk.
 """
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,14 @@ from hub.store.sql.db import Db
 from hub.store.sql.schema import SCHEMA_VERSIONS
 
 T = TypeVar("T")
+
+
+def _private(path: Path) -> None:
+    """The file holds token hashes and sealed boxes: only the hub's user may read it (its
+    -wal and -shm files take the same mode from SQLite) and its folder is the user's."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
 
 
 class SqliteStore(SqlStore):
@@ -44,7 +53,7 @@ class SqliteStore(SqlStore):
 
     def _open(self) -> None:
         if self._path != ":memory:":
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            _private(Path(self._path))
         db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")

@@ -1,12 +1,20 @@
 """Roles, token lifecycle and the first-start admin token."""
 
+import logging
 import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
+from hub.api import app as api
+from hub.api.access_log import AccessLogger
+from hub.api.routing import Route
+from hub.models.api import Role
 from tests.api.fleet import west
+from tests.support.clock import FakeClock
 from tests.support.hub_env import Env
 
 CALLS: dict[str, tuple[str, str, Any, str]] = {
@@ -101,6 +109,7 @@ async def test_first_start_writes_an_admin_token_readable_only_by_its_owner(
             await fresh.hub.revoke(token.id)
         assert await fresh.hub.bootstrap_admin(path) == path
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
         token = path.read_text().strip()
         assert (await fresh.api.call("GET", "/api/v1/tokens", token)).status == 200
         assert await fresh.hub.bootstrap_admin(path) is None
@@ -119,3 +128,59 @@ async def test_odd_tokens_and_parameters_are_4xx(env: Env) -> None:
         "PUT", "/api/v1/policy", env.admin, raw=deep, headers={"Content-Type": "application/json"}
     )
     assert (nested.status, nested.code) == (400, "invalid_json")
+
+
+SPOKE_ROUTES = [r for r in api.routes() if r.role == Role.SPOKE]
+
+
+def _path(route: Route, cluster: str) -> str:
+    return (
+        route.path.replace("{cluster}", cluster).replace("{name}", cluster).replace("{id}", "mig-0")
+    )
+
+
+@pytest.mark.parametrize("route", SPOKE_ROUTES, ids=[f"{r.method} {r.path}" for r in SPOKE_ROUTES])
+async def test_a_spoke_route_answers_only_its_clusters_own_token(env: Env, route: Route) -> None:
+    """An admin, operator or viewer token must not speak for a cluster's agent: with the
+    admin token one could replace an agent's sealing key and fetch the grant sealed to it."""
+    await env.register("east")
+    west_token = await env.register("west")
+    for role in ("admin", "operator", "viewer"):
+        token = env.admin if role == "admin" else await env.token(role)
+        answer = await env.api.call(route.method, _path(route, "east"), token, body={})
+        assert (answer.status, answer.code) == (403, "forbidden"), (role, answer.body)
+        assert "for spoke agents" in answer.message
+    other = await env.api.call(route.method, _path(route, "east"), west_token, body={})
+    assert (other.status, other.code) == (403, "wrong_cluster"), other.body
+
+
+async def test_the_embedded_store_and_its_folder_are_the_hub_users_alone(tmp_path: Path) -> None:
+    home = tmp_path / "cclm"
+    hub = Env(home / "hub.db", FakeClock(), None)
+    await hub.start()
+    try:
+        await hub.register("east")
+    finally:
+        await hub.stop()
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    for name in ("hub.db", "hub.db-wal", "hub.db-shm"):
+        if (home / name).exists():
+            assert stat.S_IMODE((home / name).stat().st_mode) == 0o600, name
+    assert stat.S_IMODE((home / "hub.db").stat().st_mode) == 0o600
+
+
+async def test_a_token_in_the_url_is_refused_whoever_sends_it(env: Env) -> None:
+    for name in ("token", "access_token", "Authorization"):
+        answer = await env.api.call("GET", "/api/v1/clusters", None, params={name: env.admin})
+        assert (answer.status, answer.code) == (400, "credentials_in_url"), name
+        assert "Authorization header" in answer.message
+    allowed = await env.api.call("GET", "/api/v1/clusters", env.admin, params={"label": "a=b"})
+    assert allowed.status == 200
+
+
+def test_the_access_log_leaves_the_query_string_out(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    request = make_mocked_request("GET", "/api/v1/clusters?token=cclm_abc_s3cret")
+    AccessLogger(logging.getLogger("test.access"), "").log(request, web.Response(), 0.002)
+    assert '"GET /api/v1/clusters" 200' in caplog.text
+    assert "s3cret" not in caplog.text

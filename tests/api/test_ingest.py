@@ -3,8 +3,10 @@
 import gzip
 import json
 
-from hub.settings import Limits
-from hub.store.sqlite import SCHEMA_VERSIONS
+import pytest
+
+from hub.settings import Bounds, Limits
+from hub.store.sql.schema import SCHEMA_VERSIONS
 from tests.api.fleet import east, west
 from tests.support.hub_env import Answer, Env
 
@@ -108,9 +110,9 @@ async def test_oversized_reports_are_413_even_when_gzip_hides_the_size(env: Env)
     assert "10,000 bytes" in answer.message
 
 
-async def test_unknown_cluster_and_wrong_media_type(env: Env) -> None:
+async def test_reports_take_the_clusters_own_token_and_json_only(env: Env) -> None:
     answer = await env.api.call("POST", "/api/v1/clusters/nowhere/reports", env.admin, body={})
-    assert (answer.status, answer.code) == (404, "unknown_cluster")
+    assert (answer.status, answer.code) == (403, "forbidden"), "not even an admin's token"
     token = await env.register("west")
     text = await env.api.call(
         "POST",
@@ -253,3 +255,53 @@ async def test_a_report_of_an_unknown_schema_version_is_refused_by_name(env: Env
     answer = await _post_json(env, "old", token, raw)
     assert (answer.status, answer.code) == (400, "invalid_report"), answer.body
     assert answer.message.endswith("schema_version: Input should be 1 or 2")
+
+
+async def test_a_sequence_far_ahead_of_the_hubs_clock_is_refused(env: Env) -> None:
+    """Taken, such a report would make every later one look old: the cluster's capacity
+    would be frozen for good (2**63 - 1 was once accepted)."""
+    token = await env.register("west")
+    now_ms = int(env.clock().timestamp() * 1000)
+    for sequence in (2**63 - 1, now_ms + 2 * 86_400_000):
+        refused = await env.report(token, west(sequence=sequence))
+        assert (refused.status, refused.code) == (400, "sequence_ahead"), sequence
+        assert "ahead of this hub's clock" in refused.message
+    assert (await env.report(token, west(sequence=now_ms + 3_600_000))).status == 202
+    assert (await env.report(token, west(sequence=now_ms + 3_600_001))).status == 202
+
+
+@pytest.mark.parametrize(
+    ("where", "name"),
+    [
+        ("nodes", "n" * 100_000),
+        ("nodes", "worker\x00one"),
+        ("nodes", "Worker-1"),
+        ("storage_classes", "-fast"),
+    ],
+    ids=["a node name of 100,000 characters", "a control character", "upper case", "a dash"],
+)
+async def test_a_report_naming_what_kubernetes_would_not_admit_is_refused(
+    env: Env, where: str, name: str
+) -> None:
+    token = await env.register("west")
+    body = west().model_dump(mode="json")
+    body[where][0]["name"] = name
+    path = "/api/v1/clusters/west/reports"
+    answer = await env.api.call("POST", path, token, body=body)
+    assert answer.status == 400, answer.body
+    assert answer.code == "invalid_report"
+    assert f"{where}.0.name" in json.dumps(answer.body["error"])
+
+
+async def test_a_report_listing_more_than_the_hub_takes_is_413_saying_what(env: Env) -> None:
+    env.settings = Limits(report_bounds=Bounds(nodes=2, vms=1))
+    await env.restart()
+    token = await env.register("west")
+    body = west().model_dump(mode="json")
+    body["nodes"] = [{**body["nodes"][0], "name": f"w-{i}"} for i in range(3)]
+    path = "/api/v1/clusters/west/reports"
+    answer = await env.api.call("POST", path, token, body=body)
+    assert (answer.status, answer.code) == (413, "payload_too_large")
+    assert answer.message == "the report lists 3 nodes; this hub takes at most 2 per report"
+    body["nodes"] = body["nodes"][:2]
+    assert (await env.api.call("POST", path, token, body=body)).status == 202

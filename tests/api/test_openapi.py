@@ -117,6 +117,7 @@ async def test_unknown_paths_and_methods_answer_in_the_error_shape(env: Env) -> 
     body = await wrong.json()
     assert (wrong.status, body["error"]["code"]) == (405, "method_not_allowed")
     assert "GET" in body["error"]["details"]["allowed"]
+    assert wrong.headers["Allow"] == ", ".join(body["error"]["details"]["allowed"])
 
 
 async def test_health_and_metrics(env: Env) -> None:

@@ -5,7 +5,7 @@ client, reports to the hub, reports again when a watch sees a change, serves /he
 import asyncio
 import socket
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,9 @@ async def _agent(
     hub: Env, home: Path, server: str, cluster: str, health: int, *options: str
 ) -> asyncio.subprocess.Process:
     """`cclm spoke run` for `cluster` against the emulator at `server`, with the token in
-    `home/token`; its log on stderr."""
+    `home/token`; its log on stderr. The agent runs on the real clock, which numbers its
+    reports, so the hub's clock is set to it."""
+    hub.clock.now = datetime.now(UTC)
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -52,9 +52,9 @@ async def test_the_sequence_keeps_growing_across_restarts(hub: Env, tmp_path: Pa
     [cluster] = fleets.fleet(1, SHAPE)
     agent = await _agent(hub, tmp_path, cluster)
     before = (await agent.report_once())["sequence"]
-    hub.clock.now = hub.clock.now.replace(year=2020)
+    set_back = FakeClock(hub.clock.now.replace(year=2020))  # the agent's clock, not the hub's
     restarted = Agent(
-        cluster, "sim-000", agent.hub, Sequence(tmp_path / "state" / "sequence"), hub.clock
+        cluster, "sim-000", agent.hub, Sequence(tmp_path / "state" / "sequence"), set_back
     )
     after = await restarted.report_once()
     assert after["sequence"] == before + 1, "the saved sequence wins over a clock set back"

@@ -37,6 +37,7 @@ class ErrorCode(StrEnum):
     # Tokens and principals
     UNAUTHORIZED = "unauthorized"
     MISSING_TOKEN = "missing_token"
+    CREDENTIALS_IN_URL = "credentials_in_url"
     UNKNOWN_TOKEN = "unknown_token"
     SELF_REVOKE = "self_revoke"
     WRONG_CLUSTER = "wrong_cluster"
@@ -44,6 +45,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_CLUSTER = "unknown_cluster"
     CLUSTER_EXISTS = "cluster_exists"
     CLUSTER_MISMATCH = "cluster_mismatch"
+    SEQUENCE_AHEAD = "sequence_ahead"
     INVALID_REPORT = "invalid_report"
     INVALID_POLICY = "invalid_policy"
     # Checks and migrations
