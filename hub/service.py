@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
+import socket
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
@@ -110,6 +112,8 @@ class Hub:
         self._in_flight = 0
         """Requests being handled; background indexing waits for a moment with none."""
         self._job_events: dict[str, asyncio.Event] = {}
+        self.replica = f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
+        """This process among the hub's replicas: what holds a lease."""
 
     @contextlib.contextmanager
     def handling(self) -> Iterator[None]:
@@ -219,6 +223,12 @@ class Hub:
         record = await self.store.cluster(cluster)
         if record is not None:
             await self.sync(record)
+
+    async def leading(self, term: timedelta) -> bool:
+        """Whether this replica does the sweeps for the next `term`: one replica at a time
+        does, and another takes over once its holder stops renewing (it stopped or died)."""
+        now = self.clock()
+        return await self.store.hold_lease("sweep", self.replica, now + term, now)
 
     async def sweep(self) -> int:
         """Expire abandoned claims (recording an alert for each) and forget them."""

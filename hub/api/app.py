@@ -5,6 +5,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -95,12 +96,15 @@ def _scrape(hub: Hub, metrics: Metrics) -> Callable[[web.Request], Awaitable[web
 
 
 async def _maintain(hub: Hub, metrics: Metrics, every: float) -> None:
-    """Sweep expired claims and follow the store (other replicas) on a timer."""
+    """Sweep expired claims and stalls (one replica at a time, under a lease that lapses
+    after three rounds without renewal) and follow the store (every replica) on a timer."""
+    term = timedelta(seconds=3 * every)
     while True:
         await asyncio.sleep(every)
         try:
-            metrics.expired.inc(await hub.sweep())
-            await watch_stalls(hub)
+            if await hub.leading(term):
+                metrics.expired.inc(await hub.sweep())
+                await watch_stalls(hub)
         except Exception:
             log.exception("sweeping expired reservations failed; retrying in %.0f s", every)
         try:

@@ -222,7 +222,18 @@ class SettingStore(Protocol):
     async def put_setting(self, key: str, value: str) -> None: ...
 
 
-class Store(TokenStore, ClusterStore, MigrationStore, AlertStore, SettingStore, Protocol):
+class LeaseStore(Protocol):
+    """Work that one replica at a time must do, such as the sweeps."""
+
+    async def hold_lease(self, name: str, holder: str, until: datetime, now: datetime) -> bool:
+        """Take or renew lease `name` for `holder` until `until`; True when `holder` holds it,
+        False while another holder's lease runs (it lapses unless renewed)."""
+        ...
+
+
+class Store(
+    TokenStore, ClusterStore, MigrationStore, AlertStore, SettingStore, LeaseStore, Protocol
+):
     """What the hub keeps across restarts: one interface per aggregate, together, so that
     the adapter (SQLite now, a server database next) is chosen at the composition root and
     nothing else knows which it is."""

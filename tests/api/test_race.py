@@ -2,6 +2,7 @@
 
 import asyncio
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -143,3 +144,23 @@ async def test_one_request_repeated_over_three_replicas_makes_one_migration(env:
             await other.stop()
     assert Counter(a.status for a in answers) == {201: 1, 200: 59}, [a.code for a in answers]
     assert len({a.body["id"] for a in answers}) == 1
+
+
+async def test_one_replica_at_a_time_sweeps_and_another_takes_over_when_it_stops(
+    env: Env,
+) -> None:
+    other = Env(env.db, env.clock, LENIENT)
+    other.admin = env.admin
+    await other.start()
+    try:
+        term = timedelta(seconds=6)
+        assert await env.hub.leading(term)
+        assert not await other.hub.leading(term), "the lease is the first replica's"
+        env.clock.advance(4)
+        assert await env.hub.leading(term), "renewed in time"
+        assert not await other.hub.leading(term)
+        env.clock.advance(7)
+        assert await other.hub.leading(term), "its holder stopped renewing: taken over"
+        assert not await env.hub.leading(term)
+    finally:
+        await other.stop()

@@ -559,3 +559,16 @@ class SqlStore(ABC):
                 (key, value),
             )
         )
+
+    async def hold_lease(self, name: str, holder: str, until: datetime, now: datetime) -> bool:
+        def write(db: Db) -> bool:
+            taken = db.execute(
+                "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                "expires_at = excluded.expires_at "
+                "WHERE leases.holder = excluded.holder OR leases.expires_at <= ?",
+                (name, holder, _ts(until), _ts(now)),
+            )
+            return taken.rowcount == 1
+
+        return await self._txn(write)

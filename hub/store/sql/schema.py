@@ -2,6 +2,15 @@
 its own names for three types (`hub.store.postgres`). A version once released never
 changes; a change is a new step."""
 
+LEASES = """
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    );
+"""
+"""Work one replica at a time does (the sweeps), held by whoever renews it in time."""
+
 GRANTS = """
     ALTER TABLE clusters ADD COLUMN sealing_key TEXT;
     CREATE TABLE grants (
@@ -89,4 +98,5 @@ SCHEMA_VERSIONS: tuple[str, ...] = (
     );
     """,
     GRANTS,
+    LEASES,
 )
