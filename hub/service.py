@@ -104,6 +104,8 @@ class Hub:
         self._policy_text: str | None = None
         self.inventory = Inventory()
         self.tokens: dict[str, TokenRecord] = {}
+        self._writes = 0
+        """Tokens and clusters changed here; a read of the store that overlapped one is stale."""
         self.ready = False
         self._locks: dict[str, asyncio.Lock] = {}
         self._intake: Executor | None = None
@@ -175,8 +177,18 @@ class Hub:
             self.policy = policy_files.parse(stored, "stored policy")
             self._policy_text = stored
 
+    async def _follow_tokens(self) -> None:
+        """The store's tokens, unless a token was minted, rotated or revoked here while they
+        were read: the read would lose it (the new token would fail until the next read)."""
+        while True:
+            writes = self._writes
+            tokens = {t.id: t for t in await self.store.tokens()}
+            if writes == self._writes:
+                self.tokens = tokens
+                return
+
     async def reload(self) -> None:
-        self.tokens = {t.id: t for t in await self.store.tokens()}
+        await self._follow_tokens()
         inventory = Inventory()
         for record in await self.store.clusters():
             inventory.put(
@@ -193,9 +205,13 @@ class Hub:
 
     async def refresh(self) -> None:
         """Catch up with the store: tokens, policy, clusters, newer reports, changed claims."""
-        self.tokens = {t.id: t for t in await self.store.tokens()}
+        await self._follow_tokens()
         await self._follow_stored_policy()
-        records = await self.store.clusters()
+        while True:
+            writes = self._writes
+            records = await self.store.clusters()
+            if writes == self._writes:  # else a cluster registered here may be missing
+                break
         for name in set(self.inventory.names()) - {r.name for r in records}:
             self.inventory.remove(name)
         for record in records:
@@ -263,12 +279,14 @@ class Hub:
         secret, record = tokens.mint(name, role, self.clock())
         await self.store.add_token(record)
         self.tokens[record.id] = record
+        self._writes += 1
         return MintedToken(token=secret, info=info(record))
 
     async def revoke(self, token_id: str) -> None:
         if not await self.store.revoke_token(token_id):
             raise NotFound(f"no token with id {token_id!r}", code=ErrorCode.UNKNOWN_TOKEN)
         self.tokens.pop(token_id, None)
+        self._writes += 1
 
     async def bootstrap_admin(self, path: Path) -> Path | None:
         """On first start, mint an admin token and save it where only this user can read it."""
@@ -295,6 +313,7 @@ class Hub:
                 code=ErrorCode.CLUSTER_EXISTS,
             )
         self.tokens[token.id] = token
+        self._writes += 1
         self.inventory.put(Entry(record.name, record.labels, now, 0))
         return Registered(cluster=registration.name, token=secret)
 
@@ -305,6 +324,7 @@ class Hub:
             raise NotFound(f"cluster {cluster!r} is not registered", code=ErrorCode.UNKNOWN_CLUSTER)
         self.tokens = {k: v for k, v in self.tokens.items() if v.cluster != cluster}
         self.tokens[token.id] = token
+        self._writes += 1
         return Registered(cluster=cluster, token=secret)
 
     # reports

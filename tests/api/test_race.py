@@ -164,3 +164,48 @@ async def test_one_replica_at_a_time_sweeps_and_another_takes_over_when_it_stops
         assert not await env.hub.leading(term)
     finally:
         await other.stop()
+
+
+class SlowRead:
+    """Holds one read (`tokens` or `clusters`) until the test lets it go."""
+
+    def __init__(self, inner: Store, held: str) -> None:
+        self._inner = inner
+        self._held = held
+        self.reading = asyncio.Event()
+        self.release = asyncio.Event()
+        self.hold = False
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._inner, name)
+        if name != self._held:
+            return found
+
+        async def read() -> Any:
+            value = await found()
+            if self.hold:
+                self.hold = False
+                self.reading.set()
+                await self.release.wait()
+            return value
+
+        return read
+
+
+@pytest.mark.parametrize("held", ["tokens", "clusters"])
+async def test_a_cluster_registered_while_the_hub_follows_the_store_is_not_lost(
+    env: Env, held: str
+) -> None:
+    """Following the store (every 2 s) read the tokens or clusters, a registration added
+    one meanwhile, and the stale read replaced the hub's view: the new spoke was refused
+    (unauthorized, or unknown cluster) until the next read."""
+    slow: list[SlowRead] = []
+    env.wrap = lambda store: slow.append(SlowRead(store, held)) or slow[-1]
+    await env.restart()
+    slow[0].hold = True
+    following = asyncio.create_task(env.hub.refresh())
+    await slow[0].reading.wait()
+    token = await env.register("late")
+    slow[0].release.set()
+    await following
+    assert (await env.report(token, report("late", [NodeBuilder("l-1").build()]))).status == 202

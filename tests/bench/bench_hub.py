@@ -1,11 +1,16 @@
-"""Hub benchmark over loopback HTTP: report ingest rate and check latency.
+"""Hub benchmark over loopback HTTP: report ingest rate, check latency, restart time, on
+each store and number of replicas asked for, side by side.
 
-Starts `cclm hub serve` as a second process on a fresh SQLite file, registers the clusters,
-streams gzipped 100-node reports at it for a bounded time, then times single-VM checks
-through HTTP on the whole fleet, first on a quiet fleet and then while reports keep arriving
-at a heartbeat's rate. Prints one JSON line. Run it directly:
+For each setup (`sqlite:1`, `postgresql:1`, `postgresql:3`, ...) it starts `cclm hub serve`
+processes on a fresh store (a SQLite file, or a new PostgreSQL database on `--postgres`),
+registers the clusters, streams gzipped 100-node reports at the replicas for a bounded
+time, times single-VM checks through HTTP spread over the replicas, first on a quiet fleet
+and then while reports keep arriving at a heartbeat's rate, and finally times a new replica
+starting on the populated store until it is ready. Prints a table, then one JSON line per
+setup. Run it directly:
 
-    python tests/bench/bench_hub.py --clusters 1000 --nodes 100 --seconds 10
+    python tests/bench/bench_hub.py --clusters 1000 --nodes 100 --seconds 10 \
+        --setups sqlite:1,postgresql:1,postgresql:3
 """
 
 import argparse
@@ -22,9 +27,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
@@ -131,7 +138,7 @@ class Connection:
 
 
 async def ingest(
-    port: int,
+    ports: list[int],
     tokens: dict[str, str],
     bodies: list[tuple[str, bytes, dict[str, Any]]],
     seconds: float,
@@ -152,7 +159,7 @@ async def ingest(
         )
     counter = {"sent": 0, "applied": 0, "errors": 0}
     position = iter(range(10**9))
-    connections = [await Connection.open(port) for _ in range(concurrency)]
+    connections = [await Connection.open(ports[i % len(ports)]) for i in range(concurrency)]
     stop = time.monotonic() + seconds
 
     async def worker(connection: Connection) -> None:
@@ -186,8 +193,14 @@ async def ingest(
 
 
 async def checks(
-    session: aiohttp.ClientSession, url: str, admin: str, clusters: int, count: int, seed: int
+    session: aiohttp.ClientSession,
+    urls: list[str],
+    admin: str,
+    clusters: int,
+    count: int,
+    seed: int,
 ) -> dict[str, Any]:
+    """Checks take turns over the replicas."""
     rng = random.Random(seed)
     headers = {"Authorization": f"Bearer {admin}"}
     with_target: list[float] = []
@@ -198,6 +211,7 @@ async def checks(
             body: dict[str, Any] = {"vms": [vm]}
             if target:
                 body["target"] = target
+            url = urls[i % len(urls)]
             started = time.perf_counter()
             async with session.post(f"{url}/api/v1/checks", json=body, headers=headers) as response:
                 await response.read()
@@ -209,114 +223,202 @@ async def checks(
 
 
 async def heartbeat(
-    port: int,
+    ports: list[int],
     tokens: dict[str, str],
     bodies: list[tuple[str, bytes, dict[str, Any]]],
     rate: float,
     stop: asyncio.Event,
 ) -> int:
     """Reports at a steady rate, as a fleet of spokes on a heartbeat would send them."""
-    connection = await Connection.open(port)
+    connections = [await Connection.open(port) for port in ports]
     sent = 0
     started = time.monotonic()
     while not stop.is_set():
         name, _, data = bodies[sent % len(bodies)]
         data["sequence"] = 10**6 + sent
         body = gzip.compress(json.dumps(data).encode(), 1)
+        connection = connections[sent % len(connections)]
         await connection.post(f"/api/v1/clusters/{name}/reports", tokens[name], body)
         sent += 1
         delay = started + sent / rate - time.monotonic()
         if delay > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
-    connection.close()
+    for connection in connections:
+        connection.close()
     return sent
 
 
 async def checks_under_load(
     session: aiohttp.ClientSession,
-    url: str,
-    port: int,
+    urls: list[str],
+    ports: list[int],
     admin: str,
     tokens: dict[str, str],
     bodies: list[tuple[str, bytes, dict[str, Any]]],
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     stop = asyncio.Event()
-    feeder = asyncio.create_task(heartbeat(port, tokens, bodies, args.heartbeat_rate, stop))
+    feeder = asyncio.create_task(heartbeat(ports, tokens, bodies, args.heartbeat_rate, stop))
     try:
-        timed = await checks(session, url, admin, args.clusters, args.checks, args.seed + 1)
+        timed = await checks(session, urls, admin, args.clusters, args.checks, args.seed + 1)
     finally:
         stop.set()
         sent = await feeder
     return {"reports_per_second": args.heartbeat_rate, "reports_sent": sent, **timed}
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="cclm-bench-"))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    token_file = workdir / "admin.token"
-    hub = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hub.cli",
-            "hub",
-            "serve",
-            "--port",
-            str(port),
-            "--db",
-            str(workdir / "hub.db"),
-            "--admin-token-file",
-            str(token_file),
-            *(["--intake-workers", str(args.intake_workers)] if args.intake_workers else []),
-        ],
+def start_hub(
+    port: int, database: str, token_file: Path, args: argparse.Namespace
+) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "hub.cli", "hub", "serve", "--port", str(port)]
+    command += ["--db", database, "--admin-token-file", str(token_file)]
+    if args.intake_workers:
+        command += ["--intake-workers", str(args.intake_workers)]
+    return subprocess.Popen(
+        command,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONOPTIMIZE": "1"},
     )
+
+
+@contextlib.contextmanager
+def store(kind: str, workdir: Path, server: str) -> Iterator[str]:
+    """A fresh store: a SQLite file, or a PostgreSQL database made for this run and dropped."""
+    if kind == "sqlite":
+        yield str(workdir / "hub.db")
+        return
+    import psycopg  # only a PostgreSQL setup needs the driver
+
+    name = f"cclm_bench_{os.getpid()}_{random.randrange(10**6)}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
     try:
-        connector = aiohttp.TCPConnector(limit=args.concurrency)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            await wait_ready(session, url, hub)
-            admin = token_file.read_text().strip()
-            headers = {"Authorization": f"Bearer {admin}"}
-            bodies = report_bodies(args.clusters, args.nodes, args.seed)
-            tokens = {}
-            for name, body, _ in bodies:
-                async with session.post(
-                    f"{url}/api/v1/clusters", json={"name": name}, headers=headers
-                ) as response:
-                    tokens[name] = (await response.json())["token"]
-                async with session.post(
-                    f"{url}/api/v1/clusters/{name}/reports",
-                    data=body,
-                    headers={
-                        "Authorization": f"Bearer {tokens[name]}",
-                        "Content-Type": "application/json",
-                        "Content-Encoding": "gzip",
-                    },
-                ) as response:
-                    assert response.status == 202, await response.text()
-            cpu_before = cpu_seconds(hub.pid)
-            ingested = await ingest(port, tokens, bodies, args.seconds, args.concurrency)
-            hub_cpu = cpu_seconds(hub.pid) - cpu_before
-            ingested["hub_cpu_ms_per_report"] = round(hub_cpu * 1000 / ingested["reports"], 3)
-            checked = await checks(session, url, admin, args.clusters, args.checks, args.seed)
-            loaded = await checks_under_load(session, url, port, admin, tokens, bodies, args)
-        return {
-            "clusters": args.clusters,
-            "nodes_per_cluster": args.nodes,
-            "ingest": ingested,
-            "checks_http": checked,
-            "checks_http_while_reports_arrive": loaded,
-            "hub_db_bytes": (workdir / "hub.db").stat().st_size,
-            "hub_rss_mib": rss_mib(hub.pid),
-        }
+        yield urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def store_bytes(kind: str, database: str) -> int:
+    if kind == "sqlite":
+        return Path(database).stat().st_size
+    import psycopg
+
+    with psycopg.connect(database) as connection:
+        row = connection.execute("SELECT pg_database_size(current_database())").fetchone()
+    return int(row[0]) if row else -1
+
+
+async def register(
+    session: aiohttp.ClientSession, url: str, admin: str, bodies: list[Any]
+) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {admin}"}
+    tokens = {}
+    for name, body, _ in bodies:
+        async with session.post(
+            f"{url}/api/v1/clusters", json={"name": name}, headers=headers
+        ) as response:
+            tokens[name] = (await response.json())["token"]
+        async with session.post(
+            f"{url}/api/v1/clusters/{name}/reports",
+            data=body,
+            headers={
+                "Authorization": f"Bearer {tokens[name]}",
+                "Content-Type": "application/json",
+                "Content-Encoding": "gzip",
+            },
+        ) as response:
+            assert response.status == 202, await response.text()
+    return tokens
+
+
+async def restart_seconds(
+    session: aiohttp.ClientSession, database: str, workdir: Path, args: argparse.Namespace
+) -> float:
+    """A new replica on the populated store: seconds from its start until it is ready."""
+    port = free_port()
+    started = time.monotonic()
+    hub = start_hub(port, database, workdir / "late.token", args)
+    try:
+        await wait_ready(session, f"http://127.0.0.1:{port}", hub)
+        return round(time.monotonic() - started, 2)
     finally:
         hub.terminate()
         hub.wait(timeout=30)
+
+
+async def run(args: argparse.Namespace, kind: str, replicas: int) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="cclm-bench-"))
+    with store(kind, workdir, args.postgres) as database:
+        ports = [free_port() for _ in range(replicas)]
+        urls = [f"http://127.0.0.1:{port}" for port in ports]
+        token_file = workdir / "admin.token"
+        hubs: list[subprocess.Popen[bytes]] = []
+        try:
+            connector = aiohttp.TCPConnector(limit=args.concurrency)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                # The first replica mints the admin token; the others find it in the store.
+                for port, url in zip(ports, urls, strict=True):
+                    hubs.append(start_hub(port, database, token_file, args))
+                    await wait_ready(session, url, hubs[-1])
+                admin = token_file.read_text().strip()
+                bodies = report_bodies(args.clusters, args.nodes, args.seed)
+                tokens = await register(session, urls[0], admin, bodies)
+                await asyncio.sleep(3 if replicas > 1 else 0)  # replicas follow every 2 s
+                cpu_before = sum(cpu_seconds(hub.pid) for hub in hubs)
+                ingested = await ingest(ports, tokens, bodies, args.seconds, args.concurrency)
+                hub_cpu = sum(cpu_seconds(hub.pid) for hub in hubs) - cpu_before
+                per_report = hub_cpu * 1000 / max(1, ingested["reports"])
+                ingested["hub_cpu_ms_per_report"] = round(per_report, 3)
+                await asyncio.sleep(3 if replicas > 1 else 0)
+                checked = await checks(session, urls, admin, args.clusters, args.checks, args.seed)
+                loaded = await checks_under_load(session, urls, ports, admin, tokens, bodies, args)
+                restart = await restart_seconds(session, database, workdir, args)
+                rss = [rss_mib(hub.pid) for hub in hubs]
+            return {
+                "store": kind,
+                "replicas": replicas,
+                "clusters": args.clusters,
+                "nodes_per_cluster": args.nodes,
+                "ingest": ingested,
+                "checks_http": checked,
+                "checks_http_while_reports_arrive": loaded,
+                "new_replica_ready_seconds": restart,
+                "store_bytes": store_bytes(kind, database),
+                "hub_rss_mib": rss,
+            }
+        finally:
+            for hub in hubs:
+                hub.terminate()
+                hub.wait(timeout=30)
+
+
+def _loaded(result: dict[str, Any]) -> dict[str, Any]:
+    return dict(result["checks_http_while_reports_arrive"])
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    rows = [
+        ("reports/s", lambda r: r["ingest"]["reports_per_second"]),
+        ("hub CPU ms/report", lambda r: r["ingest"]["hub_cpu_ms_per_report"]),
+        ("check p50 ms", lambda r: r["checks_http"]["with_target"]["p50_ms"]),
+        ("check p99 ms", lambda r: r["checks_http"]["with_target"]["p99_ms"]),
+        ("ranked p50 ms", lambda r: r["checks_http"]["ranked_top5"]["p50_ms"]),
+        ("ranked p99 ms", lambda r: r["checks_http"]["ranked_top5"]["p99_ms"]),
+        (
+            "loaded check p99 ms",
+            lambda r: r["checks_http_while_reports_arrive"]["with_target"]["p99_ms"],
+        ),
+        ("new replica ready s", lambda r: r["new_replica_ready_seconds"]),
+        ("store MiB", lambda r: round(r["store_bytes"] / 2**20, 1)),
+    ]
+    heads = [f"{r['store']}:{r['replicas']}" for r in results]
+    lines = [f"{'':22}" + "".join(f"{h:>16}" for h in heads)]
+    for label, value in rows:
+        lines.append(f"{label:22}" + "".join(f"{value(r)!s:>16}" for r in results))
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -338,7 +440,26 @@ def main() -> None:
     parser.add_argument(
         "--intake-workers", type=int, help="passed to the hub (default: the hub's own default)"
     )
-    print(json.dumps(asyncio.run(run(parser.parse_args()))))
+    parser.add_argument(
+        "--setups",
+        default="sqlite:1,postgresql:1,postgresql:3",
+        help="STORE:REPLICAS, comma-separated (default sqlite:1,postgresql:1,postgresql:3)",
+    )
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="a PostgreSQL server where the run may create and drop a database",
+    )
+    args = parser.parse_args()
+    results = []
+    for setup in args.setups.split(","):
+        kind, _, replicas = setup.partition(":")
+        if kind not in ("sqlite", "postgresql") or not replicas.isdigit() or int(replicas) < 1:
+            parser.error(f"--setups {setup!r}: expected sqlite:N or postgresql:N")
+        results.append(asyncio.run(run(args, kind, int(replicas))))
+    print(table(results))
+    for result in results:
+        print(json.dumps(result))
 
 
 if __name__ == "__main__":
