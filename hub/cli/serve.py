@@ -1,6 +1,7 @@
 """`cclm hub serve`: run the hub on the embedded SQLite store."""
 
 import argparse
+import asyncio
 import gc
 import ipaddress
 import logging
@@ -17,6 +18,7 @@ from hub import policy_files
 from hub.api import app as api
 from hub.api.access_log import AccessLogger
 from hub.assemble import assemble
+from hub.cli import process
 from hub.cli.usage import UsageError
 from hub.service import Hub
 from hub.settings import HubSettings, Limits, SettingsError
@@ -88,7 +90,12 @@ def serve(args: argparse.Namespace) -> int:
     hub, app = _assembled(args)
     token_file: Path = args.admin_token_file
 
+    before, after = process.raise_open_files()
+    if after > before:
+        print(f"cclm hub: open files limit raised from {before} to {after}", flush=True)
+
     async def bootstrap(_app: web.Application) -> AsyncIterator[None]:
+        asyncio.get_running_loop().set_exception_handler(process.Quieted())
         saved = await hub.bootstrap_admin(token_file)
         if saved is not None:
             print(f"cclm hub: first start; admin token saved to {saved} (mode 0600)", flush=True)

@@ -1,0 +1,51 @@
+"""What a hub process sets up about itself: the open files it may have, and failures said
+once per interval."""
+
+import asyncio
+import logging
+import resource
+import subprocess
+import sys
+
+import pytest
+
+from hub.cli.process import Quieted
+
+
+def test_the_soft_open_files_limit_is_raised_to_the_hard_one() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert hard > 512, "this machine's hard limit leaves nothing to raise"
+    code = "from hub.cli import process; print(*process.raise_open_files())"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (512, hard)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    expected = max(512, 1 << 16) if hard == resource.RLIM_INFINITY else hard
+    assert done.stdout.split() == ["512", str(expected)]
+
+
+def test_a_repeated_failure_is_said_once_per_interval_with_a_count(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    quiet = Quieted(every=10, clock=lambda: now[0])
+    loop = asyncio.new_event_loop()
+    try:
+        failure = {"message": "socket.accept() out of system resource"}
+        for _ in range(500):
+            quiet(loop, failure)
+        quiet(loop, {"message": "something else"})
+        now[0] = 11
+        quiet(loop, failure)
+    finally:
+        loop.close()
+    said = [r.getMessage() for r in caplog.records if r.name == "asyncio"]
+    assert said == [
+        "socket.accept() out of system resource",
+        "something else",
+        "socket.accept() out of system resource (and 499 more like it in the last 10 s)",
+    ]
+    assert all(r.levelno == logging.ERROR for r in caplog.records if r.name == "asyncio")
