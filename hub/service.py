@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -29,11 +29,14 @@ from hub.fleet import intake
 from hub.fleet.inventory import Entry, Inventory
 from hub.migration import reservations, transitions
 from hub.models.api import (
+    Alert,
+    AlertKind,
     ClusterRegistration,
     MintedToken,
     Registered,
     ReportReceipt,
     Role,
+    SequenceReset,
     TokenInfo,
 )
 from hub.models.claim import Claim
@@ -63,6 +66,12 @@ def info(record: TokenRecord) -> TokenInfo:
         cluster=record.cluster,
         created_at=record.created_at,
     )
+
+
+def _was_reset(record: ClusterRecord, entry: Entry) -> bool:
+    """An admin reset the sequence (on any replica): the store's is below ours."""
+    held, stored = entry.sequence, record.report_sequence
+    return held is not None and stored is not None and stored < held
 
 
 def _refuse_far_ahead(sequence: int, now: datetime, lead: timedelta) -> None:
@@ -222,6 +231,10 @@ class Hub:
         entry = self.inventory.get(record.name)
         if entry is None or entry.registered_at != record.registered_at:
             entry = Entry(record.name, record.labels, record.registered_at, -1)
+            self.inventory.put(entry)
+        elif _was_reset(record, entry):
+            # Held as reset; a report that came in since (on any replica) is read below.
+            entry = replace(entry, sequence=-1)
             self.inventory.put(entry)
         if entry.generation == record.generation:
             return entry
@@ -408,6 +421,30 @@ class Hub:
             broken, self._intake = self._intake, intake.pool(self.settings.intake_workers)
             broken.shutdown(wait=False, cancel_futures=True)
             return intake.inspect(body, encoding, limit, True, self.settings.report_bounds)
+
+    async def reset_sequence(self, cluster: str, who: str) -> SequenceReset:
+        """Audited: recorded as an alert and logged, since it lets an older report in."""
+        entry = self.inventory.require(cluster)
+        now = self.clock()
+        audit = Alert(
+            id=f"alert-sequence-reset-{secrets.token_hex(8)}",
+            kind=AlertKind.SEQUENCE_RESET,
+            severity="info",
+            message=f"the report sequence of {cluster} was reset by {who} (it was "
+            f"{entry.sequence}); its next report is taken whatever its sequence",
+            cluster=cluster,
+            created_at=now,
+        )
+        try:
+            previous = await self.store.reset_sequence(cluster, audit)
+        except KeyError:
+            raise NotFound(
+                f"cluster {cluster!r} is not registered", code=ErrorCode.UNKNOWN_CLUSTER
+            ) from None
+        log.warning("%s", audit.message)
+        if previous is not None:
+            self.inventory.put(replace(entry, sequence=-1))
+        return SequenceReset(cluster=cluster, previous_sequence=previous)
 
     # policy
 

@@ -11,6 +11,7 @@ from hub.models.api import (
     Registered,
     ReportReceipt,
     Role,
+    SequenceReset,
     VmList,
 )
 from hub.models.report import CapacityReport
@@ -63,6 +64,10 @@ async def rotate(call: Call) -> Reply:
     return Reply(200, await call.hub.rotate(call.path("name")))
 
 
+async def reset_sequence(call: Call) -> Reply:
+    return Reply(200, await call.hub.reset_sequence(call.path("name"), call.who))
+
+
 async def ingest(call: Call) -> Reply:
     if call.principal is None:
         raise Unauthorized("send the cluster's token")
@@ -111,6 +116,18 @@ ROUTES = (
         Role.VIEWER,
         "clusters",
         answers={200: VmList},
+    ),
+    Route(
+        "POST",
+        "/api/v1/clusters/{name}/sequence-reset",
+        reset_sequence,
+        "Let a cluster's next report in whatever its sequence (audited)",
+        Role.ADMIN,
+        "clusters",
+        answers={200: SequenceReset},
+        description="For an agent whose saved sequence ran ahead (a lost clock, a restored "
+        "backup): the report the hub holds stays until the next one arrives. Recorded as "
+        "a `sequence-reset` alert.",
     ),
     Route(
         "POST",

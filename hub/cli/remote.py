@@ -90,6 +90,11 @@ def clusters(args: argparse.Namespace) -> int:
     if args.action == "token":
         data = _request(args, "POST", f"/api/v1/clusters/{args.name}/token")
         return _show(args, data, render.registered(Registered.model_validate(data)))
+    if args.action == "reset-sequence":
+        data = _request(args, "POST", f"/api/v1/clusters/{args.name}/sequence-reset")
+        was = data["previous_sequence"]
+        said = f"the report sequence of {args.name} was reset (it was {was}); its next report "
+        return _show(args, data, said + "is taken whatever its sequence")
     if args.action == "show":
         data = _request(args, "GET", f"/api/v1/clusters/{args.name}")
         return _show(args, data, render.cluster(ClusterDetail.model_validate(data)))
@@ -201,6 +206,13 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     register.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
     rotate = actions.add_parser("token", help="issue a new spoke token (admin)", parents=[shared])
     rotate.add_argument("name")
+    reset = actions.add_parser(
+        "reset-sequence",
+        help="take the next report whatever its sequence, for an agent whose sequence ran "
+        "ahead (admin; audited)",
+        parents=[shared],
+    )
+    reset.add_argument("name")
 
     move = commands.add_parser(
         "migrate",

@@ -129,6 +129,13 @@ class Registered(Wire):
     token: str = Field(description="The spoke's report token; shown once")
 
 
+class SequenceReset(Wire):
+    cluster: str
+    previous_sequence: int | None = Field(
+        description="The sequence the hub held; the next report is taken whatever its own"
+    )
+
+
 class Freshness(StrEnum):
     FRESH = "fresh"
     STALE = "stale"
@@ -403,6 +410,7 @@ class Migration(Wire):
 class AlertKind(StrEnum):
     RESERVATION_EXPIRED = "reservation-expired"
     STALLED = "stalled"
+    SEQUENCE_RESET = "sequence-reset"
 
 
 class Alert(Wire):

@@ -156,6 +156,13 @@ class ClusterStore(Protocol):
         ...
 
     async def reports(self, clusters: Sequence[str] | None = None) -> list[StoredReport]: ...
+
+    async def reset_sequence(self, cluster: str, audit: Alert) -> int | None:
+        """Let the cluster's next report in whatever its sequence, keeping the report held
+        (its sequence becomes -1), and record `audit`; answers the sequence it had (None
+        when the cluster has no report). Raises KeyError for an unknown cluster."""
+        ...
+
     async def live_claims(self, cluster: str | None = None) -> list[Claim]: ...
 
 

@@ -305,3 +305,33 @@ async def test_a_report_listing_more_than_the_hub_takes_is_413_saying_what(env: 
     assert answer.message == "the report lists 3 nodes; this hub takes at most 2 per report"
     body["nodes"] = body["nodes"][:2]
     assert (await env.api.call("POST", path, token, body=body)).status == 202
+
+
+async def test_an_admin_lets_a_cluster_whose_sequence_ran_ahead_report_again(env: Env) -> None:
+    token = await env.register("west")
+    ahead = int(env.clock().timestamp() * 1000) + 3_600_000
+    assert (await env.report(token, west(sequence=ahead))).status == 202
+    assert (await env.report(token, west(sequence=5))).body["applied"] is False
+    other = Env(env.db, env.clock, None)
+    other.admin = env.admin
+    await other.start()
+    try:
+        path = "/api/v1/clusters/west/sequence-reset"
+        operator = await env.token("operator")
+        assert (await env.api.call("POST", path, operator)).status == 403
+        reset = await env.api.call("POST", path, env.admin)
+        assert reset.body == {"cluster": "west", "previous_sequence": ahead}
+        held = await env.api.call("GET", "/api/v1/clusters/west", env.admin)
+        assert held.body["nodes"] == len(west().nodes), "the report held stays until the next"
+        alerts = (await env.api.call("GET", "/api/v1/alerts", env.admin)).body["items"]
+        (audit,) = [a for a in alerts if a["kind"] == "sequence-reset"]
+        assert "reset by test-admin" in audit["message"]
+        assert (await other.report(token, west(sequence=5))).status == 202, "on any replica"
+        for replica in (env, other):
+            await replica.hub.refresh()
+            detail = await replica.api.call("GET", "/api/v1/clusters/west", env.admin)
+            assert detail.body["report_sequence"] == 5
+        unknown = await env.api.call("POST", "/api/v1/clusters/nowhere/sequence-reset", env.admin)
+        assert (unknown.status, unknown.code) == (404, "unknown_cluster")
+    finally:
+        await other.stop()

@@ -187,6 +187,22 @@ def test_the_served_hub_inflates_bodies_itself(
     assert answer[1]["error"]["code"] == "invalid_encoding"
 
 
+def test_an_admin_resets_a_clusters_sequence_from_the_command_line(
+    hub: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = hub.cli(capsys, "clusters", "register", "edge", "--output", "json")
+    token = json.loads(out)["token"]
+    report = yaml.safe_load((example_fleet().parent / "prod-east.yaml").read_text())
+    report = {**report, "cluster": "edge", "sequence": int(time.time() * 1000) + 60_000}
+    path = "/api/v1/clusters/edge/reports"
+    assert hub.post(path, token, gzip.compress(json.dumps(report).encode()), "gzip")[0] == 202
+    status, out, _ = hub.cli(capsys, "clusters", "reset-sequence", "edge")
+    assert status == 0
+    assert out.startswith(f"the report sequence of edge was reset (it was {report['sequence']})")
+    report["sequence"] = 3
+    assert hub.post(path, token, gzip.compress(json.dumps(report).encode()), "gzip")[0] == 202
+
+
 def test_an_unreachable_hub_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["clusters", "--hub", f"http://127.0.0.1:{_port()}"])
     assert status == 1

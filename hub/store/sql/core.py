@@ -204,6 +204,24 @@ class SqlStore(ABC):
             return False, -1, -1
         return bool(applied), -1 if row[0] is None else row[0], row[1]
 
+    async def reset_sequence(self, cluster: str, audit: Alert) -> int | None:
+        def write(db: Db) -> int | None:
+            row = db.execute(
+                "SELECT report_sequence FROM clusters WHERE name = ?", (cluster,)
+            ).fetchone()
+            if row is None:
+                raise KeyError(cluster)
+            if row[0] is not None:
+                db.execute(
+                    "UPDATE clusters SET report_sequence = -1, generation = generation + 1 "
+                    "WHERE name = ?",
+                    (cluster,),
+                )
+            self._insert_alert(db, audit)
+            return None if row[0] is None else int(row[0])
+
+        return await self._txn(write)
+
     async def reports(self, clusters: Sequence[str] | None = None) -> list[StoredReport]:
         def read(db: Db) -> list[StoredReport]:
             query = (
