@@ -6,6 +6,7 @@ import gc
 import ipaddress
 import logging
 import os
+import signal
 import ssl
 import sys
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from hub import policy_files
 from hub.api import app as api
+from hub.api import connections
 from hub.api.access_log import AccessLogger
 from hub.assemble import assemble
 from hub.cli import process
@@ -87,6 +89,8 @@ def serve(args: argparse.Namespace) -> int:
             + "\n",
             file=sys.stderr,
         )
+    if args.max_connections_per_client < 1:
+        raise UsageError("--max-connections-per-client must be 1 or more")
     hub, app = _assembled(args)
     token_file: Path = args.admin_token_file
 
@@ -108,17 +112,35 @@ def serve(args: argparse.Namespace) -> int:
     scheme = "https" if context else "http"
     store, url = redacted(args.db), f"{scheme}://{args.host}:{args.port}"
     print(f"cclm hub: store {store}; serving {url}", flush=True)
-    web.run_app(
+    admission = connections.Admission(args.max_connections_per_client, after - connections.RESERVE)
+    asyncio.run(_run(app, args, context, admission))
+    return 0
+
+
+async def _run(
+    app: web.Application,
+    args: argparse.Namespace,
+    context: ssl.SSLContext | None,
+    admission: connections.Admission,
+) -> None:
+    """The server until SIGINT or SIGTERM, its connections counted per client and in all."""
+    runner = web.AppRunner(
         app,
-        host=args.host,
-        port=args.port,
-        ssl_context=context,
-        print=None,
         access_log=logging.getLogger("aiohttp.access") if args.access_log else None,
         access_log_class=AccessLogger,
         **api.SERVER_OPTIONS,
     )
-    return 0
+    await runner.setup()
+    try:
+        if runner.server is not None:
+            connections.install(runner.server, admission)
+        await web.TCPSite(runner, args.host, args.port, ssl_context=context).start()
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -159,6 +181,12 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         default=min(4, os.cpu_count() or 1),
         help="processes that validate reports (0: in the hub's process); default: one per "
         "core, up to 4 (the hub's own process mostly waits on the network and the store)",
+    )
+    run.add_argument(
+        "--max-connections-per-client",
+        type=int,
+        default=256,
+        help="connections one address may hold at once; more are closed at once (default 256)",
     )
     run.add_argument(
         "--access-log", action="store_true", help="log every request (costs ~0.2 ms each)"

@@ -7,6 +7,7 @@ blocks on disk.
 import asyncio
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +19,20 @@ from hub.store.sql.db import Db
 from hub.store.sql.schema import SCHEMA_VERSIONS
 
 T = TypeVar("T")
+
+
+def _wal(db: sqlite3.Connection, attempts: int = 100) -> None:
+    """Switch to WAL. Replicas opening a new file at the same moment contend for the lock
+    the switch takes, and SQLite refuses the loser at once rather than through the busy
+    timeout: try again, briefly (the store's own thread, never the event loop)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == attempts:
+                raise
+            time.sleep(0.01 * min(attempt, 10))
 
 
 def _private(path: Path) -> None:
@@ -54,10 +69,12 @@ class SqliteStore(SqlStore):
     def _open(self) -> None:
         if self._path != ":memory:":
             _private(Path(self._path))
-        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
+        db = sqlite3.connect(
+            self._path, timeout=10.0, isolation_level=None, check_same_thread=False
+        )
         db.execute("PRAGMA busy_timeout=10000")
+        _wal(db)
+        db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
         self._db = db
         self._upgrade_schema()

@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 
@@ -17,41 +16,75 @@ def _port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _healthz(url: str) -> int:
-    with urllib.request.urlopen(f"{url}/healthz", timeout=10) as answer:
-        return int(answer.status)
+def _healthz(url: str, source: str = "127.0.0.1") -> int:
+    """From `source`: loopback has every 127.x address, so a test can be another client."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10, source_address=(source, 0)) as s:
+        s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        return int(s.recv(64).split()[1])
 
 
-def test_idle_connections_beyond_the_soft_limit_lock_nobody_out(tmp_path: Path) -> None:
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    assert hard >= 2048, f"the hard open-files limit ({hard}) leaves the hub no room to raise"
+def _serve(tmp_path: Path, soft: int, hard: int, *extra: str) -> tuple[str, subprocess.Popen[str]]:
     port = _port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "hub.cli", "hub", "serve", "--port", str(port)]
     command += ["--db", str(tmp_path / "hub.db"), "--intake-workers", "0"]
     command += ["--admin-token-file", str(tmp_path / "admin.token")]
+    command += list(extra)
     hub = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard)),
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard)),
     )
+    for _ in range(300):
+        try:
+            if _healthz(url) == 200:
+                break
+        except OSError:
+            time.sleep(0.1)
+    return url, hub
+
+
+def _idle(url: str, count: int) -> list[socket.socket]:
+    host, port = url.removeprefix("http://").split(":")
+    return [socket.create_connection((host, int(port))) for _ in range(count)]
+
+
+def _stop(hub: subprocess.Popen[str], idle: list[socket.socket]) -> tuple[str, str]:
+    for connection in idle:
+        connection.close()
+    hub.terminate()
+    out, err = hub.communicate(timeout=30)
+    assert hub.returncode == 0, err
+    return out, err
+
+
+def test_idle_connections_beyond_the_soft_limit_lock_nobody_out(tmp_path: Path) -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert hard >= 2048, f"the hard open-files limit ({hard}) leaves the hub no room to raise"
+    url, hub = _serve(tmp_path, 1024, hard, "--max-connections-per-client", "2000")
     idle: list[socket.socket] = []
     try:
-        for _ in range(300):
-            try:
-                if _healthz(url) == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        for _ in range(1100):
-            idle.append(socket.create_connection(("127.0.0.1", port)))
+        idle = _idle(url, 1100)
         assert _healthz(url) == 200, "answered while 1,100 connections sat idle"
     finally:
-        for connection in idle:
-            connection.close()
-        hub.terminate()
-        out, err = hub.communicate(timeout=30)
+        out, err = _stop(hub, idle)
     assert "open files limit raised from 1024" in out
     assert "Too many open files" not in err
+
+
+def test_one_client_holding_idle_connections_cannot_use_up_a_hard_limit(tmp_path: Path) -> None:
+    """1,024 descriptors in all: one client's 1,100 idle connections are cut at 256, so
+    another client is served, and the refusals are said in a line, not a traceback each."""
+    url, hub = _serve(tmp_path, 1024, 1024)
+    idle: list[socket.socket] = []
+    try:
+        idle = _idle(url, 1100)
+        assert _healthz(url, source="127.0.0.2") == 200, "another client is served"
+    finally:
+        _, err = _stop(hub, idle)
+    assert "Too many open files" not in err
+    assert "closed 1 new connection(s): past 256 per client" in err
+    assert len(err.splitlines()) < 20, err[-2000:]

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from hub.api.connections import Admission
 from hub.cli.process import Quieted
 
 
@@ -49,3 +50,13 @@ def test_a_repeated_failure_is_said_once_per_interval_with_a_count(
         "socket.accept() out of system resource (and 499 more like it in the last 10 s)",
     ]
     assert all(r.levelno == logging.ERROR for r in caplog.records if r.name == "asyncio")
+
+
+def test_admission_caps_each_client_and_the_total_and_frees_on_close() -> None:
+    admission = Admission(per_client=2, total=3)
+    assert [admission.admit("a") for _ in range(3)] == [True, True, False], "two per client"
+    assert admission.admit("b")
+    assert not admission.admit("c"), "three in all"
+    admission.release("a")
+    assert admission.admit("c"), "a closed connection makes room"
+    assert not admission.admit("a")
