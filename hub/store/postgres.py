@@ -9,7 +9,6 @@ state commits only if nobody changed them meanwhile. Replicas starting at once u
 schema one after the other, under an advisory lock.
 """
 
-import asyncio
 import functools
 import random
 import re
@@ -24,9 +23,9 @@ from psycopg_pool import ConnectionPool
 
 from hub.store import StoreError
 from hub.store.location import redacted
+from hub.store.sql import schema
 from hub.store.sql.core import SqlStore
 from hub.store.sql.db import Cursor, Db
-from hub.store.sql.schema import SCHEMA_VERSIONS
 
 T = TypeVar("T")
 RETRIES = 30
@@ -71,14 +70,10 @@ class PostgresStore(SqlStore):
     """The store on a PostgreSQL server: several hubs share it, each with its own pool."""
 
     def __init__(self, url: str, pool_size: int = 8) -> None:
-        super().__init__()
+        super().__init__(ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="pg-store"))
         self._url = url
         self._size = pool_size
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="pg-store")
-
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def open(self) -> None:
         await self._run(self._open)
@@ -103,28 +98,9 @@ class PostgresStore(SqlStore):
         connected = psycopg.connect(self._url, autocommit=True)
         with connected as connection, connection.transaction():
             connection.execute("SELECT pg_advisory_xact_lock(%s)", (UPGRADE_LOCK,))
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)"
-            )
-            row = connection.execute("SELECT max(version) FROM schema_version").fetchone()
-            current = (row[0] if row else None) or 0
-            if current > len(SCHEMA_VERSIONS):
-                raise StoreError(
-                    f"{redacted(self._url)}: schema version {current} was written by a "
-                    f"newer hub (this one knows up to {len(SCHEMA_VERSIONS)}); upgrade the hub"
-                )
-            for version in range(current + 1, len(SCHEMA_VERSIONS) + 1):
-                for statement in SCHEMA_VERSIONS[version - 1].split(";"):
-                    if statement.strip():
-                        connection.execute(ddl(statement))
-                connection.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+            schema.upgrade(_Connection(connection), redacted(self._url), ddl)
 
-    async def close(self) -> None:
-        await self._drain()
-        await self._run(self._close)
-        self._executor.shutdown(wait=True)
-
-    def _close(self) -> None:
+    def _disconnect(self) -> None:
         if self._pool is not None:
             self._pool.close()
             self._pool = None

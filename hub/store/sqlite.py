@@ -4,19 +4,18 @@ All statements run on one worker thread that owns the connection, so the event l
 blocks on disk.
 """
 
-import asyncio
 import os
 import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from hub.store import StoreError
+from hub.store.sql import schema
 from hub.store.sql.core import SqlStore
 from hub.store.sql.db import Db
-from hub.store.sql.schema import SCHEMA_VERSIONS
 
 T = TypeVar("T")
 
@@ -50,12 +49,8 @@ class SqliteStore(SqlStore):
 
     def __init__(self, path: Path | str) -> None:
         self._path = str(path)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        super().__init__(ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store"))
         self._db: sqlite3.Connection | None = None
-        super().__init__()
-
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -83,30 +78,13 @@ class SqliteStore(SqlStore):
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = db.execute("SELECT max(version) FROM schema_version").fetchone()
-            current = row[0] or 0
-            if current > len(SCHEMA_VERSIONS):
-                raise StoreError(
-                    f"{self._path}: schema version {current} was written by a newer hub "
-                    f"(this one knows up to {len(SCHEMA_VERSIONS)}); upgrade the hub"
-                )
-            for version in range(current + 1, len(SCHEMA_VERSIONS) + 1):
-                for statement in SCHEMA_VERSIONS[version - 1].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            schema.upgrade(db, self._path)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
 
-    async def close(self) -> None:
-        await self._drain()
-        await self._run(self._close)
-        self._executor.shutdown(wait=True)
-
-    def _close(self) -> None:
+    def _disconnect(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None

@@ -4,8 +4,9 @@ import asyncio
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from hub.migration import effects
 from hub.models.api import Alert, ClaimStatus, Migration, Role, State, Task
@@ -51,7 +52,9 @@ class SqlStore(ABC):
     that arrive while a write is in progress are committed together in the next
     transaction, which is what lets one hub ingest thousands of reports per second."""
 
-    def __init__(self) -> None:
+    def __init__(self, executor: ThreadPoolExecutor) -> None:
+        self._executor = executor
+        """The threads the transactions run on, off the event loop."""
         self._pending: list[tuple[StoredReport, asyncio.Future[tuple[bool, int, int]]]] = []
         self._flushing = False
         self.grants = grants.SqlGrants(self._txn, self._query)
@@ -59,8 +62,16 @@ class SqlStore(ABC):
     @abstractmethod
     async def open(self) -> None: ...
 
+    async def close(self) -> None:
+        await self._drain()
+        await self._run(self._disconnect)
+        self._executor.shutdown(wait=True)
+
     @abstractmethod
-    async def close(self) -> None: ...
+    def _disconnect(self) -> None: ...
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     @abstractmethod
     async def _txn(self, fn: Callable[[Db], T]) -> T: ...

@@ -2,6 +2,11 @@
 its own names for three types (`hub.store.postgres`). A version once released never
 changes; a change is a new step."""
 
+from collections.abc import Callable
+
+from hub.store import StoreError
+from hub.store.sql.db import Db
+
 LEASES = """
     CREATE TABLE leases (
         name TEXT PRIMARY KEY,
@@ -100,3 +105,21 @@ SCHEMA_VERSIONS: tuple[str, ...] = (
     GRANTS,
     LEASES,
 )
+
+
+def upgrade(db: Db, where: str, translate: Callable[[str], str] = str) -> None:
+    """Apply the steps the database lacks, inside the caller's transaction (which holds the
+    lock that keeps two replicas from upgrading at once); refuse a newer schema."""
+    db.execute(translate("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"))
+    row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+    current = (row[0] if row else None) or 0
+    if current > len(SCHEMA_VERSIONS):
+        raise StoreError(
+            f"{where}: schema version {current} was written by a newer hub "
+            f"(this one knows up to {len(SCHEMA_VERSIONS)}); upgrade the hub"
+        )
+    for version in range(current + 1, len(SCHEMA_VERSIONS) + 1):
+        for statement in SCHEMA_VERSIONS[version - 1].split(";"):
+            if statement.strip():
+                db.execute(translate(statement))
+        db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
