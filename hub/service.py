@@ -13,12 +13,13 @@ import os
 import secrets
 import socket
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
@@ -46,6 +47,7 @@ from hub.settings import Limits
 from hub.store import ClusterRecord, Store, StoredReport, TokenRecord
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 log = logging.getLogger("cclm.hub")
 POLICY_KEY = "policy"
 
@@ -186,15 +188,17 @@ class Hub:
             self.policy = policy_files.parse(stored, "stored policy")
             self._policy_text = stored
 
-    async def _follow_tokens(self) -> None:
-        """The store's tokens, unless a token was minted, rotated or revoked here while they
-        were read: the read would lose it (the new token would fail until the next read)."""
+    async def _fresh(self, read: Callable[[], Awaitable[T]]) -> T:
+        """What `read` answers, read again while a token or cluster changed here meanwhile:
+        an overlapping read would lose that change until the next one."""
         while True:
             writes = self._writes
-            tokens = {t.id: t for t in await self.store.tokens()}
+            found = await read()
             if writes == self._writes:
-                self.tokens = tokens
-                return
+                return found
+
+    async def _follow_tokens(self) -> None:
+        self.tokens = {t.id: t for t in await self._fresh(self.store.tokens)}
 
     async def reload(self) -> None:
         await self._follow_tokens()
@@ -216,11 +220,7 @@ class Hub:
         """Catch up with the store: tokens, policy, clusters, newer reports, changed claims."""
         await self._follow_tokens()
         await self._follow_stored_policy()
-        while True:
-            writes = self._writes
-            records = await self.store.clusters()
-            if writes == self._writes:  # else a cluster registered here may be missing
-                break
+        records = await self._fresh(self.store.clusters)
         for name in set(self.inventory.names()) - {r.name for r in records}:
             self.inventory.remove(name)
         for record in records:

@@ -17,6 +17,12 @@ RESERVE = 128
 """Descriptors kept back from the total for the store, the workers and the log."""
 
 
+def total_for(open_files: int) -> int:
+    """Connections in all for an open-files limit: all but the reserve, and never less
+    than half of a small limit (a reserve larger than the limit would refuse everyone)."""
+    return max(open_files - RESERVE, open_files // 2)
+
+
 class Admission:
     """The counting, apart from the sockets: who holds how many connections."""
 

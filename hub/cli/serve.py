@@ -112,7 +112,7 @@ def serve(args: argparse.Namespace) -> int:
     scheme = "https" if context else "http"
     store, url = redacted(args.db), f"{scheme}://{args.host}:{args.port}"
     print(f"cclm hub: store {store}; serving {url}", flush=True)
-    admission = connections.Admission(args.max_connections_per_client, after - connections.RESERVE)
+    admission = connections.Admission(args.max_connections_per_client, connections.total_for(after))
     asyncio.run(_run(app, args, context, admission))
     return 0
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from hub.api.connections import Admission
+from hub.api.connections import Admission, total_for
 from hub.cli.process import Quieted
 
 
@@ -60,3 +60,8 @@ def test_admission_caps_each_client_and_the_total_and_frees_on_close() -> None:
     admission.release("a")
     assert admission.admit("c"), "a closed connection makes room"
     assert not admission.admit("a")
+
+
+def test_a_small_open_files_limit_still_leaves_connections() -> None:
+    assert total_for(20000) == 20000 - 128
+    assert total_for(100) == 50, "not a negative cap that refuses everyone"
