@@ -91,6 +91,8 @@ def serve(args: argparse.Namespace) -> int:
         )
     if args.max_connections_per_client < 1:
         raise UsageError("--max-connections-per-client must be 1 or more")
+    if not 0 < args.idle_timeout <= 3600:
+        raise UsageError("--idle-timeout must be more than 0 and at most 3600 seconds")
     hub, app = _assembled(args)
     token_file: Path = args.admin_token_file
 
@@ -128,6 +130,7 @@ async def _run(
         app,
         access_log=logging.getLogger("aiohttp.access") if args.access_log else None,
         access_log_class=AccessLogger,
+        keepalive_timeout=args.idle_timeout,
         **api.SERVER_OPTIONS,
     )
     await runner.setup()
@@ -187,6 +190,14 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         type=int,
         default=256,
         help="connections one address may hold at once; more are closed at once (default 256)",
+    )
+    run.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=15.0,
+        help="seconds a connection may wait without a whole request, whether it never sent "
+        "one, sends its headers slowly or sits idle between requests, before it is closed "
+        "(default 15; a long poll in progress is not idle)",
     )
     run.add_argument(
         "--access-log", action="store_true", help="log every request (costs ~0.2 ms each)"

@@ -88,3 +88,40 @@ def test_one_client_holding_idle_connections_cannot_use_up_a_hard_limit(tmp_path
     assert "Too many open files" not in err
     assert "closed 1 new connection(s): past 256 per client" in err
     assert len(err.splitlines()) < 20, err[-2000:]
+
+
+def _closed_within(connection: socket.socket, seconds: float) -> bool:
+    """Whether the hub closes `connection` (an end of stream) within `seconds`."""
+    connection.settimeout(seconds)
+    try:
+        return connection.recv(64) == b""
+    except TimeoutError:
+        return False
+
+
+def test_connections_that_send_no_whole_request_are_closed_after_the_idle_timeout(
+    tmp_path: Path,
+) -> None:
+    """Silent, slow-header and idle keep-alive connections each go after `--idle-timeout`,
+    so held connections free their descriptors without waiting for a cap."""
+    url, hub = _serve(tmp_path, 1024, 1024, "--idle-timeout", "1")
+    silent, slow, kept = _idle(url, 3)
+    try:
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        kept.settimeout(10)
+        assert kept.recv(4096).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        assert all(_closed_within(c, 10) for c in (silent, slow, kept))
+        assert time.monotonic() - started < 5, "closed about a second after the last byte"
+    finally:
+        _stop(hub, [silent, slow, kept])
+
+
+def test_a_nonsense_idle_timeout_is_refused_naming_the_flag(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "hub.cli", "hub", "serve", "--idle-timeout", "0"]
+    command += ["--db", str(tmp_path / "hub.db")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--idle-timeout must be more than 0" in done.stderr
+    assert "Traceback" not in done.stderr
