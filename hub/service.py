@@ -25,6 +25,7 @@ import yaml
 
 from hub import policy_files
 from hub.access import tokens
+from hub.changes import Pending
 from hub.errors import Conflict, Forbidden, Invalid, NotFound, refused_body
 from hub.fleet import intake
 from hub.fleet.inventory import Entry, Inventory
@@ -44,7 +45,7 @@ from hub.models.claim import Claim
 from hub.models.policy import Policy
 from hub.models.wire.codes import ErrorCode
 from hub.settings import Limits
-from hub.store import ClusterRecord, Store, StoredReport, TokenRecord
+from hub.store import Change, ClusterRecord, Store, StoredReport, TokenRecord, Topic
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
@@ -125,6 +126,10 @@ class Hub:
         self._in_flight = 0
         """Requests being handled; background indexing waits for a moment with none."""
         self._job_events: dict[str, asyncio.Event] = {}
+        self._pending = Pending()
+        self._stirred = asyncio.Event()
+        self._followed_all: float | None = None
+        self._caught_up = 0.0
         self.replica = f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
         """This process among the hub's replicas: what holds a lease."""
 
@@ -138,8 +143,9 @@ class Hub:
             self._in_flight -= 1
 
     def jobs_changed(self, cluster: str) -> asyncio.Event:
-        """Set once a job from `cluster` is accepted or cancelled on this hub. Waiting spokes
-        also re-read the store now and then, which catches what other replicas accepted."""
+        """Set once a job or grant of `cluster` changes, here or (told by the store's
+        notices) on another replica. Waiting spokes also re-read the store now and then,
+        which catches what a store without notices cannot tell."""
         return self._job_events.setdefault(cluster, asyncio.Event())
 
     def announce_jobs(self, cluster: str) -> None:
@@ -151,6 +157,7 @@ class Hub:
         await self.store.open()
         await self._load_policy()
         await self.reload()
+        self._followed_all = asyncio.get_running_loop().time()
         self.inventory.fleet()
         if self.settings.intake_workers > 0:
             self._intake = intake.pool(self.settings.intake_workers)
@@ -216,6 +223,42 @@ class Hub:
             inventory.set_claims(name, claims)
         self.inventory = inventory
 
+    async def listen(self) -> None:
+        """Hear the store's notices of what any replica changed, until cancelled."""
+        async for change in self.store.changes():
+            self.heard(change)
+
+    def heard(self, change: Change) -> None:
+        if change.topic is Topic.JOBS:
+            self.announce_jobs(change.key)
+            return
+        self._pending.add(change)
+        self._stirred.set()
+
+    async def catch_up(self) -> None:
+        """Follow the store once notices came or `reread` seconds passed: what the notices
+        named, and everything at least every `reread` seconds (the net for a notice lost
+        or a store that sends none)."""
+        loop, every = asyncio.get_running_loop(), self.settings.reread
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stirred.wait(), every)
+        # Notices of a burst (a fleet's reports) are followed together, not one by one.
+        await asyncio.sleep(max(0.0, self._caught_up + self.settings.follow_gap - loop.time()))
+        self._caught_up = loop.time()
+        self._stirred.clear()
+        pending, self._pending = self._pending, Pending()
+        due = self._followed_all is None or loop.time() - self._followed_all >= every
+        if due or pending.everything:
+            self._followed_all = loop.time()
+            await self.refresh()
+            return
+        if pending.tokens:
+            await self._follow_tokens()
+        if pending.settings:
+            await self._follow_stored_policy()
+        for name in sorted(pending.clusters):
+            await self.resync(name)
+
     async def refresh(self) -> None:
         """Catch up with the store: tokens, policy, clusters, newer reports, changed claims."""
         await self._follow_tokens()
@@ -250,7 +293,9 @@ class Hub:
     async def resync(self, cluster: str) -> None:
         """Pick up the claims a migration that ended or landed a VM changed on its target."""
         record = await self.store.cluster(cluster)
-        if record is not None:
+        if record is None:
+            self.inventory.remove(cluster)
+        else:
             await self.sync(record)
 
     async def leading(self, term: timedelta) -> bool:

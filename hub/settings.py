@@ -63,13 +63,27 @@ class Limits:
     """How far ahead of the hub's clock (in milliseconds) a report's sequence may be."""
     intake_workers: int = 0
     """Processes that validate reports; 0 validates in the hub's own process."""
+    reread: float = 2.0
+    """Seconds between re-reads of the store for what other replicas changed: all they
+    changed reaches a replica this late at most, and sooner where the store sends notices
+    (PostgreSQL). Waiting spokes re-read as often."""
+    follow_gap: float = 0.25
+    """Seconds at least between two catch-ups with what the store's notices named, so a
+    burst of changes is read in one."""
 
     def __post_init__(self) -> None:
         for name in ("claim_ttl", "stall_after", "grant_ttl", "grant_linger", "sequence_lead"):
             if getattr(self, name) <= timedelta(0):
                 raise SettingsError(name, f"must be more than zero, not {getattr(self, name)}")
         sizes = ("max_report_bytes", "max_body_bytes", "accept_attempts", "list_limit")
-        for name in (*sizes, "warm_batch", "warm_interval", "warm_below_rate"):
+        for name in (
+            *sizes,
+            "warm_batch",
+            "warm_interval",
+            "warm_below_rate",
+            "reread",
+            "follow_gap",
+        ):
             if getattr(self, name) <= 0:
                 raise SettingsError(name, f"must be more than zero, not {getattr(self, name)}")
         if self.intake_workers < 0:

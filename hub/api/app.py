@@ -96,8 +96,8 @@ def _scrape(hub: Hub, metrics: Metrics) -> Callable[[web.Request], Awaitable[web
 
 
 async def _maintain(hub: Hub, metrics: Metrics, every: float) -> None:
-    """Sweep expired claims and stalls (one replica at a time, under a lease that lapses
-    after three rounds without renewal) and follow the store (every replica) on a timer."""
+    """Sweep expired claims and stalls: one replica at a time, under a lease that lapses
+    after three rounds without renewal."""
     term = timedelta(seconds=3 * every)
     while True:
         await asyncio.sleep(every)
@@ -107,14 +107,28 @@ async def _maintain(hub: Hub, metrics: Metrics, every: float) -> None:
                 await watch_stalls(hub)
         except Exception:
             log.exception("sweeping expired reservations failed; retrying in %.0f s", every)
+
+
+async def _follow(hub: Hub) -> None:
+    """Every replica follows what the others change: told by the store, or on a timer."""
+    while True:
         try:
-            await hub.refresh()
+            await hub.catch_up()
         except Exception:
-            log.exception("following the store failed; retrying in %.0f s", every)
+            log.exception("following the store failed; retrying in %.0f s", hub.settings.reread)
+            await asyncio.sleep(hub.settings.reread)
+
+
+async def _listen(hub: Hub) -> None:
+    try:
+        await hub.listen()
+    except Exception:
+        log.exception("the store's feed of changes failed; following it on a timer only")
 
 
 def build(hub: Hub, maintain_every: float | None = 2.0) -> web.Application:
-    """The app; `maintain_every=None` leaves sweeping to the caller (tests drive it)."""
+    """The app; `maintain_every=None` leaves sweeping and following the store to the
+    caller (tests drive them)."""
     metrics = Metrics()
     app = web.Application(middlewares=[middleware.errors])
     app[METRICS_KEY] = metrics
@@ -131,12 +145,14 @@ def build(hub: Hub, maintain_every: float | None = 2.0) -> web.Application:
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         await hub.start()
-        task = None
+        loop, tasks = asyncio.get_running_loop(), []
         if maintain_every is not None:
-            task = asyncio.get_running_loop().create_task(_maintain(hub, metrics, maintain_every))
+            tasks.append(loop.create_task(_maintain(hub, metrics, maintain_every)))
+            tasks += [loop.create_task(_follow(hub)), loop.create_task(_listen(hub))]
         yield
-        if task is not None:
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await hub.stop()

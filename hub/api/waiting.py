@@ -12,9 +12,6 @@ from hub.models.wire.codes import ErrorCode
 
 T = TypeVar("T")
 MAX_WAIT = 60
-REREAD = 2.0
-"""Seconds between store reads while a spoke waits: what other hub replicas changed reaches
-it this late at most."""
 
 
 def wait_param(what: str) -> Param:
@@ -67,7 +64,8 @@ async def long_poll(
     call: Call, cluster: str, read: Callable[[], Awaitable[T]], ready: Callable[[T], bool]
 ) -> T:
     """`read()` as soon as it is `ready`, or as it is when the wait runs out. The cluster's
-    announcement wakes the wait early; so does each periodic re-read."""
+    announcement (from this replica or, by the store's notices, another) wakes the wait
+    early; so does each periodic re-read."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds(call)
     while True:
@@ -77,4 +75,4 @@ async def long_poll(
         if ready(found) or left <= 0:
             return found
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), timeout=min(left, REREAD))
+            await asyncio.wait_for(changed.wait(), timeout=min(left, call.hub.settings.reread))

@@ -6,7 +6,7 @@ public sealing keys and the sealed target grants. Each method is one transaction
 caller can observe or leave a half-applied change.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -238,8 +238,41 @@ class LeaseStore(Protocol):
         ...
 
 
+class Topic(Enum):
+    """What changed, as far as a replica that holds it in memory or waits on it cares."""
+
+    TOKENS = "tokens"
+    SETTINGS = "settings"
+    CLUSTER = "cluster"
+    """A cluster's registration, report or claims (its generation); the key names it."""
+    JOBS = "jobs"
+    """A migration or its target access, of the cluster the key names (either side)."""
+    EVERYTHING = "everything"
+    """Changes may have been missed (the feed was down): catch up with all of it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    topic: Topic
+    key: str = ""
+
+
+class ChangeStore(Protocol):
+    def changes(self) -> AsyncIterator[Change]:
+        """Every change any replica commits, as it commits, for as long as the caller reads;
+        a store without such a feed (SQLite) ends at once, and its replicas re-read."""
+        ...
+
+
 class Store(
-    TokenStore, ClusterStore, MigrationStore, AlertStore, SettingStore, LeaseStore, Protocol
+    TokenStore,
+    ClusterStore,
+    MigrationStore,
+    AlertStore,
+    SettingStore,
+    LeaseStore,
+    ChangeStore,
+    Protocol,
 ):
     """What the hub keeps across restarts: one interface per aggregate, together, so that
     the adapter (SQLite now, a server database next) is chosen at the composition root and

@@ -13,7 +13,7 @@ import functools
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -21,7 +21,7 @@ import psycopg
 from psycopg import errors
 from psycopg_pool import ConnectionPool
 
-from hub.store import StoreError
+from hub.store import Change, StoreError, postgres_notices
 from hub.store.location import redacted
 from hub.store.sql import schema
 from hub.store.sql.core import SqlStore
@@ -74,6 +74,7 @@ class PostgresStore(SqlStore):
         self._url = url
         self._size = pool_size
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
+        self._channel: str | None = None
 
     async def open(self) -> None:
         await self._run(self._open)
@@ -99,6 +100,9 @@ class PostgresStore(SqlStore):
         with connected as connection, connection.transaction():
             connection.execute("SELECT pg_advisory_xact_lock(%s)", (UPGRADE_LOCK,))
             schema.upgrade(_Connection(connection), redacted(self._url), ddl)
+            postgres_notices.install(connection)
+            row = connection.execute("SELECT current_schema()").fetchone()
+            self._channel = postgres_notices.channel(str(row[0]) if row else "public")
 
     def _disconnect(self) -> None:
         if self._pool is not None:
@@ -129,3 +133,8 @@ class PostgresStore(SqlStore):
 
     async def _query(self, fn: Callable[[Db], T]) -> T:
         return await self._run(self._transaction, fn)
+
+    def changes(self) -> AsyncIterator[Change]:
+        if self._channel is None:
+            raise StoreError("the store is not open")
+        return postgres_notices.listen(self._url, self._channel)

@@ -7,12 +7,12 @@ blocks on disk.
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from hub.store import StoreError
+from hub.store import Change, StoreError
 from hub.store.sql import schema
 from hub.store.sql.core import SqlStore
 from hub.store.sql.db import Db
@@ -106,3 +106,8 @@ class SqliteStore(SqlStore):
 
     async def _query(self, fn: Callable[[Db], T]) -> T:
         return await self._run(self._transaction, fn, False)
+
+    async def changes(self) -> AsyncIterator[Change]:
+        """None: SQLite has no way to tell another process what it wrote."""
+        return
+        yield

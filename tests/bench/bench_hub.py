@@ -349,6 +349,38 @@ async def restart_seconds(
         hub.wait(timeout=30)
 
 
+async def _status(session: aiohttp.ClientSession, url: str, token: str) -> int:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with session.get(f"{url}/api/v1/clusters?limit=1", headers=headers) as response:
+        return response.status
+
+
+async def _seen(session: aiohttp.ClientSession, url: str, token: str, status: int) -> float:
+    """Seconds until `url` answers `token` with `status`, asked every 2 ms."""
+    started = time.monotonic()
+    while await _status(session, url, token) != status:
+        await asyncio.sleep(0.002)
+    return time.monotonic() - started
+
+
+async def propagation(
+    session: aiohttp.ClientSession, urls: list[str], admin: str, samples: int
+) -> dict[str, Any]:
+    """How soon a second replica learns of a token minted, then revoked, on the first."""
+    headers = {"Authorization": f"Bearer {admin}"}
+    minted, revoked = [], []
+    for i in range(samples):
+        body = {"name": f"bench-{i}", "role": "viewer"}
+        async with session.post(f"{urls[0]}/api/v1/tokens", json=body, headers=headers) as made:
+            token = await made.json()
+        minted.append(await _seen(session, urls[1], token["token"], 200))
+        path = f"{urls[0]}/api/v1/tokens/{token['info']['id']}"
+        async with session.delete(path, headers=headers) as gone:
+            assert gone.status == 204, await gone.text()
+        revoked.append(await _seen(session, urls[1], token["token"], 401))
+    return {"token_minted": percentiles(minted), "token_revoked": percentiles(revoked)}
+
+
 async def run(args: argparse.Namespace, kind: str, replicas: int) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="cclm-bench-"))
     with store(kind, workdir, args.postgres) as database:
@@ -376,6 +408,7 @@ async def run(args: argparse.Namespace, kind: str, replicas: int) -> dict[str, A
                 checked = await checks(session, urls, admin, args.clusters, args.checks, args.seed)
                 loaded = await checks_under_load(session, urls, ports, admin, tokens, bodies, args)
                 restart = await restart_seconds(session, database, workdir, args)
+                spread = await propagation(session, urls, admin, 20) if replicas > 1 else None
                 rss = [rss_mib(hub.pid) for hub in hubs]
             return {
                 "store": kind,
@@ -386,6 +419,7 @@ async def run(args: argparse.Namespace, kind: str, replicas: int) -> dict[str, A
                 "checks_http": checked,
                 "checks_http_while_reports_arrive": loaded,
                 "new_replica_ready_seconds": restart,
+                "other_replica_learns_ms": spread,
                 "store_bytes": store_bytes(kind, database),
                 "hub_rss_mib": rss,
             }
@@ -397,6 +431,11 @@ async def run(args: argparse.Namespace, kind: str, replicas: int) -> dict[str, A
 
 def _loaded(result: dict[str, Any]) -> dict[str, Any]:
     return dict(result["checks_http_while_reports_arrive"])
+
+
+def _learns(result: dict[str, Any], key: str) -> Any:
+    spread = result["other_replica_learns_ms"]
+    return "-" if spread is None else spread["token_revoked"][key]
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -412,6 +451,8 @@ def table(results: list[dict[str, Any]]) -> str:
             lambda r: r["checks_http_while_reports_arrive"]["with_target"]["p99_ms"],
         ),
         ("new replica ready s", lambda r: r["new_replica_ready_seconds"]),
+        ("revoke seen p50 ms", lambda r: _learns(r, "p50_ms")),
+        ("revoke seen max ms", lambda r: _learns(r, "max_ms")),
         ("store MiB", lambda r: round(r["store_bytes"] / 2**20, 1)),
     ]
     heads = [f"{r['store']}:{r['replicas']}" for r in results]

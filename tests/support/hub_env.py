@@ -110,10 +110,12 @@ class Env:
         self.settings = Limits()
         self.wrap: Callable[[Store], Store] = lambda store: store
         """Wraps the store the hub is given (the race tests gate it)."""
+        self.maintain_every: float | None = None
+        """None: the test drives sweeps and catch-ups; seconds: the hub runs them itself."""
         self._client: TestClient[Any, Any] | None = None
 
     async def start(self) -> None:
-        settings = HubSettings(self.db, self.policy, self.settings, maintain_every=None)
+        settings = HubSettings(self.db, self.policy, self.settings, self.maintain_every)
         assembly = assemble(settings, self.clock, self.wrap(open_store(settings)))
         self.hub, app = assembly.hub, assembly.app
         server = TestServer(app)
