@@ -82,6 +82,7 @@ ROUTES = (
                 "held",
                 "Comma-separated ids of the grants whose service accounts the agent holds: "
                 f"the wait also ends when one must be revoked (at most {MAX_IDS})",
+                listing=True,
             ),
         ),
         description="`requests` are the grants to mint now (new, or a third of their "

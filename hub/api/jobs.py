@@ -39,6 +39,7 @@ ROUTES = (
                 "known",
                 "Comma-separated ids of the jobs the agent already runs: the wait ends early "
                 f"only for a job not among them (at most {MAX_IDS})",
+                listing=True,
             ),
         ),
         description="A job stays listed until its migration ends, so an agent that restarts "

@@ -38,6 +38,8 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
     ]
     for param in route.params:
         schema: dict[str, Any] = {"type": "integer" if param.integer else "string"}
+        if not (param.integer or param.listing):
+            schema["pattern"] = r"\S"  # not blank: the server refuses a blank value
         if param.choices:
             schema["enum"] = list(param.choices)
         for bound in ("minimum", "maximum"):

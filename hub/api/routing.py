@@ -32,6 +32,8 @@ class Param:
     where: str = "query"
     minimum: int | None = None
     maximum: int | None = None
+    listing: bool = False
+    """A comma-separated list, which may be empty (blank); any other blank value is refused."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +54,20 @@ class Call:
     def path(self, name: str) -> str:
         return self.request.match_info[name]
 
-    def query(self, name: str) -> str | None:
+    def query(self, name: str, blank: bool = False) -> str | None:
+        """The parameter, None when absent; a blank one is refused unless `blank` (a list
+        parameter), as the document says, rather than read as absent (`state=` would list
+        every state)."""
         value = self.request.query.get(name)
-        return None if value is None or not value.strip() else value.strip()
+        if value is None or (blank and not value.strip()):
+            return None
+        if not value.strip():
+            raise Invalid(
+                f"query parameter {name} is empty: give it a value or leave it out",
+                details={"parameter": name},
+                code=ErrorCode.INVALID_PARAMETER,
+            )
+        return value.strip()
 
     def choice(self, name: str, kind: type[StrEnum]) -> Any:
         value = self.query(name)
@@ -128,7 +141,7 @@ class Call:
         if not raw.strip():
             raise Invalid("the request needs a JSON body", code=ErrorCode.MISSING_BODY)
         try:
-            return model.model_validate_json(raw)
+            return model.model_validate_json(raw, strict=True)
         except pydantic.ValidationError as error:
             problems = validation.problems(error)
             first = problems[0]

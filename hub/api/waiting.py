@@ -29,7 +29,7 @@ MAX_IDS = 1000
 
 def ids(call: Call, name: str) -> set[str]:
     """A comma-separated list of ids the agent already has, so the wait ends only for news."""
-    value = call.query(name)
+    value = call.query(name, blank=True)
     found = {k.strip() for k in (value or "").split(",") if k.strip()}
     if len(found) > MAX_IDS:
         raise Invalid(

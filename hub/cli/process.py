@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 log = logging.getLogger("cclm.hub")
 NO_CEILING = 1 << 16
 """The open files to ask for when the hard limit is unlimited."""
@@ -49,3 +51,38 @@ class Quieted:
             said = f"{kind} (and {held} more like it in the last {self._every:.0f} s)"
             context = {**context, "message": said}
         loop.default_exception_handler(context)
+
+
+class MalformedRequests(logging.Filter):
+    """For aiohttp's server log, which says each request it cannot parse (a NUL in a
+    header, a broken request line) with a traceback: a client could fill the log. One line
+    instead, and then at most one per `every` seconds, saying how many it held back."""
+
+    def __init__(self, every: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._every, self._clock = every, clock
+        self._said: float | None = None
+        self._held = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, HttpProcessingError):
+            return True
+        now = self._clock()
+        if self._said is not None and now - self._said < self._every:
+            self._held += 1
+            return False
+        more = f" (and {self._held} more in the last {self._every:.0f} s)" if self._held else ""
+        client = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+        record.msg, record.args = (
+            "refused a malformed request from %s: %s%s",
+            (
+                client,
+                error.message,
+                more,
+            ),
+        )
+        record.exc_info, record.exc_text = None, None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        self._said, self._held = now, 0
+        return True

@@ -80,6 +80,7 @@ def _assembled(args: argparse.Namespace) -> tuple[Hub, web.Application]:
 
 def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("aiohttp.server").addFilter(process.MalformedRequests())
     context = _tls(args)
     if context is None and not _loopback(args.host):
         print(

@@ -11,10 +11,12 @@ from typing import Annotated, Any
 
 from pydantic import (
     AwareDatetime,
+    ConfigDict,
     Discriminator,
     Field,
     StringConstraints,
     Tag,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -90,9 +92,19 @@ class Role(StrEnum):
     SPOKE = "spoke"
 
 
+MINTABLE = Annotated[
+    Role,
+    WithJsonSchema(
+        {"type": "string", "enum": [r.value for r in Role if r != Role.SPOKE]},
+        mode="validation",
+    ),
+]
+"""The roles a token is minted for; a spoke's comes with its cluster's registration."""
+
+
 class TokenRequest(Wire):
     name: Text
-    role: Role
+    role: MINTABLE
 
     @field_validator("role")
     @classmethod
@@ -205,10 +217,19 @@ class ClusterDetail(ClusterSummary):
     )
 
 
+def _some_vm(schema: dict[str, Any]) -> None:
+    schema["anyOf"] = [
+        {"required": [field], "properties": {field: {"minItems": 1}}}
+        for field in ("vms", "manifests")
+    ]
+
+
 class CheckBody(Wire):
     """A check: VMs as full specs (flat, or as a cluster reports them), as references
     resolved from a cluster's inventory, or as KubeVirt manifests (VirtualMachines with the
     instancetypes, preferences and claims they name)."""
+
+    model_config = ConfigDict(json_schema_extra=_some_vm)
 
     vms: tuple[CheckVm, ...] = Field((), max_length=1000)
     manifests: tuple[dict[str, Any], ...] = Field(
@@ -251,9 +272,20 @@ class MigrationRequest(Wire):
         return self
 
 
+def _target_required(schema: dict[str, Any]) -> None:
+    schema["required"] = ["target"]
+    schema["properties"]["target"] = {
+        "type": "string",
+        "pattern": r"\S",
+        "description": "The cluster to move the VM to",
+    }
+
+
 class VmMigrationRequest(Wire):
     """Migrate one VM, the console's action on a VM's page. `target` is checked by hand so
-    that a missing or blank one reads as what it is."""
+    that a missing or blank one reads as what it is; the document says it is required."""
+
+    model_config = ConfigDict(json_schema_extra=_target_required)
 
     target: str | None = Field(None, description="The cluster to move the VM to (required)")
     storage_class_map: dict[Text, Text] = Field(default_factory=dict)

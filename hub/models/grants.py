@@ -26,7 +26,10 @@ def _decoded(value: str, what: str) -> bytes:
 class SealingKey(Wire):
     """A spoke agent's public key, to which grants for its migrations are sealed."""
 
-    public_key: str = Field(description="X25519 public key, 32 bytes, URL-safe base64")
+    public_key: str = Field(
+        description="X25519 public key, 32 bytes, URL-safe base64",
+        json_schema_extra={"pattern": "^[A-Za-z0-9_-]{43}=$"},
+    )
 
     @field_validator("public_key")
     @classmethod

@@ -139,3 +139,25 @@ async def test_every_report_counts_by_whether_it_was_newer(env: Env) -> None:
     metrics = await (await env.api.client.get("/metrics")).text()
     assert 'cclm_hub_reports_total{applied="true"} 1.0' in metrics
     assert 'cclm_hub_reports_total{applied="false"} 2.0' in metrics
+
+
+async def test_a_blank_parameter_is_refused_unless_it_is_an_empty_list(env: Env) -> None:
+    """The document says a parameter is not blank, so `state=` is refused rather than read
+    as no filter; a list parameter such as `known=` may be empty."""
+    blanks = (("/api/v1/migrations", "state", ""), ("/api/v1/tasks", "limit", " "))
+    for path, name, value in (*blanks, ("/api/v1/clusters", "label", "")):
+        answer = await env.api.call("GET", path, env.admin, params={name: value})
+        assert answer.status == 400, path
+        assert answer.code == "invalid_parameter"
+        assert "is empty: give it a value or leave it out" in answer.message
+    spoke = await env.register("east")
+    listed = await env.api.call("GET", "/api/v1/clusters/east/jobs", spoke, params={"known": ""})
+    assert listed.status == 200
+
+
+def test_the_document_states_what_the_models_check_by_hand() -> None:
+    schemas = api.spec()["components"]["schemas"]
+    assert schemas["TokenRequest"]["properties"]["role"]["enum"] == ["viewer", "operator", "admin"]
+    assert schemas["VmMigrationRequest"]["required"] == ["target"]
+    assert schemas["SealingKey"]["properties"]["public_key"]["pattern"] == "^[A-Za-z0-9_-]{43}=$"
+    assert [c["required"] for c in schemas["CheckBody"]["anyOf"]] == [["vms"], ["manifests"]]

@@ -18,12 +18,7 @@ import yaml
 
 from hub.cli import main
 from hub.cli.fleet_files import example_fleet
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support import ports
 
 
 class Served:
@@ -55,7 +50,7 @@ class Served:
 
 
 def serve(home: Path, *extra: str, scheme: str = "http") -> Served:
-    port = _port()
+    port = ports.free()
     process = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "hub", "serve", "--port", str(port), *extra],
         env={**os.environ, "CCLM_HOME": str(home)},
@@ -204,7 +199,7 @@ def test_an_admin_resets_a_clusters_sequence_from_the_command_line(
 
 
 def test_an_unreachable_hub_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(["clusters", "--hub", f"http://127.0.0.1:{_port()}"])
+    status = main(["clusters", "--hub", f"http://127.0.0.1:{ports.free()}"])
     assert status == 1
     assert "cannot reach the hub" in capsys.readouterr().err
 

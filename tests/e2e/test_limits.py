@@ -9,11 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support import ports
 
 
 def _healthz(url: str, source: str = "127.0.0.1") -> int:
@@ -25,7 +21,7 @@ def _healthz(url: str, source: str = "127.0.0.1") -> int:
 
 
 def _serve(tmp_path: Path, soft: int, hard: int, *extra: str) -> tuple[str, subprocess.Popen[str]]:
-    port = _port()
+    port = ports.free()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "hub.cli", "hub", "serve", "--port", str(port)]
     command += ["--db", str(tmp_path / "hub.db"), "--intake-workers", "0"]

@@ -3,7 +3,6 @@ client, reports to the hub, reports again when a watch sees a change, serves /he
 /metrics, and stops cleanly."""
 
 import asyncio
-import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,14 +16,8 @@ from spoke_agent.access.source_connection import TargetAccess
 from spoke_agent.sim import objects as m
 
 from tests.api.fleet import east, west
-from tests.support import grant_api
+from tests.support import grant_api, ports
 from tests.support.hub_env import Env
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _line(stream: asyncio.StreamReader, wanted: str) -> str:
@@ -91,7 +84,7 @@ async def test_the_agent_reports_an_emulated_cluster(hub: Env, tmp_path: Path) -
         emulator.resources["kubevirt.io/v1/kubevirts"] = {"kind": "KubeVirt", "namespaced": True}
         emulator.objects["kubevirt.io/v1/kubevirts", "kubevirt", "kubevirt"] = m.kubevirt()
         emulator.objects["v1/nodes", None, "n1"] = m.node("n1", "8", "32Gi")
-        health = _port()
+        health = ports.free()
         agent = await _agent(
             hub,
             tmp_path,
@@ -166,7 +159,7 @@ async def test_a_target_agent_grants_a_migration_access_to_its_cluster(
             tmp_path,
             str(server.url),
             "west",
-            _port(),
+            ports.free(),
             "--api-url",
             "https://api.west.example:6443",
             "--api-ca-file",

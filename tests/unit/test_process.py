@@ -8,9 +8,10 @@ import subprocess
 import sys
 
 import pytest
+from aiohttp.http_exceptions import BadHttpMessage
 
 from hub.api.connections import Admission, total_for
-from hub.cli.process import Quieted
+from hub.cli.process import MalformedRequests, Quieted
 
 
 def test_the_soft_open_files_limit_is_raised_to_the_hard_one() -> None:
@@ -65,3 +66,36 @@ def test_admission_caps_each_client_and_the_total_and_frees_on_close() -> None:
 def test_a_small_open_files_limit_still_leaves_connections() -> None:
     assert total_for(20000) == 20000 - 128
     assert total_for(100) == 50, "not a negative cap that refuses everyone"
+
+
+def test_malformed_requests_are_said_in_a_line_not_a_traceback_each() -> None:
+    now = [0.0]
+    quiet = MalformedRequests(every=10, clock=lambda: now[0])
+
+    def record(error: BaseException) -> logging.LogRecord:
+        return logging.LogRecord(
+            "aiohttp.server",
+            logging.ERROR,
+            __file__,
+            1,
+            "Error handling request from %s",
+            ("10.0.0.9",),
+            (type(error), error, None),
+        )
+
+    bad = BadHttpMessage("Invalid header value char")
+    first = record(bad)
+    assert quiet.filter(first)
+    assert first.getMessage() == (
+        "refused a malformed request from 10.0.0.9: Invalid header value char"
+    )
+    assert first.exc_info is None
+    assert first.levelno == logging.WARNING
+    assert not any(quiet.filter(record(bad)) for _ in range(300)), "held back"
+    now[0] = 11
+    later = record(bad)
+    assert quiet.filter(later)
+    assert later.getMessage().endswith("(and 300 more in the last 10 s)")
+    other = record(RuntimeError("a bug"))
+    assert quiet.filter(other)
+    assert other.exc_info is not None, "any other failure keeps its traceback"
