@@ -215,7 +215,9 @@ class Hub:
                 Entry(record.name, record.labels, record.registered_at, record.generation)
             )
         for stored in await self.store.reports():
-            inventory.apply_report(stored.cluster, stored.sequence, stored.body, stored.received_at)
+            inventory.apply_report(
+                stored.cluster, stored.sequence, stored.body, stored.received_at, form=stored.form
+            )
         by_cluster: dict[str, list[Claim]] = {}
         for claim in await self.store.live_claims():
             by_cluster.setdefault(claim.cluster, []).append(claim)
@@ -284,7 +286,11 @@ class Hub:
         if record.report_sequence is not None and record.report_sequence != entry.sequence:
             for stored in await self.store.reports([record.name]):
                 self.inventory.apply_report(
-                    stored.cluster, stored.sequence, stored.body, stored.received_at
+                    stored.cluster,
+                    stored.sequence,
+                    stored.body,
+                    stored.received_at,
+                    form=stored.form,
                 )
         claims = await self.store.live_claims(record.name)
         self.inventory.set_claims(record.name, claims, record.generation)
@@ -417,10 +423,12 @@ class Hub:
         sequence = inspected.sequence
         _refuse_far_ahead(sequence, now, self.settings.sequence_lead)
         applied, stored, generation = await self.store.save_report(
-            StoredReport(cluster, sequence, now, inspected.stored)
+            StoredReport(cluster, sequence, now, inspected.stored, inspected.form)
         )
         if applied:
-            self.inventory.apply_report(cluster, sequence, inspected.stored, now, inspected.report)
+            self.inventory.apply_report(
+                cluster, sequence, inspected.stored, now, inspected.report, inspected.form
+            )
             self.inventory.advance(cluster, generation)
             self._arrivals.append(asyncio.get_running_loop().time())
             self._warm_soon()

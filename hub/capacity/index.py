@@ -6,7 +6,7 @@ apart from the interned profile; that is what keeps the index near 200 bytes per
 """
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 
@@ -146,34 +146,20 @@ def build(
     claims: Iterable[Claim] = (),
 ) -> ClusterIndex:
     """Index a report with the given live claims subtracted; the report is not kept."""
-    claims = [c.held(received_at) for c in claims if c.cluster == report.cluster]
+    return with_claims(unclaimed(report, labels, received_at), claims)
+
+
+def unclaimed(
+    report: CapacityReport, labels: Mapping[str, str], received_at: datetime
+) -> ClusterIndex:
+    """The report's index before any claim: what `hub.capacity.index_form` keeps."""
     nodes = report.nodes
-    position = {node.name: i for i, node in enumerate(nodes)}
     profiles, profile_of, hostnames = _intern_profiles(nodes)
     cpu_used = np.array([n.requested.cpu_millis for n in nodes], dtype=np.int64)
     memory_used = np.array([n.requested.memory_bytes for n in nodes], dtype=np.int64)
-    for claim in claims:
-        for node_name, resources in claim.nodes.items():
-            if node_name in position:
-                cpu_used[position[node_name]] += resources.cpu_millis
-                memory_used[position[node_name]] += resources.memory_bytes
     cpu_allocatable = np.array([n.allocatable.cpu_millis for n in nodes], dtype=np.int64)
     memory_allocatable = np.array([n.allocatable.memory_bytes for n in nodes], dtype=np.int64)
     usable = np.array([_usable(n) for n in nodes], dtype=np.bool_)
-    ready = np.array([_ready(n) for n in nodes], dtype=np.bool_)
-    pods_free = np.array([_pods_free(n) for n in nodes], dtype=np.int64)
-    for claim in claims:
-        for share in claim.shares.values():
-            if share.node in position:
-                pods_free[position[share.node]] -= 1
-    plain_rule = constraints.Constraints(
-        ((constraints.ARCH_LABEL, "amd64"), (constraints.SCHEDULABLE_LABEL, "true")), (), ()
-    )
-    plain_by_profile = [
-        constraints.rejection(plain_rule, p.labels, p.taints, p.ready, p.unschedulable) is None
-        for p in profiles
-    ]
-    plain = np.array([plain_by_profile[p] for p in profile_of], dtype=np.bool_)
     classes = {sc.name: sc for sc in report.storage_classes}
     quotas: dict[str, list[ResourceQuota]] = {}
     for quota in report.quotas:
@@ -184,7 +170,7 @@ def build(
         received_at=received_at,
         sequence=report.sequence,
         kubevirt=report.kubevirt,
-        target=_target(report.kubevirt),
+        target=target_of(report.kubevirt),
         cdi=report.cdi,
         network_attachments=MappingProxyType(dict(report.network_attachments)),
         node_names=tuple(n.name for n in nodes),
@@ -195,22 +181,70 @@ def build(
         cpu_used=cpu_used,
         memory_allocatable=memory_allocatable,
         memory_used=memory_used,
-        pods_free=pods_free,
-        scalar=_scalar_columns(nodes, claims, position),
+        pods_free=np.array([_pods_free(n) for n in nodes], dtype=np.int64),
+        scalar=_scalar_columns(nodes),
         usable=usable,
-        ready=ready,
-        plain=plain,
-        totals=_totals(cpu_allocatable, cpu_used, memory_allocatable, memory_used, usable),
+        ready=np.array([_ready(n) for n in nodes], dtype=np.bool_),
+        plain=plain_nodes(profiles, profile_of),
+        totals=totals(cpu_allocatable, cpu_used, memory_allocatable, memory_used, usable),
         storage_classes=MappingProxyType(classes),
         default_storage_class=next(
             (sc.name for sc in report.storage_classes if sc.is_default), None
         ),
-        storage_claimed=MappingProxyType(_sum_storage(claims)),
+        storage_claimed=MappingProxyType({}),
         quotas=MappingProxyType({ns: tuple(qs) for ns, qs in quotas.items()}),
-        quota_claimed=MappingProxyType(_sum_quota(claims)),
+        quota_claimed=MappingProxyType({}),
         pending_launchers=report.pending_launchers,
-        claim_count=len(claims),
+        claim_count=0,
     )
+
+
+def with_claims(base: ClusterIndex, claims: Iterable[Claim]) -> ClusterIndex:
+    """`base` (an unclaimed index) with the live claims on its cluster subtracted."""
+    held = [c.held(base.received_at) for c in claims if c.cluster == base.name]
+    if not held:
+        return base
+    position = {name: i for i, name in enumerate(base.node_names)}
+    cpu_used, memory_used = base.cpu_used.copy(), base.memory_used.copy()
+    pods_free = base.pods_free.copy()
+    scalar = {name: ScalarColumn(c.allocatable, c.used.copy()) for name, c in base.scalar.items()}
+    for claim in held:
+        for node_name, resources in claim.nodes.items():
+            at = position.get(node_name)
+            if at is None:
+                continue
+            cpu_used[at] += resources.cpu_millis
+            memory_used[at] += resources.memory_bytes
+            for name, column in scalar.items():
+                column.used[at] += resources.scalar.get(name, 0)
+        for share in claim.shares.values():
+            if share.node in position:
+                pods_free[position[share.node]] -= 1
+    return replace(
+        base,
+        cpu_used=cpu_used,
+        memory_used=memory_used,
+        pods_free=pods_free,
+        scalar=MappingProxyType(scalar),
+        totals=totals(
+            base.cpu_allocatable, cpu_used, base.memory_allocatable, memory_used, base.usable
+        ),
+        storage_claimed=MappingProxyType(_sum_storage(held)),
+        quota_claimed=MappingProxyType(_sum_quota(held)),
+        claim_count=len(held),
+    )
+
+
+def plain_nodes(profiles: Sequence[Profile], profile_of: Sequence[int]) -> BoolArray:
+    """Nodes a VM with no placement constraints of its own may land on."""
+    rule = constraints.Constraints(
+        ((constraints.ARCH_LABEL, "amd64"), (constraints.SCHEDULABLE_LABEL, "true")), (), ()
+    )
+    by_profile = [
+        constraints.rejection(rule, p.labels, p.taints, p.ready, p.unschedulable) is None
+        for p in profiles
+    ]
+    return np.array([by_profile[p] for p in profile_of], dtype=np.bool_)
 
 
 UNLIMITED_PODS = 2**31
@@ -222,7 +256,7 @@ def _pods_free(node: Node) -> int:
     return node.pods_allocatable - node.pods
 
 
-def _target(settings: KubeVirtSettings) -> render.Target:
+def target_of(settings: KubeVirtSettings) -> render.Target:
     return render.target(
         settings.version, settings.configuration, settings.annotations, settings.runtime_classes
     )
@@ -257,23 +291,20 @@ def _intern_profiles(
     return profiles, profile_of, tuple(hostnames)
 
 
-def _scalar_columns(
-    nodes: Sequence[Node], claims: Sequence[Claim], position: Mapping[str, int]
-) -> Mapping[str, ScalarColumn]:
+def _scalar_columns(nodes: Sequence[Node]) -> Mapping[str, ScalarColumn]:
     names = sorted({name for n in nodes for name in n.allocatable.scalar})
-    columns: dict[str, ScalarColumn] = {}
-    for name in names:
-        used = np.array([n.requested.scalar.get(name, 0) for n in nodes], dtype=np.int64)
-        for claim in claims:
-            for node_name, resources in claim.nodes.items():
-                if node_name in position:
-                    used[position[node_name]] += resources.scalar.get(name, 0)
-        allocatable = np.array([n.allocatable.scalar.get(name, 0) for n in nodes], dtype=np.int64)
-        columns[name] = ScalarColumn(allocatable, used)
-    return MappingProxyType(columns)
+    return MappingProxyType(
+        {
+            name: ScalarColumn(
+                np.array([n.allocatable.scalar.get(name, 0) for n in nodes], dtype=np.int64),
+                np.array([n.requested.scalar.get(name, 0) for n in nodes], dtype=np.int64),
+            )
+            for name in names
+        }
+    )
 
 
-def _totals(
+def totals(
     cpu_allocatable: IntArray,
     cpu_used: IntArray,
     memory_allocatable: IntArray,

@@ -18,6 +18,7 @@ from typing import Any
 import pydantic
 
 from hub import payloads, validation
+from hub.capacity import index, index_form
 from hub.models import report as report_model
 from hub.models.report import CapacityReport
 from hub.models.wire.codes import ErrorCode
@@ -35,6 +36,10 @@ class Inspected:
     error_message: str = ""
     problems: tuple[dict[str, Any], ...] = ()
     report: CapacityReport | None = None
+    form: bytes = b""
+    """The report's unclaimed fit index (`hub.capacity.index_form`), built here, off the
+    hub's event loop: a 5,000-node report costs ~120 ms to parse and index, its form 0.4 ms
+    to load."""
 
 
 def _beyond(report: CapacityReport, bounds: Bounds) -> Inspected | None:
@@ -79,11 +84,13 @@ def inspect(
         return beyond
     gzipped = encoding.strip().lower() == "gzip" and body.startswith(payloads.GZIP_MAGIC)
     stored = body if gzipped else None
+    unclaimed = index.unclaimed(report, {}, report.generated_at)
     return Inspected(
         cluster=report.cluster,
         sequence=report.sequence,
         stored=stored or payloads.gzip(raw),
         report=report if keep_report else None,
+        form=index_form.encode(unclaimed, report.generated_at, len(report.vms)),
     )
 
 

@@ -21,7 +21,8 @@ from typing import Any
 from cachetools import LRUCache
 
 from hub import payloads
-from hub.capacity import fleet, index
+from hub.capacity import fleet, index, index_form
+from hub.capacity.index import ClusterIndex
 from hub.errors import Invalid, NotFound
 from hub.models import report as report_model
 from hub.models.api import VmReference
@@ -46,6 +47,8 @@ class Entry:
     generation: int = 0
     sequence: int | None = None
     body: bytes | None = field(default=None, repr=False)
+    form: bytes | None = field(default=None, repr=False)
+    """The report's unclaimed fit index, loaded instead of parsing the report."""
     received_at: datetime | None = None
     claims: tuple[Claim, ...] = ()
 
@@ -126,14 +129,21 @@ class Inventory:
         body: bytes,
         received_at: datetime,
         parsed: CapacityReport | None = None,
+        form: bytes | None = None,
     ) -> bool:
-        """Keep a validated report if it is newer; `parsed` saves parsing it again."""
+        """Keep a validated report if it is newer; `parsed` saves parsing it again, and its
+        `form` (`hub.capacity.index_form`) indexing it."""
         entry = self._entries.get(cluster)
         if entry is None:
             return False
         if entry.sequence is not None and entry.sequence >= sequence:
             return False
-        changes: dict[str, Any] = {"sequence": sequence, "body": body, "received_at": received_at}
+        changes: dict[str, Any] = {
+            "sequence": sequence,
+            "body": body,
+            "form": form,
+            "received_at": received_at,
+        }
         self.put(replace(entry, **changes))
         if parsed is not None:
             self._parsed[cluster] = (sequence, parsed)
@@ -189,19 +199,37 @@ class Inventory:
         if built is not None:
             return built
         entry = self._entries.get(name)
-        try:
-            report = self.report(name)
-        except (ValueError, zlib.error):
-            log.exception("the stored report of %s cannot be read; leaving it out", name)
+        if entry is None or entry.received_at is None or entry.body is None:
             return None
-        if entry is None or report is None or entry.received_at is None:
+        unclaimed = self._unclaimed(entry, entry.received_at)
+        if unclaimed is None:
             return None
-        built = index.build(report, entry.labels, entry.received_at, entry.claims)
+        built = index.with_claims(unclaimed, entry.claims)
         self._indexes[name] = built
-        self._facts[name] = Facts(
+        return built
+
+    def _unclaimed(self, entry: Entry, received_at: datetime) -> ClusterIndex | None:
+        """From the report's form when there is one, else by parsing the report."""
+        loaded = (
+            None
+            if entry.form is None
+            else index_form.decode(entry.form, dict(entry.labels), received_at)
+        )
+        if loaded is not None and loaded.index.sequence == entry.sequence:
+            pending = len(loaded.index.pending_launchers)
+            self._facts[entry.name] = Facts(loaded.generated_at, loaded.vms, pending)
+            return loaded.index
+        try:
+            report = self.report(entry.name)
+        except (ValueError, zlib.error):
+            log.exception("the stored report of %s cannot be read; leaving it out", entry.name)
+            return None
+        if report is None:
+            return None
+        self._facts[entry.name] = Facts(
             report.generated_at, len(report.vms), len(report.pending_launchers)
         )
-        return built
+        return index.unclaimed(report, entry.labels, received_at)
 
     def warm(self, limit: int) -> int:
         """Build up to `limit` indexes of changed clusters ahead of the next check; answers

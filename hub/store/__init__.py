@@ -45,6 +45,9 @@ class StoredReport:
     sequence: int
     received_at: datetime
     body: bytes
+    form: bytes | None = None
+    """Its unclaimed fit index (`hub.capacity.index_form`); None for a report stored before
+    forms were kept."""
 
 
 class Accepted(Enum):

@@ -68,6 +68,23 @@ async def test_check_with_a_full_spec_and_no_target_ranks_every_cluster(fleet: E
     assert {s["cluster"] for s in answer.body["suggestions"]} == {"east", "west", "tiny"}
 
 
+async def test_a_restart_loads_the_kept_indexes_and_a_store_without_them_parses(
+    fleet: Env,
+) -> None:
+    """Each report's fit index is kept beside it; a replica that starts loads those, and a
+    store from before they were kept (no index) has its reports parsed: same answers."""
+    body = {"vms": ["east/shop/db"], "list_excluded": True}
+    before = (await check(fleet, body)).body
+    kept = fleet.sql("SELECT count(*) FROM clusters WHERE report_index IS NOT NULL")
+    assert kept == [(3,)]
+    await fleet.restart()
+    assert (await check(fleet, body)).body == before
+    await fleet.stop()
+    fleet.sql("UPDATE clusters SET report_index = NULL")
+    await fleet.start()
+    assert (await check(fleet, body)).body == before
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code", "words"),
     [

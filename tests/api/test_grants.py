@@ -223,6 +223,7 @@ async def test_a_hub_upgraded_from_before_grants_opens_one_for_each_active_migra
     env.sql("DROP TABLE leases")  # what later versions add is not there either
     env.sql("DROP TABLE grants")
     env.sql("ALTER TABLE clusters DROP COLUMN sealing_key")
+    env.sql("ALTER TABLE clusters DROP COLUMN report_index")
     env.sql("DELETE FROM schema_version WHERE version > 1")
     await env.start()
     await register_key(env, spokes["east"], keys.public)

@@ -273,7 +273,7 @@ def start_hub(
 ) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "hub.cli", "hub", "serve", "--port", str(port)]
     command += ["--db", database, "--admin-token-file", str(token_file)]
-    if args.intake_workers:
+    if args.intake_workers is not None:
         command += ["--intake-workers", str(args.intake_workers)]
     return subprocess.Popen(
         command,

@@ -198,12 +198,13 @@ class SqlStore(ABC):
     def _write_report(db: Db, report: StoredReport) -> tuple[bool, int, int]:
         applied = db.execute(
             "UPDATE clusters SET report_sequence = ?, report_received_at = ?, report_body = ?, "
-            "generation = generation + 1 "
+            "report_index = ?, generation = generation + 1 "
             "WHERE name = ? AND (report_sequence IS NULL OR report_sequence < ?)",
             (
                 report.sequence,
                 _ts(report.received_at),
                 report.body,
+                report.form,
                 report.cluster,
                 report.sequence,
             ),
@@ -236,14 +237,19 @@ class SqlStore(ABC):
     async def reports(self, clusters: Sequence[str] | None = None) -> list[StoredReport]:
         def read(db: Db) -> list[StoredReport]:
             query = (
-                "SELECT name, report_sequence, report_received_at, report_body FROM clusters "
-                "WHERE report_body IS NOT NULL"
+                "SELECT name, report_sequence, report_received_at, report_body, report_index "
+                "FROM clusters WHERE report_body IS NOT NULL"
             )
             names = list(clusters or ())
             if clusters is not None:
                 query += f" AND name IN ({', '.join('?' * len(names))})" if names else " AND 0"
             rows = db.execute(query, names).fetchall()
-            return [StoredReport(r[0], r[1], _dt(r[2]), bytes(r[3])) for r in rows]
+            return [
+                StoredReport(
+                    r[0], r[1], _dt(r[2]), bytes(r[3]), None if r[4] is None else bytes(r[4])
+                )
+                for r in rows
+            ]
 
         return await self._query(read)
 

@@ -36,6 +36,12 @@ GRANTS = """
 """
 
 
+INDEX_FORMS = """
+    ALTER TABLE clusters ADD COLUMN report_index BLOB;
+"""
+"""Each report's fit index, ready to load, so a replica starts without parsing reports."""
+
+
 SCHEMA_VERSIONS: tuple[str, ...] = (
     """
     CREATE TABLE clusters (
@@ -104,6 +110,7 @@ SCHEMA_VERSIONS: tuple[str, ...] = (
     """,
     GRANTS,
     LEASES,
+    INDEX_FORMS,
 )
 
 
