@@ -244,14 +244,14 @@ class Hub:
         loop, every = asyncio.get_running_loop(), self.settings.reread
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stirred.wait(), every)
-        # Notices of a burst (a fleet's reports) are followed together, not one by one.
+        # After a catch-up with everything (a burst, such as a fleet's reports), notices
+        # gather a while before the next one; a lone change is followed at once.
         await asyncio.sleep(max(0.0, self._caught_up + self.settings.follow_gap - loop.time()))
-        self._caught_up = loop.time()
         self._stirred.clear()
         pending, self._pending = self._pending, Pending()
         due = self._followed_all is None or loop.time() - self._followed_all >= every
         if due or pending.everything:
-            self._followed_all = loop.time()
+            self._followed_all = self._caught_up = loop.time()
             await self.refresh()
             return
         if pending.tokens:

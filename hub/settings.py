@@ -68,8 +68,8 @@ class Limits:
     changed reaches a replica this late at most, and sooner where the store sends notices
     (PostgreSQL). Waiting spokes re-read as often."""
     follow_gap: float = 0.25
-    """Seconds at least between two catch-ups with what the store's notices named, so a
-    burst of changes is read in one."""
+    """Seconds after a catch-up with everything before the next catch-up, so a burst of
+    changes is read in one."""
 
     def __post_init__(self) -> None:
         for name in ("claim_ttl", "stall_after", "grant_ttl", "grant_linger", "sequence_lead"):

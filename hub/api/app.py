@@ -119,6 +119,18 @@ async def _follow(hub: Hub) -> None:
             await asyncio.sleep(hub.settings.reread)
 
 
+LAG_EVERY = 0.05
+"""Seconds between the loop-lag probe's timers."""
+
+
+async def _watch_loop(metrics: Metrics) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        began = loop.time()
+        await asyncio.sleep(LAG_EVERY)
+        metrics.loop_lag.observe(max(0.0, loop.time() - began - LAG_EVERY))
+
+
 async def _listen(hub: Hub) -> None:
     try:
         await hub.listen()
@@ -149,6 +161,7 @@ def build(hub: Hub, maintain_every: float | None = 2.0) -> web.Application:
         if maintain_every is not None:
             tasks.append(loop.create_task(_maintain(hub, metrics, maintain_every)))
             tasks += [loop.create_task(_follow(hub)), loop.create_task(_listen(hub))]
+            tasks.append(loop.create_task(_watch_loop(metrics)))
         yield
         for task in tasks:
             task.cancel()

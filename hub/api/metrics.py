@@ -38,6 +38,13 @@ class Metrics:
             registry=self.registry,
         )
         self.claims = Gauge("cclm_hub_live_claims", "Live reservations", registry=self.registry)
+        self.loop_lag = Histogram(
+            "cclm_hub_event_loop_lag_seconds",
+            "How late the event loop ran a timer: time it spent on one thing without yielding, "
+            "which every request waiting behind it waits too",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+            registry=self.registry,
+        )
         self.expired = Counter(
             "cclm_hub_claims_expired", "Reservations expired by the sweeper", registry=self.registry
         )

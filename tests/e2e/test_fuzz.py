@@ -90,7 +90,7 @@ def _fuzz(url: str, token: str, config: Path, *only: str) -> None:
     command += ["--max-examples", EXAMPLES, "--seed", SEED, "--workers", "1"]
     for tag in only:
         command += ["--include-tag", tag]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=config.parent)
     said = config.parent / f"schemathesis-{config.stem}.txt"
     said.write_text(done.stdout + done.stderr)
     assert done.returncode == 0, (

@@ -2,11 +2,13 @@
 connections used to exhaust the descriptors, lock every other client out and fill the log
 with 28,000 tracebacks in 15 s."""
 
+import re
 import resource
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from tests.support import ports
@@ -121,3 +123,24 @@ def test_a_nonsense_idle_timeout_is_refused_naming_the_flag(tmp_path: Path) -> N
     assert done.returncode == 2
     assert "--idle-timeout must be more than 0" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _metrics(url: str) -> str:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as answer:
+        return str(answer.read().decode())
+
+
+def test_the_event_loop_lag_is_measured_for_prometheus(tmp_path: Path) -> None:
+    """How late the hub's loop runs its timers, so an operator sees work that blocks it."""
+    url, hub = _serve(tmp_path, 1024, 1024)
+    try:
+        for _ in range(200):
+            found = re.search(r"^cclm_hub_event_loop_lag_seconds_count (\S+)$", _metrics(url), re.M)
+            if found and float(found.group(1)) >= 3:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("no loop lag was measured")
+        assert 'cclm_hub_event_loop_lag_seconds_bucket{le="0.005"}' in _metrics(url)
+    finally:
+        _stop(hub, [])
