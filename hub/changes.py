@@ -26,7 +26,3 @@ class Pending:
             self.everything |= len(self.clusters) > MAX_NAMED
         elif change.topic is Topic.EVERYTHING:
             self.everything = True
-
-    @property
-    def empty(self) -> bool:
-        return not (self.tokens or self.settings or self.clusters or self.everything)

@@ -128,8 +128,8 @@ class Hub:
         self._job_events: dict[str, asyncio.Event] = {}
         self._pending = Pending()
         self._stirred = asyncio.Event()
-        self._followed_all: float | None = None
-        self._caught_up = 0.0
+        self._followed_all = 0.0
+        """Loop time of the last catch-up with everything; the first catch-up is one."""
         self.replica = f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
         """This process among the hub's replicas: what holds a lease."""
 
@@ -157,7 +157,6 @@ class Hub:
         await self.store.open()
         await self._load_policy()
         await self.reload()
-        self._followed_all = asyncio.get_running_loop().time()
         self.inventory.fleet()
         if self.settings.intake_workers > 0:
             self._intake = intake.pool(self.settings.intake_workers)
@@ -246,12 +245,12 @@ class Hub:
             await asyncio.wait_for(self._stirred.wait(), every)
         # After a catch-up with everything (a burst, such as a fleet's reports), notices
         # gather a while before the next one; a lone change is followed at once.
-        await asyncio.sleep(max(0.0, self._caught_up + self.settings.follow_gap - loop.time()))
+        gap = self._followed_all + self.settings.follow_gap - loop.time()
+        await asyncio.sleep(max(0.0, gap))
         self._stirred.clear()
         pending, self._pending = self._pending, Pending()
-        due = self._followed_all is None or loop.time() - self._followed_all >= every
-        if due or pending.everything:
-            self._followed_all = self._caught_up = loop.time()
+        if pending.everything or loop.time() - self._followed_all >= every:
+            self._followed_all = loop.time()
             await self.refresh()
             return
         if pending.tokens:
