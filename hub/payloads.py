@@ -5,11 +5,15 @@ The hub's server runs with aiohttp's automatic decompression off and inflates he
 then travel to the validation workers and into the store still compressed.
 """
 
+import re
 import zlib
 
 from hub.models.wire.codes import ErrorCode
 
 GZIP_MAGIC = b"\x1f\x8b"
+NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+"""JSON's only spelling of a NUL: `\\u0000` after an even run of backslashes (`\\\\u0000` is
+the six characters `\\u0000`, which is harmless)."""
 
 
 class PayloadError(ValueError):
@@ -27,11 +31,12 @@ def _too_large(limit: int) -> PayloadError:
 
 
 def inflate(data: bytes, encoding: str, limit: int) -> bytes:
+    """The body as sent before compression, refused when too large, corrupt or holding a NUL."""
     encoding = encoding.strip().lower()
     if encoding in ("", "identity") or (encoding == "gzip" and not data.startswith(GZIP_MAGIC)):
         if len(data) > limit:
             raise _too_large(limit)
-        return data
+        return _without_nul(data)
     if encoding not in ("gzip", "deflate"):
         raise PayloadError(
             ErrorCode.UNSUPPORTED_ENCODING,
@@ -52,7 +57,18 @@ def inflate(data: bytes, encoding: str, limit: int) -> bytes:
         raise PayloadError(
             ErrorCode.INVALID_ENCODING, f"the body has data after the end of its {encoding} stream"
         )
-    return out
+    return _without_nul(out)
+
+
+def _without_nul(data: bytes) -> bytes:
+    """No field the hub takes holds a NUL, and PostgreSQL refuses one in text outright, so a
+    body holding one is refused on either store before anything parses it."""
+    if b"\\u0000" in data and NUL_ESCAPE.search(data):
+        raise PayloadError(
+            ErrorCode.INVALID_BODY,
+            "a string in the body holds a NUL character (\\u0000); no field takes one",
+        )
+    return data
 
 
 def gzip(data: bytes) -> bytes:

@@ -62,6 +62,7 @@ def _endpoint(
                         "the hub is starting; retry in a moment", code=ErrorCode.STARTING
                     )
                 middleware.refuse_credentials_in_url(request)
+                middleware.refuse_control_characters(request)
                 who = middleware.principal(hub, request, route.role) if route.role else None
                 response = _respond(await route.handler(Call(request, hub, who, route)))
             status = response.status

@@ -3,6 +3,7 @@ route's role is enforced before its handler runs."""
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -73,6 +74,24 @@ def refuse_credentials_in_url(request: web.Request) -> None:
             "Authorization header (Authorization: Bearer <token>), never in the URL",
             details={"parameters": given},
             code=ErrorCode.CREDENTIALS_IN_URL,
+        )
+
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def refuse_control_characters(request: web.Request) -> None:
+    """No name, state or filter the hub knows holds a control character, and PostgreSQL
+    refuses a NUL outright; refused here, in the terms of the URL, before any store sees it."""
+    given = [*request.match_info.items(), *request.query.items()]
+    bad = sorted({name for name, value in given if CONTROL.search(value)})
+    if bad:
+        where = "path segment" if bad[0] in request.match_info else "query parameter"
+        raise Invalid(
+            f"{where} {bad[0]} holds a control character (such as NUL or a newline); "
+            "send printable text",
+            details={"parameters": bad},
+            code=ErrorCode.INVALID_PARAMETER,
         )
 
 

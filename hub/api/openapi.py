@@ -15,6 +15,10 @@ from hub.api.routing import Route
 from hub.models.api import ErrorResponse
 
 REF = "#/components/schemas/{model}"
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+"""No control characters: the server refuses them in every path segment and parameter."""
+PRINTED = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+"""Printable and not blank."""
 Mode = Literal["validation", "serialization"]
 
 
@@ -33,13 +37,20 @@ def _schemas(
 
 def _parameters(route: Route) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": PRINTABLE},
+        }
         for name in re.findall(r"{(\w+)}", route.path)
     ]
     for param in route.params:
         schema: dict[str, Any] = {"type": "integer" if param.integer else "string"}
         if not (param.integer or param.listing):
-            schema["pattern"] = r"\S"  # not blank: the server refuses a blank value
+            schema["pattern"] = PRINTED  # not blank: the server refuses a blank value
+        elif not param.integer:
+            schema["pattern"] = PRINTABLE
         if param.choices:
             schema["enum"] = list(param.choices)
         for bound in ("minimum", "maximum"):

@@ -2,7 +2,9 @@
 it (the `Api` client checks each one). Junk input of every shape gets a documented 4xx."""
 
 import copy
+import gzip
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -153,6 +155,53 @@ async def test_a_blank_parameter_is_refused_unless_it_is_an_empty_list(env: Env)
     spoke = await env.register("east")
     listed = await env.api.call("GET", "/api/v1/clusters/east/jobs", spoke, params={"known": ""})
     assert listed.status == 200
+
+
+async def test_a_control_character_in_a_parameter_or_path_is_refused(env: Env) -> None:
+    """PostgreSQL refuses a NUL in text outright; the hub refuses it first, on either store,
+    with a 400 that names the part of the URL, and the document says so."""
+    spoke = await env.register("east")
+    asked = (
+        ("/api/v1/migrations", {"cluster": "\x00east"}, "query parameter cluster"),
+        ("/api/v1/clusters", {"label": "env=a\nb"}, "query parameter label"),
+        ("/api/v1/clusters/east/jobs", {"known": "a\x7f"}, "query parameter known"),
+        ("/api/v1/clusters/%00east", {}, "path segment name"),
+    )
+    for path, params, named in asked:
+        token = spoke if "jobs" in path else env.admin
+        answer = await env.api.call("GET", path, token, params=params)
+        assert answer.status == 400, path
+        assert answer.code == "invalid_parameter"
+        assert answer.message.startswith(f"{named} holds a control character"), answer.message
+    parameters = api.spec()["paths"]["/api/v1/migrations"]["get"]["parameters"]
+    cluster = next(p for p in parameters if p["name"] == "cluster")
+    assert not re.search(cluster["schema"]["pattern"], "\x00east")
+    assert re.search(cluster["schema"]["pattern"], "east")
+
+
+async def test_a_nul_anywhere_in_a_body_is_refused_before_any_store_sees_it(env: Env) -> None:
+    """PostgreSQL answered 500 to a token named "a\\u0000b"; every body, compressed or not,
+    report or request, is refused alike on both stores, and an escaped backslash before
+    `u0000` is only text."""
+    spoke = await env.register("east")
+    before = env.sql("SELECT count(*) FROM tokens")
+    sent = east().model_dump(mode="json")
+    sent["vms"][0]["name"] = "db\x00"
+    bodies = (
+        ("/api/v1/tokens", env.admin, json.dumps({"name": "a\x00b", "role": "viewer"}), {}),
+        ("/api/v1/clusters/east/reports", spoke, json.dumps(sent), {}),
+        ("/api/v1/clusters/east/reports", spoke, json.dumps(sent), {"Content-Encoding": "gzip"}),
+    )
+    for path, token, text, headers in bodies:
+        raw = gzip.compress(text.encode()) if headers else text.encode()
+        headers = {"Content-Type": "application/json", **headers}
+        answer = await env.api.call("POST", path, token, raw=raw, headers=headers)
+        assert (answer.status, answer.code) == (400, "invalid_body"), path
+        assert "holds a NUL character" in answer.message
+    assert env.sql("SELECT count(*) FROM tokens") == before
+    text = json.dumps({"name": "a\\u0000b", "role": "viewer"})  # the text \\u0000
+    answer = await env.api.call("POST", "/api/v1/tokens", env.admin, body=json.loads(text))
+    assert answer.status == 201
 
 
 def test_the_document_states_what_the_models_check_by_hand() -> None:
