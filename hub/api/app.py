@@ -13,6 +13,7 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hub.api import admin, checks, clusters, grants, jobs, middleware, migrations, openapi
+from hub.api.fleet_metrics import Scraped
 from hub.api.metrics import METRICS_KEY, Metrics
 from hub.api.routing import Call, Reply, Route
 from hub.errors import Unavailable
@@ -89,6 +90,8 @@ def _scrape(hub: Hub, metrics: Metrics) -> Callable[[web.Request], Awaitable[web
         for state in ("fresh", "stale", "expired", "missing"):
             metrics.clusters.labels(state).set(counts.get(state, 0))
         metrics.claims.set(claims)
+        tallies = await hub.store.tallies()
+        metrics.fleet.scraped = Scraped(hub.inventory, hub.policy, tallies, hub.clock())
         return web.Response(
             body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )

@@ -1,5 +1,8 @@
 """Checks: the engine over HTTP, and the console wizard's migration-targets endpoint."""
 
+import time
+
+from hub.api.metrics import METRICS_KEY
 from hub.api.routing import Call, Param, Reply, Route
 from hub.errors import Invalid
 from hub.fleet import checking
@@ -9,7 +12,11 @@ from hub.models.wizard import MigrationTargets
 
 
 async def run_check(call: Call) -> Reply:
-    return Reply(200, checking.check(call.hub, await call.body(CheckBody)))
+    body = await call.body(CheckBody)
+    started = time.perf_counter()
+    answer = checking.check(call.hub, body)
+    call.request.app[METRICS_KEY].checked(answer, time.perf_counter() - started)
+    return Reply(200, answer)
 
 
 async def migration_targets(call: Call) -> Reply:

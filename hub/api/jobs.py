@@ -1,6 +1,7 @@
 """Jobs for spoke agents: the source cluster's agent pulls the migrations it is to carry
 out (long-poll; the spoke only ever connects out) and reports progress on each."""
 
+from hub.api.metrics import METRICS_KEY
 from hub.api.routing import Call, Param, Reply, Route
 from hub.api.waiting import MAX_IDS, ids, long_poll, own, wait_param
 from hub.migration import progress as job_progress
@@ -21,7 +22,11 @@ async def list_jobs(call: Call) -> Reply:
 async def progress(call: Call) -> Reply:
     cluster = own(call)
     body = await call.body(Progress)
-    return Reply(200, await job_progress.record(call.hub, cluster, call.path("id"), body))
+    recorded = await job_progress.record(call.hub, cluster, call.path("id"), body)
+    if recorded.before is not None:
+        metrics = call.request.app[METRICS_KEY]
+        metrics.progressed(recorded.before, recorded.after, recorded.migration)
+    return Reply(200, recorded.receipt)
 
 
 ROUTES = (

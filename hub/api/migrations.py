@@ -3,6 +3,7 @@
 import pydantic
 
 from hub import validation
+from hub.api.metrics import METRICS_KEY
 from hub.api.routing import Call, Param, Reply, Route
 from hub.errors import Invalid
 from hub.migration import accept, queries
@@ -42,6 +43,8 @@ async def create(call: Call) -> Reply:
     key = _idempotency_key(call)
     request = await call.body(MigrationRequest)
     migration, created = await accept.create(call.hub, request, call.who, key)
+    if created:
+        call.request.app[METRICS_KEY].accepted_migration(migration)
     return Reply(
         201 if created else 200,
         migration,
@@ -79,7 +82,9 @@ def _vm_request(call: Call, body: VmMigrationRequest) -> MigrationRequest:
 async def migrate_vm(call: Call) -> Reply:
     key = _idempotency_key(call)
     request = _vm_request(call, await call.body(VmMigrationRequest))
-    migration, _ = await accept.create(call.hub, request, call.who, key)
+    migration, created = await accept.create(call.hub, request, call.who, key)
+    if created:
+        call.request.app[METRICS_KEY].accepted_migration(migration)
     task = await queries.task_of(call.hub, migration)
     return Reply(202, task, headers={"Location": f"/api/v1/tasks/{task.id}"})
 

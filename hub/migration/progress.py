@@ -1,6 +1,8 @@
 """A source agent's progress on its job: the task follows it, the reservation is renewed while
 the job runs, shrinks as VMs land and is released once the job ends."""
 
+from dataclasses import dataclass
+
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.migration import transitions
 from hub.migration.stalls import stall_alert
@@ -9,6 +11,7 @@ from hub.models.api import (
     Progress,
     ProgressReceipt,
     ProgressState,
+    Task,
 )
 from hub.models.wire.codes import ErrorCode
 from hub.service import Hub
@@ -21,7 +24,16 @@ def _landed(migration: Migration) -> set[str]:
     return {vm for vm, s in reservation.claim.shares.items() if s.landed_at is not None}
 
 
-async def record(hub: Hub, cluster: str, migration_id: str, progress: Progress) -> ProgressReceipt:
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    receipt: ProgressReceipt
+    before: Task | None
+    """The task as it was, for what the report moved (the metrics)."""
+    after: Task
+    migration: Migration
+
+
+async def record(hub: Hub, cluster: str, migration_id: str, progress: Progress) -> Recorded:
     """A source spoke's progress on one of its jobs: updates the task, renews the
     reservation while the job runs, releases it once the job ends."""
     current = await hub.store.migration(migration_id)
@@ -39,6 +51,7 @@ async def record(hub: Hub, cluster: str, migration_id: str, progress: Progress) 
             details={"vms": unknown, "migration_vms": list(current.vms)},
             code=ErrorCode.UNKNOWN_VM,
         )
+    before = await hub.store.task(current.task_id)
     now = hub.clock()
     change = transitions.Report(progress, now, hub.settings.stall_after)
     updated = await hub.store.update_migration(
@@ -54,9 +67,10 @@ async def record(hub: Hub, cluster: str, migration_id: str, progress: Progress) 
         await hub.resync(migration.target_cluster)
     reservation = migration.reservation
     live = reservation is not None and reservation.released_at is None
-    return ProgressReceipt(
+    receipt = ProgressReceipt(
         migration_id=migration.id,
         state=migration.state,
         cancel=not migration.state.active and progress.state == ProgressState.RUNNING,
         reservation_expires_at=reservation.claim.expires_at if reservation and live else None,
     )
+    return Recorded(receipt, before, task, migration)

@@ -131,10 +131,12 @@ def restalled(task: Task, at: datetime, after: timedelta) -> tuple[Condition, ..
 def _merge(old: TaskVm, new: TaskVm | None, at: datetime) -> TaskVm:
     """A VM as reported replaces the hub's copy, but keeps the node the check planned (the
     agent does not know it). The hub's own clock dates a Pending receiving pod, from the
-    first report showing it: an agent's clock may be off, and a new pod starts a new wait."""
+    first report showing it: an agent's clock may be off, and a new pod starts a new wait.
+    The same clock dates the VM's phase, for how long each phase lasts."""
     if new is None:
         return old
-    new = new.model_copy(update={"node": new.node or old.node})
+    kept = old.phase_since if new.phase == old.phase and old.phase_since is not None else at
+    new = new.model_copy(update={"node": new.node or old.node, "phase_since": kept})
     pod = new.receiving_pod
     if pod is None or pod.phase != "Pending":
         return new.model_copy(update={"pending_since": None})

@@ -357,6 +357,11 @@ class TaskVm(Wire):
         description="Set by the hub: when it first saw the receiving pod Pending (the agent's "
         "value is ignored)",
     )
+    phase_since: AwareDatetime | None = Field(
+        None,
+        description="Set by the hub: when it first saw the VM in its phase (the agent's value "
+        "is ignored)",
+    )
 
 
 class Condition(Wire):

@@ -225,6 +225,21 @@ class AlertStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Tallies:
+    """What the metrics count of the store: migrations by state, claims by state (`live`, or
+    why they were released), grants by state, and the active tasks themselves."""
+
+    migrations: Mapping[str, int]
+    claims: Mapping[str, int]
+    grants: Mapping[str, int]
+    active: tuple[Task, ...]
+
+
+class TallyStore(Protocol):
+    async def tallies(self) -> Tallies: ...
+
+
 class SettingStore(Protocol):
     """Hub-wide settings every replica follows (the policy)."""
 
@@ -272,6 +287,7 @@ class Store(
     ClusterStore,
     MigrationStore,
     AlertStore,
+    TallyStore,
     SettingStore,
     LeaseStore,
     ChangeStore,

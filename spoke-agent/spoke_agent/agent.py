@@ -7,15 +7,16 @@ a missed or duplicated event can never leave the report wrong (level-triggered).
 
 import asyncio
 import contextlib
+import gzip
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
-
 from hub.models.wire import CapacityReport
+from spoke_agent.metrics import Metrics
 from spoke_agent.report.collector import Config, Memo, collect
 from spoke_agent.report.sequence import Sequence
 from spoke_agent.report.snapshot import Snapshot, Source
@@ -25,39 +26,15 @@ Clock = Callable[[], datetime]
 
 
 class Sender(Protocol):
-    async def send(self, report: CapacityReport) -> dict[str, Any]: ...
+    async def send(self, cluster: str, body: bytes) -> dict[str, Any]:
+        """Send a report already encoded (gzip-compressed JSON); answers the hub's receipt."""
+        ...
 
 
-@dataclass
-class Metrics:
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-
-    def __post_init__(self) -> None:
-        self.last_report = Gauge(
-            "cclm_spoke_last_report_timestamp_seconds",
-            "When the hub last accepted a report",
-            registry=self.registry,
-        )
-        self.reports = Counter(
-            "cclm_spoke_reports", "Reports the hub accepted", registry=self.registry
-        )
-        self.errors = Counter(
-            "cclm_spoke_errors",
-            "Failed report attempts, by stage",
-            ("stage",),
-            registry=self.registry,
-        )
-        self.objects = Gauge(
-            "cclm_spoke_objects",
-            "Objects seen in the last read, by kind",
-            ("kind",),
-            registry=self.registry,
-        )
-        self.skipped = Gauge(
-            "cclm_spoke_skipped_objects",
-            "Objects left out of the last report as malformed",
-            registry=self.registry,
-        )
+def encode(report: CapacityReport) -> tuple[bytes, int]:
+    """The report as sent, and its size as JSON."""
+    raw = report.model_dump_json().encode()
+    return gzip.compress(raw, 6), len(raw)
 
 
 @dataclass
@@ -86,32 +63,43 @@ class Agent:
     async def report_once(self) -> dict[str, Any]:
         """Read, collect and send one report; raises when any stage fails."""
         self._loop = asyncio.get_running_loop()
-        try:
+        metrics = self.metrics
+        with self._stage("read"):
             snapshot: Snapshot = await asyncio.to_thread(self.source.snapshot)
-        except Exception:
-            self.metrics.errors.labels("read").inc()
-            raise
         for kind, items in vars_of(snapshot).items():
-            self.metrics.objects.labels(kind).set(len(items))
+            metrics.objects.labels(kind).set(len(items))
         now = self.clock()
-        collected = collect(
-            snapshot, self.cluster, self.sequence.next(now), now, self.config, self.memo
-        )
-        self.metrics.skipped.set(len(collected.skipped))
-        try:
-            receipt = await self.hub.send(collected.report)
-        except Exception:
-            self.metrics.errors.labels("send").inc()
-            raise
+        with self._stage("collect"):
+            collected = collect(
+                snapshot, self.cluster, self.sequence.next(now), now, self.config, self.memo
+            )
+            body, size = await asyncio.to_thread(encode, collected.report)
+        metrics.skipped.set(len(collected.skipped))
+        metrics.report_bytes.labels("json").set(size)
+        metrics.report_bytes.labels("gzip").set(len(body))
+        with self._stage("send"):
+            receipt = await self.hub.send(self.cluster, body)
         self.last_sent = now
         log.info(
             "report #%d sent (%s)",
             collected.report.sequence,
             "applied" if receipt.get("applied") else "the hub holds a newer one",
         )
-        self.metrics.reports.inc()
-        self.metrics.last_report.set(now.timestamp())
+        metrics.reports.inc()
+        metrics.last_report.set(now.timestamp())
         return receipt
+
+    @contextlib.contextmanager
+    def _stage(self, stage: str) -> Iterator[None]:
+        """Times the stage; counts it as failed when it raises."""
+        began = time.perf_counter()
+        try:
+            yield
+        except Exception:
+            self.metrics.errors.labels(stage).inc()
+            raise
+        finally:
+            self.metrics.stage_seconds.labels(stage).observe(time.perf_counter() - began)
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()

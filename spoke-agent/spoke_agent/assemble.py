@@ -19,6 +19,7 @@ from spoke_agent.drivers import ClusterDriver
 from spoke_agent.executor.jobs import Connector, JobRunner, Pause, StaticConnector
 from spoke_agent.executor.journal import Journal
 from spoke_agent.executor.model import Job
+from spoke_agent.metrics import Metrics
 from spoke_agent.report.sequence import Sequence
 from spoke_agent.report.snapshot import Source
 from spoke_agent.settings import SpokeSettings
@@ -76,6 +77,7 @@ class Spoke:
     runner: JobRunner
     agent: Agent | None
     granter: Granter | None
+    metrics: Metrics
 
     async def register_key(self, stop: asyncio.Event) -> None:
         """Until the hub has this agent's key, no grant can be sealed to it: keep trying."""
@@ -127,7 +129,11 @@ def assemble(
     if parts.static is not None and given:
         connector = _Either(given, parts.static, granted)
     journal = Journal(state / "journal.db")
-    runner = JobRunner(settings.cluster, hub, journal, connector, settings.jobs, pause)
+    metrics = Metrics()
+    runner = JobRunner(
+        settings.cluster, hub, journal, connector, settings.jobs, pause, metrics=metrics
+    )
+    metrics.follow(lambda: len(runner.running), journal.size)
     agent = None
     if parts.source is not None:
         sequence = Sequence(state / "sequence")
@@ -140,6 +146,7 @@ def assemble(
             settings.collector,
             debounce=settings.debounce,
             heartbeat=settings.heartbeat,
+            metrics=metrics,
         )
     granter = None
     if parts.minter is not None and parts.access_point is not None:
@@ -150,4 +157,4 @@ def assemble(
             parts.access_point,
             poll_wait=settings.access.grant_poll_wait,
         )
-    return Spoke(settings, hub, keys, runner, agent, granter)
+    return Spoke(settings, hub, keys, runner, agent, granter, metrics)

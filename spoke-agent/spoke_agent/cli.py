@@ -25,6 +25,7 @@ from spoke_agent.drivers import ClusterDriver
 from spoke_agent.drivers.kubernetes import DriverSettings, KubernetesDriver
 from spoke_agent.executor import jobs
 from spoke_agent.executor.model import Job, Side
+from spoke_agent.metrics import Metrics
 from spoke_agent.report.collector import Config
 from spoke_agent.report.kube_source import KubernetesSource
 from spoke_agent.settings import AccessSettings, HubConnection, SettingsError, SpokeSettings
@@ -168,7 +169,7 @@ def _api(kubeconfig: Path | None) -> client.ApiClient:
     return client.ApiClient()
 
 
-def _health(agent: Agent) -> web.Application:
+def _health(agent: Agent, metered: Metrics) -> web.Application:
     async def healthz(_request: web.Request) -> web.Response:
         stale = agent.last_sent is None or (
             (agent.clock() - agent.last_sent).total_seconds() > 3 * agent.heartbeat
@@ -179,7 +180,7 @@ def _health(agent: Agent) -> web.Application:
 
     async def metrics(_request: web.Request) -> web.Response:
         return web.Response(
-            body=generate_latest(agent.metrics.registry),
+            body=generate_latest(metered.registry),
             headers={"Content-Type": CONTENT_TYPE_LATEST},
         )
 
@@ -195,7 +196,7 @@ async def _serve(spoke: Spoke, source: KubernetesSource) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    runner = web.AppRunner(_health(agent))
+    runner = web.AppRunner(_health(agent, spoke.metrics))
     await runner.setup()
     await web.TCPSite(runner, settings.health_host, settings.health_port).start()
     halt = threading.Event()

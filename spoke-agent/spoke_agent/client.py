@@ -5,7 +5,6 @@ with exponential backoff and jitter. A 4xx other than 429 is not retried: the sa
 would be refused again, so the error is surfaced instead."""
 
 import asyncio
-import gzip
 import json
 import logging
 import random
@@ -19,7 +18,6 @@ import aiohttp
 
 from hub.models.wire import (
     MAX_MESSAGE,
-    CapacityReport,
     GrantFailure,
     GrantList,
     GrantReceipt,
@@ -68,9 +66,8 @@ class HubClient:
     def _path(self, cluster: str, rest: str) -> str:
         return f"{self.url.rstrip('/')}/api/v1/clusters/{cluster}/{rest}"
 
-    async def send(self, report: CapacityReport) -> dict[str, Any]:
-        body = gzip.compress(report.model_dump_json().encode(), 6)
-        path = self._path(report.cluster, "reports")
+    async def send(self, cluster: str, body: bytes) -> dict[str, Any]:
+        path = self._path(cluster, "reports")
         return await self._retrying("sending the report", "POST", path, body, gzipped=True)
 
     async def jobs(self, cluster: str, wait: int, known: Collection[str] = ()) -> JobList:

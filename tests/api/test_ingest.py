@@ -274,7 +274,7 @@ async def test_a_sequence_far_ahead_of_the_hubs_clock_is_refused(env: Env) -> No
     ("where", "name"),
     [
         ("nodes", "n" * 100_000),
-        ("nodes", "worker\x00one"),
+        ("nodes", "worker\x01one"),
         ("nodes", "Worker-1"),
         ("storage_classes", "-fast"),
     ],

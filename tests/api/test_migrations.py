@@ -52,6 +52,7 @@ async def test_accepting_reserves_capacity_and_queues_a_task(fleet: Env) -> None
             "message": "",
             "receiving_pod": None,
             "pending_since": None,
+            "phase_since": None,
         }
     ]
     assert task.body["conditions"] == []

@@ -4,6 +4,7 @@ observation reads back, and whole migrations run by the executor while the test 
 KubeVirt and CDI (`kubevirt_fake`)."""
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 
 import kmock
 import pytest
+from spoke_agent.drivers import ClusterDriver
 from spoke_agent.drivers import kube_objects as ko
 from spoke_agent.drivers.kube_rest import connect
 from spoke_agent.drivers.kubernetes import DriverError, DriverSettings, KubernetesDriver
@@ -36,7 +38,7 @@ from spoke_agent.executor.model import (
     SupersededError,
 )
 from spoke_agent.executor.reconcile import Executor
-from spoke_agent.executor.records import STALE, Ended
+from spoke_agent.executor.records import STALE, Applied, Ended
 
 from tests.support import api_server
 from tests.support import kubevirt_fake as fake
@@ -370,12 +372,22 @@ async def test_a_whole_migration_runs_and_leaves_nothing_behind(
     """Live when the VM runs, an offline copy in an rsync round when it does not."""
     fake.seed(clusters.source, "web", running=running)
     drivers = clusters.drivers
-    executor = Executor(JOB, Journal(":memory:"), drivers[Side.SOURCE], drivers[Side.TARGET])
+    tallied: list[tuple[str, bool]] = []
+    journal = Journal(":memory:")
+    executor = Executor(
+        JOB,
+        journal,
+        drivers[Side.SOURCE],
+        drivers[Side.TARGET],
+        tally=lambda name, ok: tallied.append((name, ok)),
+    )
     for _ in range(40):
         await asyncio.to_thread(executor.step)
         if executor.ended:
             break
         fake.play(clusters.source, clusters.target)
+    applied = [type(r.action).__name__ for r in journal.load(JOB.id) if isinstance(r, Applied)]
+    assert tallied == [(name, True) for name in applied], "each action applied is counted"
     assert executor.ledger.ended is not None
     assert executor.ledger.ended.failed is None
     assert fake.raw(clusters.target, "virtualmachines")["web"]["spec"]["runStrategy"] == final
@@ -387,6 +399,53 @@ async def test_a_whole_migration_runs_and_leaves_nothing_behind(
             left = fake.raw(emulator, plural).values()
             assert not [o for o in left if ko.matches(o, {ko.MIGRATION: JOB.id})]
     assert bool(fake.raw(clusters.target, "pods")) is running
+
+
+class FailsOnce:
+    """The target driver, but its first apply fails the way an API outage does."""
+
+    def __init__(self, inner: ClusterDriver) -> None:
+        self.inner, self.failed = inner, False
+
+    def observe(self, job: Job) -> Any:
+        return self.inner.observe(job)
+
+    def apply(self, job: Job, action: Any) -> None:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("the target's API is down")
+        self.inner.apply(job, action)
+
+
+async def test_an_action_the_cluster_refuses_is_counted_as_an_error_and_retried(
+    clusters: Clusters,
+) -> None:
+    fake.seed(clusters.source, "web", running=False)
+    drivers = clusters.drivers
+    tallied: list[tuple[str, bool]] = []
+    target = FailsOnce(drivers[Side.TARGET])
+    executor = Executor(
+        JOB,
+        Journal(":memory:"),
+        drivers[Side.SOURCE],
+        target,  # type: ignore[arg-type]
+        tally=lambda name, ok: tallied.append((name, ok)),
+    )
+
+    def retried() -> bool:
+        failures = [i for i, (_, ok) in enumerate(tallied) if not ok]
+        return bool(failures) and tallied[failures[0]][0] in {
+            name for name, ok in tallied[failures[0] + 1 :] if ok
+        }
+
+    for _ in range(40):
+        with contextlib.suppress(RuntimeError):
+            await asyncio.to_thread(executor.step)
+        if retried():
+            break
+        fake.play(clusters.source, clusters.target)
+    assert [ok for _, ok in tallied].count(False) == 1
+    assert retried(), "the action that failed is counted, then applied by a later pass"
 
 
 async def test_the_token_stays_out_of_reprs_logs_and_errors(

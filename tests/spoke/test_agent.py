@@ -1,6 +1,7 @@
 """The agent end to end: a simulated or emulated cluster, the real hub over HTTP."""
 
 import asyncio
+import gzip
 import threading
 from pathlib import Path
 from typing import Any
@@ -8,6 +9,8 @@ from typing import Any
 import kmock
 import pytest
 from kubernetes import client
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from spoke_agent.agent import Agent
 from spoke_agent.client import HubClient, RefusedError
 from spoke_agent.report.kube_source import KubernetesSource
@@ -86,6 +89,41 @@ async def test_api_outages_are_survived_and_reports_resume(hub: Env, tmp_path: P
     assert agent.metrics.errors.labels("read")._value.get() == 2  # type: ignore[attr-defined]
 
 
+class Keeping:
+    """Passes reports on to the hub and keeps the last body sent."""
+
+    def __init__(self, inner: HubClient) -> None:
+        self.inner, self.body = inner, b""
+
+    async def send(self, cluster: str, body: bytes) -> dict[str, Any]:
+        self.body = body
+        return await self.inner.send(cluster, body)
+
+
+async def test_each_report_is_timed_by_stage_and_measured(hub: Env, tmp_path: Path) -> None:
+    [cluster] = fleets.fleet(1, SHAPE)
+    agent = await _agent(hub, tmp_path, cluster)
+    kept = Keeping(agent.hub)  # type: ignore[arg-type]
+    agent.hub = kept
+    await agent.report_once()
+    await agent.report_once()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(
+            generate_latest(agent.metrics.registry).decode()
+        )
+        for s in family.samples
+    }
+    for stage in ("read", "collect", "send"):
+        assert samples[("cclm_spoke_collection_duration_seconds_count", (("stage", stage),))] == 2
+        assert samples[("cclm_spoke_errors_total", (("stage", stage),))] == 0
+    assert samples[("cclm_spoke_report_bytes", (("form", "gzip"),))] == len(kept.body)
+    json_size = len(gzip.decompress(kept.body))
+    assert samples[("cclm_spoke_report_bytes", (("form", "json"),))] == json_size
+    assert samples[("cclm_spoke_objects", (("kind", "nodes"),))] == 4
+    assert samples[("cclm_spoke_reports_total", ())] == 2
+
+
 async def test_a_refused_report_is_not_retried(hub: Env, tmp_path: Path) -> None:
     [cluster] = fleets.fleet(1, SHAPE)
     agent = await _agent(hub, tmp_path, cluster)
@@ -115,8 +153,8 @@ class Recording:
         self.inner = inner
         self.sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
-    async def send(self, report: Any) -> dict[str, Any]:
-        receipt = await self.inner.send(report)
+    async def send(self, cluster: str, body: bytes) -> dict[str, Any]:
+        receipt = await self.inner.send(cluster, body)
         await self.sent.put(receipt)
         return receipt
 

@@ -17,6 +17,7 @@ from hub.store import (
     AlertFor,
     ClusterRecord,
     StoredReport,
+    Tallies,
     TokenRecord,
     Transition,
     with_reservation,
@@ -25,6 +26,17 @@ from hub.store.sql import grants
 from hub.store.sql.db import Db
 
 T = TypeVar("T")
+
+
+GRANT_STATES = """
+    SELECT CASE WHEN closed_at IS NOT NULL THEN 'closed'
+        WHEN failure IS NOT NULL THEN 'failed'
+        WHEN minted_at IS NOT NULL THEN 'minted'
+        ELSE 'waiting' END, count(*)
+    FROM grants GROUP BY 1
+"""
+"""A grant is waiting for the target's agent, minted (sealed and held), failed (the target
+said why it could not), or closed with its migration."""
 
 
 def _ts(value: datetime) -> float:
@@ -576,6 +588,25 @@ class SqlStore(ABC):
                 "SELECT body FROM alerts ORDER BY created_at DESC LIMIT ?", (limit,)
             ).fetchall()
             return [Alert.model_validate_json(r[0]) for r in rows]
+
+        return await self._query(read)
+
+    async def tallies(self) -> Tallies:
+        def read(db: Db) -> Tallies:
+            def counts(query: str) -> dict[str, int]:
+                return {str(key): int(n) for key, n in db.execute(query).fetchall()}
+
+            active = db.execute(
+                "SELECT body FROM tasks WHERE state IN ('queued', 'running') ORDER BY created_at"
+            ).fetchall()
+            return Tallies(
+                migrations=counts("SELECT state, count(*) FROM migrations GROUP BY state"),
+                claims=counts(
+                    "SELECT COALESCE(release_reason, 'live'), count(*) FROM claims GROUP BY 1"
+                ),
+                grants=counts(GRANT_STATES),
+                active=tuple(Task.model_validate_json(row[0]) for row in active),
+            )
 
         return await self._query(read)
 

@@ -30,6 +30,7 @@ from spoke_agent.executor.journal import Journal
 from spoke_agent.executor.model import Job
 from spoke_agent.executor.progress import summarize
 from spoke_agent.executor.reconcile import Executor
+from spoke_agent.metrics import Metrics
 
 log = logging.getLogger("cclm.spoke.jobs")
 
@@ -129,6 +130,7 @@ class JobRunner:
     pause: Pause = asyncio.sleep
     clock: Callable[[], float] = field(default=lambda: asyncio.get_running_loop().time())
     running: dict[str, "asyncio.Task[None]"] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.resume()
@@ -221,7 +223,7 @@ class JobRunner:
         await asyncio.to_thread(self.journal.remember, job)
         consent = _Consent(self, job, asyncio.get_running_loop())
         executor = await asyncio.to_thread(
-            Executor, job, self.journal, source, target, cutover=consent
+            Executor, job, self.journal, source, target, cutover=consent, tally=self.metrics.step
         )
         consent.executor = executor
         sent: Progress | None = None

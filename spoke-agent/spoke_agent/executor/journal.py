@@ -46,12 +46,20 @@ CREATE TABLE IF NOT EXISTS jobs (
 class Journal:
     def __init__(self, path: Path | str) -> None:
         """`path` may be ":memory:" for a journal that lives as long as this object."""
+        self._path = None if str(path) == ":memory:" else Path(path)
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         """One connection serves the executors of every job, each on its own thread."""
+
+    def size(self) -> int:
+        """Bytes on disk, with the write-ahead log: what the agent's volume must hold."""
+        if self._path is None:
+            return 0
+        files = (self._path, self._path.with_name(self._path.name + "-wal"))
+        return sum(f.stat().st_size for f in files if f.exists())
 
     def close(self) -> None:
         with self._lock:

@@ -26,6 +26,8 @@ MAX_FACT_ROUNDS = 50
 Checkpoint = Callable[[str], None]
 """Called before every durable step; crash tests raise from it to stop the executor there."""
 Consent = Callable[[str], bool]
+Tally = Callable[[str, bool], None]
+"""Told of each action applied: its name, and whether the cluster took it."""
 """Asked before a VM's cutover begins (the sending migration object is made): from then on
 a cancel no longer stops it, so the hub must know first. False: not now, ask again later."""
 
@@ -43,11 +45,13 @@ class Executor:
         target: ClusterDriver,
         checkpoint: Checkpoint | None = None,
         cutover: Consent | None = None,
+        tally: Tally | None = None,
     ) -> None:
         self.job, self.journal = job, journal
         self.drivers = {Side.SOURCE: source, Side.TARGET: target}
         self.checkpoint = checkpoint or (lambda _: None)
         self.cutover = cutover or (lambda _: True)
+        self.tally = tally or (lambda _name, _ok: None)
         self.ledger = records.fold(Ledger.start(job.vms), journal.load(job.id))
         self.observed: Observed | None = None
         """What the last pass saw, for progress reports."""
@@ -97,5 +101,12 @@ class Executor:
         name = type(action).__name__
         self._write((records.Intent(action),))
         self.checkpoint(f"apply {name}")
-        self.drivers[action.side].apply(self.job, action)
+        try:
+            self.drivers[action.side].apply(self.job, action)
+        except SupersededError:
+            raise
+        except Exception:
+            self.tally(name, False)
+            raise
+        self.tally(name, True)
         self._write((records.Applied(action),))
