@@ -18,6 +18,7 @@ from hub.api.metrics import METRICS_KEY, Metrics
 from hub.api.routing import Call, Reply, Route
 from hub.errors import Unavailable
 from hub.fleet import summaries
+from hub.migration import queries
 from hub.migration.stalls import watch_stalls
 from hub.models.wire.codes import ErrorCode
 from hub.service import Hub
@@ -90,7 +91,7 @@ def _scrape(hub: Hub, metrics: Metrics) -> Callable[[web.Request], Awaitable[web
         for state in ("fresh", "stale", "expired", "missing"):
             metrics.clusters.labels(state).set(counts.get(state, 0))
         metrics.claims.set(claims)
-        tallies = await hub.store.tallies()
+        tallies = await queries.tallies(hub)
         metrics.fleet.scraped = Scraped(hub.inventory, hub.policy, tallies, hub.clock())
         return web.Response(
             body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}

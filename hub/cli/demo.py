@@ -14,6 +14,7 @@ import gzip
 import json
 import socket
 import tempfile
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import aiohttp
 import yaml
 from aiohttp import web
 from spoke_agent.access.target_grants import AccessPoint
-from spoke_agent.assemble import ClusterParts
+from spoke_agent.assemble import ClusterParts, Spoke
 from spoke_agent.assemble import assemble as assemble_spoke
 from spoke_agent.drivers import ClusterDriver, simulated
 from spoke_agent.drivers.simulated import World
@@ -36,11 +37,13 @@ from hub.api import app as api
 from hub.assemble import assemble
 from hub.cli import render
 from hub.cli.client import ClientError, Connection, call
+from hub.cli.demo_serve import stay, write_secret
 from hub.cli.fleet_files import example_fleet
 from hub.models.api import CheckAnswer, ClusterDetail, ClusterList, Migration, Role, Task
 from hub.settings import HubSettings
 
 VM = "prod-east/shop/db-large"
+Reporter = Callable[[], Awaitable[None]]
 
 
 def _say(title: str, text: str = "") -> None:
@@ -49,32 +52,54 @@ def _say(title: str, text: str = "") -> None:
         print(text)
 
 
-async def _feed(url: str, admin: Connection) -> dict[str, str]:
-    """Registers and reports the example clusters; answers their spoke tokens."""
-    tokens = {}
+async def _post_report(
+    session: aiohttp.ClientSession, url: str, name: str, token: str, report: dict[str, Any]
+) -> dict[str, Any]:
+    report["generated_at"] = datetime.now(UTC).isoformat()
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+    }
+    path = f"{url}/api/v1/clusters/{name}/reports"
+    body = gzip.compress(json.dumps(report).encode())
+    async with session.post(path, data=body, headers=headers) as response:
+        receipt: dict[str, Any] = await response.json()
+    return receipt
+
+
+def _example_reports() -> list[tuple[dict[str, Any], dict[str, Any]]]:
     fleet = yaml.safe_load(example_fleet().read_text())
+    return [
+        (entry, yaml.safe_load((example_fleet().parent / entry["report"]).read_text()))
+        for entry in fleet["clusters"]
+    ]
+
+
+async def _feed(url: str, admin: Connection) -> tuple[dict[str, str], Reporter]:
+    """Registers and reports the example clusters; answers their spoke tokens, and how to
+    report them again (each time with the next sequence), as their agents would."""
+    tokens = {}
+    examples = _example_reports()
     async with aiohttp.ClientSession() as session:
-        for entry in fleet["clusters"]:
+        for entry, report in examples:
             registered = await call(
                 admin,
                 "POST",
                 "/api/v1/clusters",
                 {"name": entry["name"], "labels": entry["labels"]},
             )
-            report = yaml.safe_load((example_fleet().parent / entry["report"]).read_text())
-            report["generated_at"] = datetime.now(UTC).isoformat()
-            headers = {
-                "Authorization": f"Bearer {registered['token']}",
-                "Content-Type": "application/json",
-                "Content-Encoding": "gzip",
-            }
-            path = f"{url}/api/v1/clusters/{entry['name']}/reports"
-            body = gzip.compress(json.dumps(report).encode())
-            async with session.post(path, data=body, headers=headers) as response:
-                receipt = await response.json()
+            receipt = await _post_report(session, url, entry["name"], registered["token"], report)
             print(f"  {entry['name']}: registered; report #{receipt['sequence']} accepted")
             tokens[entry["name"]] = registered["token"]
-    return tokens
+
+    async def again() -> None:
+        async with aiohttp.ClientSession() as session:
+            for entry, report in examples:
+                report["sequence"] = int(report.get("sequence", 1)) + 1
+                await _post_report(session, url, entry["name"], tokens[entry["name"]], report)
+
+    return tokens, again
 
 
 async def _walkthrough(admin: Connection) -> Migration:
@@ -105,7 +130,7 @@ async def _walkthrough(admin: Connection) -> Migration:
 def _spoke(url: str, home: Path, cluster: str, tokens: dict[str, str]) -> SpokeSettings:
     """A demo agent's settings: its token beside the hub's database, and no waiting."""
     token = home / f"{cluster}.token"
-    token.write_text(tokens[cluster])
+    write_secret(token, tokens[cluster])
     return SpokeSettings(
         cluster,
         HubConnection(url, token),
@@ -117,7 +142,7 @@ def _spoke(url: str, home: Path, cluster: str, tokens: dict[str, str]) -> SpokeS
 
 async def _execute(
     url: str, admin: Connection, tokens: dict[str, str], home: Path, job: Migration
-) -> None:
+) -> list[Spoke]:
     """The source cluster's agent pulls the job and waits for access to the target, which
     the target's agent grants (a token minted for this migration, sealed to the source
     agent's key), then carries it out, here against simulated clusters whose clock moves
@@ -148,7 +173,8 @@ async def _execute(
 
     sending = assemble_spoke(_spoke(url, home, source, tokens), ClusterParts(build), pause=follow)
     granting = ClusterParts(build, minter=minter, access_point=point)
-    granter = assemble_spoke(_spoke(url, home, target, tokens), granting).grants()
+    granting_spoke = assemble_spoke(_spoke(url, home, target, tokens), granting)
+    granter = granting_spoke.grants()
     await sending.hub.register_key(source, sending.keys.public)
     runner = sending.runner
     await runner.poll_once(asyncio.Event())
@@ -158,16 +184,18 @@ async def _execute(
     task = await call(admin, "GET", f"/api/v1/tasks/{job.task_id}")
     _say("The task once the agent is done", render.task(Task.model_validate(task)))
     print(f"  {source}'s agent released the access; {target}'s agent: {revoked}")
+    return [sending, granting_spoke]
 
 
 def _no_jobs(job: Job, _credentials: object) -> tuple[ClusterDriver, ClusterDriver]:
     raise RuntimeError(f"the demo's simulated clusters run no migrations ({job.id})")
 
 
-async def _simulated_spokes(url: str, admin: Connection, home: Path) -> None:
+async def _simulated_spokes(url: str, admin: Connection, home: Path) -> list[Spoke]:
     """Spoke agents on simulated clusters: the collector reads Kubernetes-shaped objects and
     the agent sends the report, exactly as in a real cluster."""
     shape = fleets.FleetShape(clusters=3, nodes=12, vms_per_node=2, pods_per_node=6)
+    spokes = []
     for cluster in fleets.fleet(seed=7, shape=shape):
         registered = await call(
             admin, "POST", "/api/v1/clusters", {"name": cluster.name, "labels": cluster.labels}
@@ -176,34 +204,39 @@ async def _simulated_spokes(url: str, admin: Connection, home: Path) -> None:
         spoke = assemble_spoke(settings, ClusterParts(_no_jobs, source=cluster))
         receipt = await spoke.reporter().report_once()
         print(f"  {cluster.name}: agent sent report #{receipt['sequence']}")
+        spokes.append(spoke)
     clusters = await call(admin, "GET", "/api/v1/clusters", params={"label": "env=sim"})
     print(render.clusters(ClusterList.model_validate(clusters).items))
+    return spokes
 
 
-async def run(home: Path) -> int:
+async def run(home: Path, serve: bool = False, port: int = 0) -> int:
     assembly = assemble(HubSettings(home / "hub.db"))
     hub = assembly.hub
     runner = web.AppRunner(assembly.app, **api.SERVER_OPTIONS)
     await runner.setup()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", port))
+    port = sock.getsockname()[1]
+    await web.SockSite(runner, sock).start()
     url = f"http://127.0.0.1:{port}"
     try:
-        admin = Connection(url, (await hub.mint("demo", Role.ADMIN)).token)
+        token = (await hub.mint("demo", Role.ADMIN)).token
+        admin = Connection(url, token)
         print(f"cclm demo: hub on {url}, store {home / 'hub.db'}")
         _say("Spoke agents register and report")
-        tokens = await _feed(url, admin)
+        tokens, report_again = await _feed(url, admin)
         migration = await _walkthrough(admin)
         _say(
             f"The {migration.source_cluster} agent pulls the job, gets access to "
             f"{migration.target_cluster} from its agent and migrates the VM live (simulated "
             "clusters)"
         )
-        await _execute(url, admin, tokens, home, migration)
+        spokes = await _execute(url, admin, tokens, home, migration)
         _say("Spoke agents on simulated clusters report the same way")
-        await _simulated_spokes(url, admin, home)
+        spokes += await _simulated_spokes(url, admin, home)
+        if serve:
+            await stay(url, home, token, spokes, report_again)
     finally:
         await runner.cleanup()
     return 0
@@ -211,7 +244,8 @@ async def run(home: Path) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     home = args.home or Path(tempfile.mkdtemp(prefix="cclm-demo-"))
-    return asyncio.run(run(home))
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return asyncio.run(run(home, args.serve, args.port))
 
 
 def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -223,5 +257,14 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     )
     command.add_argument(
         "--home", type=Path, help="directory for the demo's database (default: a new temp dir)"
+    )
+    command.add_argument(
+        "--serve",
+        action="store_true",
+        help="stay up after the walk-through: the hub, the agents' /metrics, reports on a "
+        "loop, an admin token and a Prometheus configuration in --home (Ctrl-C ends it)",
+    )
+    command.add_argument(
+        "--port", type=int, default=0, help="the hub's port on 127.0.0.1 (default: any free one)"
     )
     command.set_defaults(run=demo)

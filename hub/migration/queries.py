@@ -5,6 +5,7 @@ from hub.errors import NotFound
 from hub.models.api import Alert, Migration, State, Task
 from hub.models.wire.codes import ErrorCode
 from hub.service import Hub
+from hub.store import Tallies
 
 
 async def migration(hub: Hub, migration_id: str) -> Migration:
@@ -46,3 +47,8 @@ async def jobs(hub: Hub, source_cluster: str) -> list[Migration]:
 
 async def alerts(hub: Hub, limit: int) -> list[Alert]:
     return await hub.store.alerts(limit)
+
+
+async def tallies(hub: Hub) -> Tallies:
+    """What the metrics count of migrations, claims and grants."""
+    return await hub.store.tallies()

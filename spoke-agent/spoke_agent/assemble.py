@@ -130,6 +130,7 @@ def assemble(
         connector = _Either(given, parts.static, granted)
     journal = Journal(state / "journal.db")
     metrics = Metrics()
+    metrics.info.labels(settings.cluster).set(1)
     runner = JobRunner(
         settings.cluster, hub, journal, connector, settings.jobs, pause, metrics=metrics
     )

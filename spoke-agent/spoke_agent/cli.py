@@ -12,20 +12,17 @@ from pathlib import Path
 
 from aiohttp import web
 from kubernetes import client, config
-from prometheus_client import generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hub.models.wire import quantity
+from spoke_agent import health
 from spoke_agent.access import source_connection
 from spoke_agent.access.target_grants import AccessPoint
 from spoke_agent.access.target_tokens import KubernetesMinter
-from spoke_agent.agent import Agent
 from spoke_agent.assemble import ClusterParts, Spoke, assemble
 from spoke_agent.drivers import ClusterDriver
 from spoke_agent.drivers.kubernetes import DriverSettings, KubernetesDriver
 from spoke_agent.executor import jobs
 from spoke_agent.executor.model import Job, Side
-from spoke_agent.metrics import Metrics
 from spoke_agent.report.collector import Config
 from spoke_agent.report.kube_source import KubernetesSource
 from spoke_agent.settings import AccessSettings, HubConnection, SettingsError, SpokeSettings
@@ -169,34 +166,13 @@ def _api(kubeconfig: Path | None) -> client.ApiClient:
     return client.ApiClient()
 
 
-def _health(agent: Agent, metered: Metrics) -> web.Application:
-    async def healthz(_request: web.Request) -> web.Response:
-        stale = agent.last_sent is None or (
-            (agent.clock() - agent.last_sent).total_seconds() > 3 * agent.heartbeat
-        )
-        if stale and agent.last_error:
-            return web.json_response({"status": "failing", "error": agent.last_error}, status=503)
-        return web.json_response({"status": "ok", "last_report": str(agent.last_sent)})
-
-    async def metrics(_request: web.Request) -> web.Response:
-        return web.Response(
-            body=generate_latest(metered.registry),
-            headers={"Content-Type": CONTENT_TYPE_LATEST},
-        )
-
-    app = web.Application()
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
-    return app
-
-
 async def _serve(spoke: Spoke, source: KubernetesSource) -> None:
     settings, agent = spoke.settings, spoke.reporter()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    runner = web.AppRunner(_health(agent, spoke.metrics))
+    runner = web.AppRunner(health.app(spoke))
     await runner.setup()
     await web.TCPSite(runner, settings.health_host, settings.health_port).start()
     halt = threading.Event()

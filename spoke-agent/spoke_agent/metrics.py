@@ -4,10 +4,15 @@ Labels are bounded (stage, kind, action, form); never a VM's, a pod's or a job's
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from spoke_agent.executor.model import Action
+
 STAGES = ("read", "collect", "send")
+ACTIONS = tuple(kind.__name__ for kind in get_args(Action))
+"""Every action the executor can take: each has its series from the start, at zero."""
 SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
@@ -82,6 +87,15 @@ class Metrics:
         self.journal_bytes = Gauge(
             "cclm_spoke_journal_bytes",
             "Size of the executor's journal on disk",
+            registry=self.registry,
+        )
+        for action in ACTIONS:
+            self.steps.labels(action)
+            self.step_errors.labels(action)
+        self.info = Gauge(
+            "cclm_spoke_info",
+            "1, labelled with the cluster this agent reports for (a join key for the others)",
+            ("cluster",),
             registry=self.registry,
         )
 
