@@ -12,6 +12,7 @@ from aiohttp import web
 
 from hub import policy_files
 from hub.api import app as api
+from hub.feeds.webhook import Alertmanagers
 from hub.service import Hub
 from hub.settings import HubSettings
 from hub.store import Store, location, postgres
@@ -47,4 +48,7 @@ def assemble(settings: HubSettings, clock: Clock = utc_now, store: Store | None 
         settings.limits,
         policy_given=settings.policy is not None,
     )
-    return Assembly(hub, api.build(hub, settings.maintain_every))
+    pushing = None
+    if settings.alertmanagers:
+        pushing = Alertmanagers(settings.alertmanagers, hub_url=settings.public_url)
+    return Assembly(hub, api.build(hub, settings.maintain_every, pushing))

@@ -33,6 +33,7 @@ from hub.migration import reservations, transitions
 from hub.models.api import (
     Alert,
     AlertKind,
+    AlertSeverity,
     ClusterRegistration,
     MintedToken,
     Registered,
@@ -126,6 +127,7 @@ class Hub:
         self._in_flight = 0
         """Requests being handled; background indexing waits for a moment with none."""
         self._job_events: dict[str, asyncio.Event] = {}
+        self._feed_event = asyncio.Event()
         self._pending = Pending()
         self._stirred = asyncio.Event()
         self._followed_all = 0.0
@@ -147,6 +149,15 @@ class Hub:
         notices) on another replica. Waiting spokes also re-read the store now and then,
         which catches what a store without notices cannot tell."""
         return self._job_events.setdefault(cluster, asyncio.Event())
+
+    def events_changed(self) -> asyncio.Event:
+        """Set once an alert or recommendation event is written, here or (told by the
+        store's notices) on another replica; event streams also re-read now and then."""
+        return self._feed_event
+
+    def announce_events(self) -> None:
+        event, self._feed_event = self._feed_event, asyncio.Event()
+        event.set()
 
     def announce_jobs(self, cluster: str) -> None:
         event = self._job_events.pop(cluster, None)
@@ -232,6 +243,9 @@ class Hub:
     def heard(self, change: Change) -> None:
         if change.topic is Topic.JOBS:
             self.announce_jobs(change.key)
+            return
+        if change.topic is Topic.EVENTS:
+            self.announce_events()
             return
         self._pending.add(change)
         self._stirred.set()
@@ -478,14 +492,18 @@ class Hub:
         """Audited: recorded as an alert and logged, since it lets an older report in."""
         entry = self.inventory.require(cluster)
         now = self.clock()
+        stamp = secrets.token_hex(8)
         audit = Alert(
-            id=f"alert-sequence-reset-{secrets.token_hex(8)}",
+            id=f"sequence-reset:{cluster}@{stamp}",
+            fingerprint=f"sequence-reset:{cluster}@{stamp}",
             kind=AlertKind.SEQUENCE_RESET,
-            severity="info",
+            severity=AlertSeverity.INFO,
             message=f"the report sequence of {cluster} was reset by {who} (it was "
             f"{entry.sequence}); its next report is taken whatever its sequence",
             cluster=cluster,
-            created_at=now,
+            links={"cluster": f"/api/v1/clusters/{cluster}"},
+            first_seen=now,
+            last_seen=now,
         )
         try:
             previous = await self.store.reset_sequence(cluster, audit)

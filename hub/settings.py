@@ -37,8 +37,20 @@ class Limits:
 
     claim_ttl: timedelta = timedelta(minutes=15)
     """A reservation lives this long without progress from its source agent."""
-    stall_after: timedelta = timedelta(minutes=5)
-    """A receiving pod Pending this long marks its task `stalled` and raises an alert."""
+    stall_after: timedelta = timedelta(seconds=45)
+    """A receiving pod Pending this long marks its task `stalled` and raises an alert: within
+    a minute, so someone can act before KubeVirt deletes a receiving pod that stays
+    unschedulable for 300 s and fails the migration."""
+    feeds_every: float = 5.0
+    """Seconds between evaluations of the alerts and recommendations (by one replica)."""
+    progress_silence: timedelta = timedelta(minutes=2)
+    """A running job whose source agent reports nothing this long raises an alert."""
+    failed_alert_for: timedelta = timedelta(hours=1)
+    """How long a failed migration's alert stays open."""
+    event_alert_for: timedelta = timedelta(hours=1)
+    """How long the alert of a one-time event (a reservation expired) stays open."""
+    event_retention: timedelta = timedelta(days=7)
+    """Events older than this are pruned; a stream resuming from before them is told."""
     grant_ttl: timedelta = timedelta(hours=1)
     """Lifetime of the tokens target agents mint for a migration; renewed at a third left."""
     grant_linger: timedelta = timedelta(hours=2)
@@ -72,7 +84,8 @@ class Limits:
     changes is read in one."""
 
     def __post_init__(self) -> None:
-        for name in ("claim_ttl", "stall_after", "grant_ttl", "grant_linger", "sequence_lead"):
+        durations = ("claim_ttl", "stall_after", "grant_ttl", "grant_linger", "sequence_lead")
+        for name in (*durations, "progress_silence", "failed_alert_for", "event_retention"):
             if getattr(self, name) <= timedelta(0):
                 raise SettingsError(name, f"must be more than zero, not {getattr(self, name)}")
         sizes = ("max_report_bytes", "max_body_bytes", "accept_attempts", "list_limit")
@@ -101,6 +114,10 @@ class HubSettings:
     maintain_every: float | None = 2.0
     """Seconds between sweeps of expired claims and catch-ups with the store (other
     replicas); None leaves both to the caller, as the tests do."""
+    alertmanagers: tuple[str, ...] = ()
+    """Alertmanager URLs the alerts are pushed to (`POST /api/v2/alerts`)."""
+    public_url: str | None = None
+    """The hub's URL as receivers reach it, for links back to an alert."""
 
     def __post_init__(self) -> None:
         scheme = urlsplit(str(self.database)).scheme
@@ -111,3 +128,10 @@ class HubSettings:
             )
         if self.maintain_every is not None and self.maintain_every <= 0:
             raise SettingsError("maintain_every", "must be more than zero, or None")
+        for url in (*self.alertmanagers, *([self.public_url] if self.public_url else [])):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise SettingsError(
+                    "alertmanagers" if url in self.alertmanagers else "public_url",
+                    f"must be an http:// or https:// URL with a host, not {url!r}",
+                )

@@ -35,7 +35,7 @@ PLANTS = [
     ),
     ("hub/migration/transitions.py", "import time", "State transitions are pure"),
     ("spoke-agent/spoke_agent/executor/rounds.py", "import time", "The executor's state logic"),
-    ("hub/capacity/fit.py", "import aiohttp", "The capacity engine is pure"),
+    ("hub/capacity/fit.py", "import aiohttp", "The capacity engine and the feeds' logic are pure"),
     ("hub/fleet/inventory.py", "import hub.api.app", "The hub's layers"),
     ("hub/models/vm.py", "import hub.capacity.fit", "The hub's layers"),
     ("hub/migration/accept.py", "from hub.access import tokens", "Migration does not import"),

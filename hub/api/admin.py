@@ -1,14 +1,13 @@
-"""Tokens and policy (admin), alerts (viewer), health probes (public)."""
+"""Tokens and policy (admin), health probes (public)."""
 
 import json
 
 import yaml
 from pydantic import BaseModel
 
-from hub.api.routing import Call, Param, Reply, Route
+from hub.api.routing import Call, Reply, Route
 from hub.errors import Invalid, Unavailable
-from hub.migration import queries
-from hub.models.api import AlertList, MintedToken, Role, TokenList, TokenRequest
+from hub.models.api import MintedToken, Role, TokenList, TokenRequest
 from hub.models.policy import Policy
 from hub.models.wire.codes import ErrorCode
 from hub.service import info
@@ -55,10 +54,6 @@ async def put_policy(call: Call) -> Reply:
         raise Invalid("the policy must be a JSON object", code=ErrorCode.INVALID_JSON)
     text = yaml.safe_dump(document, sort_keys=False)
     return Reply(200, await call.hub.set_policy(text))
-
-
-async def list_alerts(call: Call) -> Reply:
-    return Reply(200, AlertList(items=tuple(await queries.alerts(call.hub, call.limit()))))
 
 
 async def healthz(_call: Call) -> Reply:
@@ -128,15 +123,5 @@ ROUTES = (
         "admin",
         body=Policy,
         answers={200: Policy},
-    ),
-    Route(
-        "GET",
-        "/api/v1/alerts",
-        list_alerts,
-        "Alerts, newest first",
-        Role.VIEWER,
-        "admin",
-        answers={200: AlertList},
-        params=(Param("limit", "At most this many", integer=True, minimum=1, maximum=500),),
     ),
 )

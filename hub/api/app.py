@@ -12,11 +12,23 @@ from aiohttp import web
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from hub.api import admin, checks, clusters, grants, jobs, middleware, migrations, openapi
+from hub.api import (
+    admin,
+    checks,
+    clusters,
+    feeds,
+    grants,
+    jobs,
+    middleware,
+    migrations,
+    openapi,
+)
 from hub.api.fleet_metrics import Scraped
 from hub.api.metrics import METRICS_KEY, Metrics
 from hub.api.routing import Call, Reply, Route
 from hub.errors import Unavailable
+from hub.feeds.evaluate import evaluate
+from hub.feeds.webhook import Alertmanagers
 from hub.fleet import summaries
 from hub.migration import queries
 from hub.migration.stalls import watch_stalls
@@ -36,10 +48,13 @@ def routes() -> tuple[Route, ...]:
         + migrations.ROUTES
         + jobs.ROUTES
         + grants.ROUTES
+        + feeds.ROUTES
     )
 
 
-def _respond(reply: Reply) -> web.Response:
+def _respond(reply: Reply) -> web.StreamResponse:
+    if reply.streamed is not None:
+        return reply.streamed
     if reply.body is None:
         return web.Response(status=reply.status, headers=dict(reply.headers))
     text = reply.body.model_dump_json(by_alias=True, exclude_none=reply.omit_none)
@@ -53,8 +68,8 @@ def _respond(reply: Reply) -> web.Response:
 
 def _endpoint(
     hub: Hub, route: Route, metrics: Metrics
-) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def handle(request: web.Request) -> web.Response:
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         status = 500
         try:
@@ -100,18 +115,34 @@ def _scrape(hub: Hub, metrics: Metrics) -> Callable[[web.Request], Awaitable[web
     return handle
 
 
-async def _maintain(hub: Hub, metrics: Metrics, every: float) -> None:
-    """Sweep expired claims and stalls: one replica at a time, under a lease that lapses
-    after three rounds without renewal."""
+async def _maintain(
+    hub: Hub, metrics: Metrics, every: float, pushing: Alertmanagers | None
+) -> None:
+    """Sweep expired claims and stalls, evaluate the feeds and push the alerts: one replica
+    at a time, under a lease that lapses after three rounds without renewal."""
     term = timedelta(seconds=3 * every)
+    loop = asyncio.get_running_loop()
+    evaluated = pushed = float("-inf")
+    push: asyncio.Task[None] | None = None
     while True:
         await asyncio.sleep(every)
         try:
-            if await hub.leading(term):
-                metrics.expired.inc(await hub.sweep())
-                await watch_stalls(hub)
+            if not await hub.leading(term):
+                continue
+            metrics.expired.inc(await hub.sweep())
+            await watch_stalls(hub)
+            changed = 0
+            if loop.time() - evaluated >= hub.settings.feeds_every:
+                evaluated = loop.time()
+                changed = await evaluate(hub)
+            due = pushing is not None and (
+                changed or loop.time() - pushed >= pushing.resend.total_seconds()
+            )
+            if pushing is not None and due and (push is None or push.done()):
+                pushed = loop.time()
+                push = loop.create_task(pushing.push(hub))
         except Exception:
-            log.exception("sweeping expired reservations failed; retrying in %.0f s", every)
+            log.exception("sweeping or evaluating the feeds failed; retrying in %.0f s", every)
 
 
 async def _follow(hub: Hub) -> None:
@@ -143,9 +174,11 @@ async def _listen(hub: Hub) -> None:
         log.exception("the store's feed of changes failed; following it on a timer only")
 
 
-def build(hub: Hub, maintain_every: float | None = 2.0) -> web.Application:
+def build(
+    hub: Hub, maintain_every: float | None = 2.0, pushing: Alertmanagers | None = None
+) -> web.Application:
     """The app; `maintain_every=None` leaves sweeping and following the store to the
-    caller (tests drive them)."""
+    caller (tests drive them); `pushing` sends the alerts to Alertmanagers."""
     metrics = Metrics()
     app = web.Application(middlewares=[middleware.errors])
     app[METRICS_KEY] = metrics
@@ -164,7 +197,7 @@ def build(hub: Hub, maintain_every: float | None = 2.0) -> web.Application:
         await hub.start()
         loop, tasks = asyncio.get_running_loop(), []
         if maintain_every is not None:
-            tasks.append(loop.create_task(_maintain(hub, metrics, maintain_every)))
+            tasks.append(loop.create_task(_maintain(hub, metrics, maintain_every, pushing)))
             tasks += [loop.create_task(_follow(hub)), loop.create_task(_listen(hub))]
             tasks.append(loop.create_task(_watch_loop(metrics)))
         yield

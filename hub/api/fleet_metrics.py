@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from hub.fleet import summaries
 from hub.fleet.inventory import Inventory
-from hub.models.api import ClusterSummary, Freshness, State, Task, VmPhase
+from hub.models.api import AlertKind, ClusterSummary, Freshness, State, Task, VmPhase
 from hub.models.check import Mode
 from hub.models.policy import Policy
 from hub.store import Tallies
@@ -187,7 +187,10 @@ def store(tallies: Tallies) -> Iterator[Metric]:
     )
     for step in GRANT_STATES:
         grants.add_metric((step,), tallies.grants.get(step, 0))
-    yield from (migrations, claims, grants)
+    alerts = GaugeMetricFamily("cclm_hub_open_alerts", "Open alerts by kind", labels=("kind",))
+    for kind in AlertKind:
+        alerts.add_metric((kind.value,), tallies.alerts.get(kind.value, 0))
+    yield from (migrations, claims, grants, alerts)
 
 
 def active(tasks: Iterable[Task], clusters: Iterable[str]) -> Iterator[Metric]:

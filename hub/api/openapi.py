@@ -77,6 +77,8 @@ def _operation(
         answer: dict[str, Any] = {"description": "OK" if status < 300 else str(status)}
         if model is not None:
             answer["content"] = {"application/json": {"schema": refs[(model, "serialization")]}}
+        elif status == 200 and route.streams:
+            answer["content"] = {route.streams: {"schema": {"type": "string"}}}
         responses[str(status)] = answer
     responses["4XX"] = {"description": "The request cannot be served as sent", "content": error}
     responses["503"] = {"description": "Starting, or busy: retry", "content": error}

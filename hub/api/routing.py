@@ -42,6 +42,8 @@ class Reply:
     body: pydantic.BaseModel | None
     headers: Mapping[str, str] = field(default_factory=dict)
     omit_none: bool = False
+    streamed: web.StreamResponse | None = None
+    """A response the handler already wrote (an event stream), to be answered as it is."""
 
 
 @dataclass(slots=True)
@@ -168,3 +170,5 @@ class Route:
     answers: Mapping[int, type[pydantic.BaseModel] | None] = field(default_factory=dict)
     params: tuple[Param, ...] = ()
     description: str = ""
+    streams: str | None = None
+    """The media type of a 200 the handler writes itself (`text/event-stream`)."""

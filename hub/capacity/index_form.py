@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from hub.capacity import index
+from hub.capacity.drift import Drifted
 from hub.models.report import (
     CdiSettings,
     KubeVirtSettings,
@@ -46,9 +47,15 @@ class Loaded:
     index: index.ClusterIndex
     generated_at: datetime
     vms: int
+    drift: tuple[Drifted, ...] = ()
 
 
-def encode(built: index.ClusterIndex, generated_at: datetime, vms: int) -> bytes:
+def encode(
+    built: index.ClusterIndex,
+    generated_at: datetime,
+    vms: int,
+    drift: tuple[Drifted, ...] = (),
+) -> bytes:
     """`built` must be unclaimed (`index.unclaimed`): claims are applied when loaded."""
     if built.claim_count:
         raise ValueError("only an unclaimed index has a form")
@@ -58,6 +65,7 @@ def encode(built: index.ClusterIndex, generated_at: datetime, vms: int) -> bytes
         "sequence": built.sequence,
         "generated_at": generated_at.isoformat(),
         "vms": vms,
+        "drift": [list(d) for d in drift],
         "kubevirt": built.kubevirt.model_dump(mode="json"),
         "cdi": built.cdi.model_dump(mode="json"),
         "network_attachments": dict(built.network_attachments),
@@ -167,4 +175,6 @@ def decode(form: bytes, labels: dict[str, str], received_at: datetime) -> Loaded
         pending_launchers=_PENDING.validate_python(document["pending_launchers"]),
         claim_count=0,
     )
-    return Loaded(built, datetime.fromisoformat(document["generated_at"]), document["vms"])
+    drift = tuple((str(v), int(m), int(c)) for v, m, c in document.get("drift", ()))
+    generated = datetime.fromisoformat(document["generated_at"])
+    return Loaded(built, generated, document["vms"], drift)

@@ -8,7 +8,7 @@ import pydantic
 from spoke_agent import cli as spoke
 
 from hub import policy_files
-from hub.cli import demo, fleet_files, local, remote, serve, size
+from hub.cli import demo, feeds, fleet_files, local, remote, serve, size
 from hub.cli.client import ClientError
 from hub.cli.usage import UsageError
 from hub.store import StoreError
@@ -21,6 +21,7 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo.add_commands(commands)
     remote.add_commands(commands)
+    feeds.add_commands(commands)
     local.add_commands(commands)
     size.add_commands(commands)
     serve.add_commands(commands)

@@ -3,6 +3,7 @@ hub's own code and message, so the CLI can print exactly what the hub said."""
 
 import json
 import ssl
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,3 +70,60 @@ async def call(
             problem.get("details"),
         )
     return data
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One Server-Sent Event."""
+
+    id: int | None
+    event: str
+    data: str
+
+
+async def events(
+    connection: Connection, after: int | None = None, params: dict[str, str] | None = None
+) -> AsyncGenerator[Frame, None]:
+    """The hub's event stream from after `after` (from now without it), frame by frame, until
+    the hub closes it; `ClientError` when it cannot be opened."""
+    headers = {"Accept": "text/event-stream"}
+    if connection.token:
+        headers["Authorization"] = f"Bearer {connection.token}"
+    if after is not None:
+        headers["Last-Event-ID"] = str(after)
+    context: ssl.SSLContext | bool = (
+        ssl.create_default_context(cafile=connection.ca_file) if connection.ca_file else True
+    )
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=connection.timeout)
+    url = connection.url.rstrip("/") + "/api/v1/events"
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url, params=params, headers=headers, ssl=context) as response,
+        ):
+            if response.status >= 400:
+                data = json.loads(await response.text() or "{}")
+                problem = data.get("error", {}) if isinstance(data, dict) else {}
+                raise ClientError(
+                    response.status,
+                    problem.get("code", "http_error"),
+                    problem.get("message", f"HTTP {response.status}"),
+                )
+            fields: dict[str, str] = {}
+            async for raw in response.content:
+                line = raw.decode().rstrip("\r\n")
+                if line:
+                    if not line.startswith(":"):
+                        name, _, value = line.partition(":")
+                        fields[name] = value.removeprefix(" ")
+                    continue
+                if "event" in fields:
+                    ident = fields.get("id")
+                    yield Frame(
+                        int(ident) if ident else None, fields["event"], fields.get("data", "")
+                    )
+                fields = {}
+    except aiohttp.ClientError as error:
+        raise ClientError(
+            0, "unreachable", f"cannot reach the hub at {connection.url}: {error}"
+        ) from error

@@ -63,7 +63,13 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
     return context
 
 
-FLAGS = {"claim_ttl": "--claim-ttl", "intake_workers": "--intake-workers", "database": "--db"}
+FLAGS = {
+    "claim_ttl": "--claim-ttl",
+    "intake_workers": "--intake-workers",
+    "database": "--db",
+    "alertmanagers": "--alertmanager-url",
+    "public_url": "--public-url",
+}
 
 
 def _assembled(args: argparse.Namespace) -> tuple[Hub, web.Application]:
@@ -72,7 +78,14 @@ def _assembled(args: argparse.Namespace) -> tuple[Hub, web.Application]:
         limits = Limits(
             claim_ttl=timedelta(seconds=args.claim_ttl), intake_workers=args.intake_workers
         )
-        assembly = assemble(HubSettings(args.db, policy, limits))
+        settings = HubSettings(
+            args.db,
+            policy,
+            limits,
+            alertmanagers=tuple(args.alertmanager_url),
+            public_url=args.public_url,
+        )
+        assembly = assemble(settings)
     except SettingsError as error:
         raise UsageError(f"{FLAGS.get(error.setting, error.setting)} {error.message}") from error
     return assembly.hub, assembly.app
@@ -202,5 +215,18 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     )
     run.add_argument(
         "--access-log", action="store_true", help="log every request (costs ~0.2 ms each)"
+    )
+    run.add_argument(
+        "--alertmanager-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="push the alerts to this Alertmanager (POST URL/api/v2/alerts), whenever they "
+        "change and every 30 s; repeat for several",
+    )
+    run.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the hub's URL as alert receivers reach it, for links back to each alert",
     )
     run.set_defaults(run=serve)

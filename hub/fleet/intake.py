@@ -18,7 +18,7 @@ from typing import Any
 import pydantic
 
 from hub import payloads, validation
-from hub.capacity import index, index_form
+from hub.capacity import drift, index, index_form
 from hub.models import report as report_model
 from hub.models.report import CapacityReport
 from hub.models.wire.codes import ErrorCode
@@ -90,7 +90,12 @@ def inspect(
         sequence=report.sequence,
         stored=stored or payloads.gzip(raw),
         report=report if keep_report else None,
-        form=index_form.encode(unclaimed, report.generated_at, len(report.vms)),
+        form=index_form.encode(
+            unclaimed,
+            report.generated_at,
+            len(report.vms),
+            drift.drifted(report.vms, unclaimed.target),
+        ),
     )
 
 

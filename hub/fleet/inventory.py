@@ -21,7 +21,8 @@ from typing import Any
 from cachetools import LRUCache
 
 from hub import payloads
-from hub.capacity import fleet, index, index_form
+from hub.capacity import drift, fleet, index, index_form
+from hub.capacity.drift import Drifted
 from hub.capacity.index import ClusterIndex
 from hub.errors import Invalid, NotFound
 from hub.models import report as report_model
@@ -66,6 +67,8 @@ class Facts:
     generated_at: datetime
     vms: int
     pending_launchers: int
+    drift: tuple[Drifted, ...] = ()
+    """VMs whose measured launcher overhead is above the model's (`hub.capacity.drift`)."""
 
 
 @dataclass
@@ -217,7 +220,7 @@ class Inventory:
         )
         if loaded is not None and loaded.index.sequence == entry.sequence:
             pending = len(loaded.index.pending_launchers)
-            self._facts[entry.name] = Facts(loaded.generated_at, loaded.vms, pending)
+            self._facts[entry.name] = Facts(loaded.generated_at, loaded.vms, pending, loaded.drift)
             return loaded.index
         try:
             report = self.report(entry.name)
@@ -226,10 +229,14 @@ class Inventory:
             return None
         if report is None:
             return None
+        unclaimed = index.unclaimed(report, entry.labels, received_at)
         self._facts[entry.name] = Facts(
-            report.generated_at, len(report.vms), len(report.pending_launchers)
+            report.generated_at,
+            len(report.vms),
+            len(report.pending_launchers),
+            drift.drifted(report.vms, unclaimed.target),
         )
-        return index.unclaimed(report, entry.labels, received_at)
+        return unclaimed
 
     def warm(self, limit: int) -> int:
         """Build up to `limit` indexes of changed clusters ahead of the next check; answers

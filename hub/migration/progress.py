@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.migration import transitions
-from hub.migration.stalls import stall_alert
+from hub.migration.stalls import raise_stalls
 from hub.models.api import (
     Migration,
     Progress,
@@ -60,8 +60,7 @@ async def record(hub: Hub, cluster: str, migration_id: str, progress: Progress) 
     if updated is None:
         raise NotFound(f"no migration {migration_id!r}", code=ErrorCode.UNKNOWN_MIGRATION)
     migration, task = updated
-    for condition in task.conditions:
-        await hub.store.add_alert(stall_alert(migration, condition, now))
+    await raise_stalls(hub, migration, task, now)
     ended = current.state.active and not migration.state.active
     if ended or _landed(current) != _landed(migration):
         await hub.resync(migration.target_cluster)

@@ -2,7 +2,7 @@
 record into the error a caller can act on, so no handler reads the store itself."""
 
 from hub.errors import NotFound
-from hub.models.api import Alert, Migration, State, Task
+from hub.models.api import Migration, State, Task
 from hub.models.wire.codes import ErrorCode
 from hub.service import Hub
 from hub.store import Tallies
@@ -43,10 +43,6 @@ async def tasks(hub: Hub, state: State | None, cluster: str | None, limit: int) 
 async def jobs(hub: Hub, source_cluster: str) -> list[Migration]:
     """The active migrations `source_cluster`'s agent is to carry out, oldest first."""
     return await hub.store.jobs(source_cluster)
-
-
-async def alerts(hub: Hub, limit: int) -> list[Alert]:
-    return await hub.store.alerts(limit)
 
 
 async def tallies(hub: Hub) -> Tallies:

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 from hub.capacity import claims
 from hub.capacity.check import Evaluation
-from hub.models.api import Alert, AlertKind
+from hub.feeds import alerts
+from hub.models.api import Alert, AlertKind, AlertSeverity
 from hub.models.claim import Claim
 
 
@@ -28,9 +29,10 @@ class ExpiryAlert:
     def __call__(self, claim: Claim, migration_id: str | None) -> Alert:
         owner = f"migration {migration_id}" if migration_id else "no migration"
         return Alert(
-            id=f"alert-{secrets.token_hex(8)}",
+            id=f"reservation-expired:{claim.id}",
+            fingerprint=f"reservation-expired:{claim.id}",
             kind=AlertKind.RESERVATION_EXPIRED,
-            severity="warning",
+            severity=AlertSeverity.WARNING,
             message=(
                 f"reservation {claim.id} on {claim.cluster} for {owner} expired at "
                 f"{claim.expires_at.isoformat()} without progress; its capacity is no longer "
@@ -38,5 +40,7 @@ class ExpiryAlert:
             ),
             cluster=claim.cluster,
             migration_id=migration_id,
-            created_at=self._now,
+            links=alerts.links(claim.cluster, migration_id),
+            first_seen=self._now,
+            last_seen=self._now,
         )

@@ -3,31 +3,23 @@ per stall, found both from the agent's reports and by the hub's own timer."""
 
 from datetime import datetime
 
+from hub.feeds import alerts, conditions
 from hub.migration import transitions
-from hub.models.api import (
-    Alert,
-    AlertKind,
-    Condition,
-    Migration,
-    State,
-)
+from hub.models.api import Alert, Condition, Migration, State, Task
+from hub.models.feeds import EventType
 from hub.service import Hub
 
 
 def stall_alert(migration: Migration, condition: Condition, now: datetime) -> Alert:
-    """One alert per stall: its id is made of what identifies the stall, so the reports that
-    follow while it lasts do not repeat it."""
-    stamp = condition.since.strftime("%Y%m%dT%H%M%S%f")
-    return Alert(
-        id=f"alert-stalled-{migration.id}-{condition.vm.replace('/', '.')}-{stamp}",
-        kind=AlertKind.STALLED,
-        severity="warning",
-        message=f"migration {migration.id} to {migration.target_cluster} is stalled: "
-        f"{condition.message}",
-        cluster=migration.target_cluster,
-        migration_id=migration.id,
-        created_at=now,
-    )
+    """The alert the feeds' evaluation would raise for this stall, raised at once: its id
+    is made of what identifies the stall, so the passes that follow keep it, not repeat it."""
+    return alerts.raised(conditions.stall(migration, condition), now)
+
+
+async def raise_stalls(hub: Hub, migration: Migration, task: Task, now: datetime) -> None:
+    for condition in task.conditions:
+        alert = stall_alert(migration, condition, now)
+        await hub.store.feeds.raise_alert(alert, alerts.announcement(EventType.RAISED, alert, now))
 
 
 async def watch_stalls(hub: Hub) -> int:
@@ -45,6 +37,5 @@ async def watch_stalls(hub: Hub) -> int:
         if updated is None:
             continue
         changed += 1
-        for condition in updated[1].conditions:
-            await hub.store.add_alert(stall_alert(updated[0], condition, now))
+        await raise_stalls(hub, *updated, now)
     return changed

@@ -80,6 +80,7 @@ class Report:
             "vms": vms,
             "conditions": tuple(stalled(vms, self.at, self.stall_after)) if state.active else (),
             "updated_at": self.at,
+            "reported_at": self.at,
             "started_at": task.started_at or self.at,
         }
         if not state.active:

@@ -410,6 +410,9 @@ class Task(Wire):
     updated_at: AwareDatetime
     started_at: AwareDatetime | None = None
     finished_at: AwareDatetime | None = None
+    reported_at: AwareDatetime | None = Field(
+        None, description="When the source's agent last reported progress (the hub's clock)"
+    )
     warnings: tuple[str, ...] = ()
     cleanup: str = Field(
         "",
@@ -445,19 +448,70 @@ class Migration(Wire):
 
 
 class AlertKind(StrEnum):
-    RESERVATION_EXPIRED = "reservation-expired"
+    SPOKE_STALE = "spoke-stale"
+    """The cluster's newest report is past the policy's soft staleness."""
+    SPOKE_SILENT = "spoke-silent"
+    """No report within the hard staleness, or none ever: checks against it are unknown."""
     STALLED = "stalled"
+    """A receiving pod Pending past the hub's stall threshold."""
+    PROGRESS_SILENT = "progress-silent"
+    """A source agent stopped reporting progress on a running job."""
+    MIGRATION_FAILED = "migration-failed"
+    RESERVATION_EXPIRED = "reservation-expired"
+    BELOW_HEADROOM = "below-headroom"
+    """Free CPU, memory or a storage class below the policy's headroom."""
+    NODE_LOSS = "node-loss-not-survivable"
+    """N+1 lost: the cluster could not re-home its workloads if its largest node failed."""
+    RUNNING_TWICE = "running-on-both"
+    """A migrated VM runs on its source and on its target."""
+    MODEL_DRIFT = "overhead-above-model"
+    """KubeVirt measured a launcher overhead above what its rules give."""
     SEQUENCE_RESET = "sequence-reset"
 
 
+class AlertSeverity(StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+
 class Alert(Wire):
+    """One condition that needs a person, from when it was first seen until it cleared.
+    Its id names what it is about (kind and objects), so it stays the same while the
+    condition lasts and a feed or a receiver can tell a new alert from an old one."""
+
     id: str
+    fingerprint: str = Field(
+        description="What the alert is about (kind and objects): the same for every time the "
+        "condition recurs, unlike the id"
+    )
     kind: AlertKind
-    severity: str
+    severity: AlertSeverity
     message: str
     cluster: str | None = None
     migration_id: str | None = None
-    created_at: AwareDatetime
+    vm: str | None = Field(None, description="namespace/name of the VM it concerns")
+    details: dict[str, Any] = Field(default_factory=dict)
+    links: dict[str, str] = Field(
+        default_factory=dict, description="API paths of the objects it concerns, by kind"
+    )
+    first_seen: AwareDatetime
+    last_seen: AwareDatetime
+    resolved_at: AwareDatetime | None = Field(
+        None, description="When the condition cleared; None while the alert is open"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stored_before_feeds(cls, data: Any) -> Any:
+        """An alert stored by an earlier hub had only `created_at`."""
+        if isinstance(data, dict) and "created_at" in data and "first_seen" not in data:
+            data = dict(data)
+            data["first_seen"] = data["last_seen"] = data.pop("created_at")
+            data.setdefault("fingerprint", data.get("id"))
+            if data.get("severity") not in {s.value for s in AlertSeverity}:
+                data["severity"] = AlertSeverity.WARNING.value
+        return data
 
 
 class CheckAnswer(CheckResult):
@@ -503,6 +557,9 @@ class TokenList(Wire):
 
 class AlertList(Wire):
     items: tuple[Alert, ...]
+    next: str | None = Field(
+        None, description="More match: pass this as the `continue` parameter for the next page"
+    )
 
 
 class VmList(Wire):

@@ -7,13 +7,14 @@ caller can observe or leave a half-applied change.
 """
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Protocol
 
 from hub.models.api import Alert, ClaimStatus, Migration, Role, State, Task
 from hub.models.claim import Claim
+from hub.models.feeds import Announcement, Event, Recommendation
 
 
 class StoreError(RuntimeError):
@@ -218,11 +219,51 @@ class MigrationStore(Protocol):
         ...
 
 
-class AlertStore(Protocol):
-    async def alerts(self, limit: int) -> list[Alert]: ...
-    async def add_alert(self, alert: Alert) -> bool:
-        """Record `alert` unless one with its id exists; True when it is new."""
+@dataclass(frozen=True, slots=True)
+class AlertQuery:
+    open: bool | None = None
+    """True: open alerts only; False: resolved ones only; None: both."""
+    kind: str | None = None
+    cluster: str | None = None
+    severity: str | None = None
+    limit: int = 100
+    before: tuple[float, str] | None = None
+    """A page's end: alerts first seen before this (first_seen timestamp, id)."""
+
+
+class FeedStore(Protocol):
+    """Alerts, recommendations, and the numbered events that announce their changes, each
+    write and its events in one transaction."""
+
+    async def alerts(self, query: AlertQuery) -> list[Alert]:
+        """Newest first (by first seen, then id)."""
         ...
+
+    async def alert(self, alert_id: str) -> Alert | None: ...
+    async def open_alerts(self) -> list[Alert]: ...
+    async def write_alerts(
+        self, written: Sequence[Alert], announced: Sequence[Announcement]
+    ) -> None: ...
+    async def raise_alert(self, alert: Alert, announced: Announcement) -> bool:
+        """Record `alert` and announce it, unless one with its id exists; True when new."""
+        ...
+
+    async def recommendations(self) -> list[Recommendation]: ...
+    async def write_recommendations(
+        self,
+        written: Sequence[Recommendation],
+        removed: Sequence[str],
+        announced: Sequence[Announcement],
+    ) -> None: ...
+    async def events(self, after: int, limit: int) -> list[Event]:
+        """Events numbered above `after`, in order."""
+        ...
+
+    async def event_bounds(self) -> tuple[int, int]:
+        """(the number below the oldest event kept, the newest event's number)."""
+        ...
+
+    async def prune_events(self, before: datetime) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +275,8 @@ class Tallies:
     claims: Mapping[str, int]
     grants: Mapping[str, int]
     active: tuple[Task, ...]
+    alerts: Mapping[str, int] = field(default_factory=dict)
+    """Open alerts by kind."""
 
 
 class TallyStore(Protocol):
@@ -265,6 +308,8 @@ class Topic(Enum):
     """A cluster's registration, report or claims (its generation); the key names it."""
     JOBS = "jobs"
     """A migration or its target access, of the cluster the key names (either side)."""
+    EVENTS = "events"
+    """Alert or recommendation events were written (one notice per transaction)."""
     EVERYTHING = "everything"
     """Changes may have been missed (the feed was down): catch up with all of it."""
 
@@ -286,7 +331,6 @@ class Store(
     TokenStore,
     ClusterStore,
     MigrationStore,
-    AlertStore,
     TallyStore,
     SettingStore,
     LeaseStore,
@@ -299,6 +343,9 @@ class Store(
 
     @property
     def grants(self) -> GrantStore: ...
+
+    @property
+    def feeds(self) -> FeedStore: ...
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

@@ -26,6 +26,8 @@ BEGIN
         PERFORM pg_notify(channel, TG_TABLE_NAME);
     ELSIF TG_TABLE_NAME = 'clusters' THEN
         PERFORM pg_notify(channel, 'cluster:' || changed.name);
+    ELSIF TG_TABLE_NAME = 'events' THEN
+        PERFORM pg_notify(channel, 'events:');  -- one per transaction: equal notices fold
     ELSE
         PERFORM pg_notify(channel, 'jobs:' || changed.source_cluster);
         PERFORM pg_notify(channel, 'jobs:' || changed.target_cluster);
@@ -33,7 +35,7 @@ BEGIN
     RETURN NULL;
 END $$
 """
-WATCHED = ("tokens", "settings", "clusters", "migrations", "grants")
+WATCHED = ("tokens", "settings", "clusters", "migrations", "grants", "events")
 TRIGGER = "cclm_notify_after_write"
 RETRY = 1.0
 """Seconds before listening again after the connection was lost."""

@@ -66,6 +66,7 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     UNKNOWN_MIGRATION = "unknown_migration"
     UNKNOWN_TASK = "unknown_task"
+    UNKNOWN_ALERT = "unknown_alert"
     ALREADY_ENDED = "already_ended"
     CUTOVER_STARTED = "cutover_started"
     MIGRATION_ACTIVE = "migration_active"

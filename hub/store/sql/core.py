@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from hub.migration import effects
 from hub.models.api import Alert, ClaimStatus, Migration, Role, State, Task
 from hub.models.claim import Claim
+from hub.models.feeds import Announcement, EventTopic, EventType
 from hub.store import (
     Accepted,
     AcceptOutcome,
@@ -22,7 +23,7 @@ from hub.store import (
     Transition,
     with_reservation,
 )
-from hub.store.sql import grants
+from hub.store.sql import feeds, grants
 from hub.store.sql.db import Db
 
 T = TypeVar("T")
@@ -37,6 +38,12 @@ GRANT_STATES = """
 """
 """A grant is waiting for the target's agent, minted (sealed and held), failed (the target
 said why it could not), or closed with its migration."""
+
+
+def announced(alert: Alert) -> tuple[Alert, Announcement]:
+    return alert, Announcement(
+        topic=EventTopic.ALERT, type=EventType.RAISED, at=alert.first_seen, alert=alert
+    )
 
 
 def _ts(value: datetime) -> float:
@@ -70,6 +77,7 @@ class SqlStore(ABC):
         self._pending: list[tuple[StoredReport, asyncio.Future[tuple[bool, int, int]]]] = []
         self._flushing = False
         self.grants = grants.SqlGrants(self._txn, self._query)
+        self.feeds = feeds.SqlFeeds(self._txn, self._query)
 
     @abstractmethod
     async def open(self) -> None: ...
@@ -241,7 +249,7 @@ class SqlStore(ABC):
                     "WHERE name = ?",
                     (cluster,),
                 )
-            self._insert_alert(db, audit)
+            feeds.raise_alert(db, *announced(audit))
             return None if row[0] is None else int(row[0])
 
         return await self._txn(write)
@@ -557,39 +565,11 @@ class SqlStore(ABC):
                 _bump(db, claim.cluster)
                 if migration_id is not None:
                     self._change(db, migration_id, change, now)
-                self._insert_alert(db, alert_for(claim, migration_id))
+                feeds.raise_alert(db, *announced(alert_for(claim, migration_id)))
                 expired.append(claim)
             return expired
 
         return await self._txn(write)
-
-    @staticmethod
-    def _insert_alert(db: Db, alert: Alert) -> None:
-        db.execute(
-            "INSERT INTO alerts (id, created_at, body) VALUES (?, ?, ?)",
-            (alert.id, _ts(alert.created_at), alert.model_dump_json()),
-        )
-
-    async def add_alert(self, alert: Alert) -> bool:
-        def write(db: Db) -> bool:
-            return bool(
-                db.execute(
-                    "INSERT INTO alerts (id, created_at, body) VALUES (?, ?, ?) "
-                    "ON CONFLICT DO NOTHING",
-                    (alert.id, _ts(alert.created_at), alert.model_dump_json()),
-                ).rowcount
-            )
-
-        return await self._txn(write)
-
-    async def alerts(self, limit: int) -> list[Alert]:
-        def read(db: Db) -> list[Alert]:
-            rows = db.execute(
-                "SELECT body FROM alerts ORDER BY created_at DESC LIMIT ?", (limit,)
-            ).fetchall()
-            return [Alert.model_validate_json(r[0]) for r in rows]
-
-        return await self._query(read)
 
     async def tallies(self) -> Tallies:
         def read(db: Db) -> Tallies:
@@ -605,6 +585,10 @@ class SqlStore(ABC):
                     "SELECT COALESCE(release_reason, 'live'), count(*) FROM claims GROUP BY 1"
                 ),
                 grants=counts(GRANT_STATES),
+                alerts=counts(
+                    "SELECT kind, count(*) FROM alerts WHERE resolved_at IS NULL "
+                    "AND kind IS NOT NULL GROUP BY kind"
+                ),
                 active=tuple(Task.model_validate_json(row[0]) for row in active),
             )
 

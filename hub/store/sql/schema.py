@@ -42,6 +42,37 @@ INDEX_FORMS = """
 """Each report's fit index, ready to load, so a replica starts without parsing reports."""
 
 
+FEEDS = """
+    ALTER TABLE alerts ADD COLUMN fingerprint TEXT;
+    ALTER TABLE alerts ADD COLUMN kind TEXT;
+    ALTER TABLE alerts ADD COLUMN cluster TEXT;
+    ALTER TABLE alerts ADD COLUMN severity TEXT;
+    ALTER TABLE alerts ADD COLUMN resolved_at REAL;
+    UPDATE alerts SET fingerprint = id, resolved_at = created_at;
+    CREATE INDEX alerts_newest ON alerts(created_at, id);
+    CREATE INDEX alerts_open ON alerts(fingerprint) WHERE resolved_at IS NULL;
+    CREATE TABLE counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    INSERT INTO counters (name, value) VALUES ('events', 0);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        topic TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX events_at ON events(at);
+    CREATE TABLE recommendations (
+        id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        body TEXT NOT NULL
+    );
+"""
+"""Alerts that open and resolve, recommendations, and the numbered events announcing both.
+Alerts from before were events: they are resolved as they were raised."""
+
+
 SCHEMA_VERSIONS: tuple[str, ...] = (
     """
     CREATE TABLE clusters (
@@ -111,6 +142,7 @@ SCHEMA_VERSIONS: tuple[str, ...] = (
     GRANTS,
     LEASES,
     INDEX_FORMS,
+    FEEDS,
 )
 
 

@@ -1,0 +1,1 @@
+"""Alerts, recommendations, the event stream of both, and the outgoing webhook."""
