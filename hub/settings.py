@@ -128,10 +128,12 @@ class HubSettings:
             )
         if self.maintain_every is not None and self.maintain_every <= 0:
             raise SettingsError("maintain_every", "must be more than zero, or None")
-        for url in (*self.alertmanagers, *([self.public_url] if self.public_url else [])):
+        given = [("alertmanagers", u, "http://alertmanager:9093") for u in self.alertmanagers]
+        if self.public_url:
+            given.append(("public_url", self.public_url, "https://cclm.example.com"))
+        for setting, url, example in given:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise SettingsError(
-                    "alertmanagers" if url in self.alertmanagers else "public_url",
-                    f"must be an http:// or https:// URL with a host, not {url!r}",
+                    setting, f"must be an http:// or https:// URL with a host, such as {example}"
                 )

@@ -72,8 +72,11 @@ def _endpoint(
     async def handle(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         status = 500
+        # A stream lasts as long as its client: it must not hold off background indexing,
+        # nor count in the request latency.
+        handling = contextlib.nullcontext() if route.streams else hub.handling()
         try:
-            with hub.handling():
+            with handling:
                 if route.role is not None and not hub.ready:
                     raise Unavailable(
                         "the hub is starting; retry in a moment", code=ErrorCode.STARTING
@@ -84,12 +87,18 @@ def _endpoint(
                 response = _respond(await route.handler(Call(request, hub, who, route)))
             status = response.status
             return response
+        except asyncio.CancelledError:
+            # The client left: the normal end of a stream; for anything else, nginx's 499.
+            status = 200 if route.streams else 499
+            raise
         except Exception as error:
             status = getattr(error, "status", 500)
             raise
         finally:
             metrics.requests.labels(route.method, route.path, str(status)).inc()
-            metrics.latency.labels(route.method, route.path).observe(time.perf_counter() - started)
+            if not route.streams:
+                spent = time.perf_counter() - started
+                metrics.latency.labels(route.method, route.path).observe(spent)
 
     return handle
 
@@ -124,25 +133,31 @@ async def _maintain(
     loop = asyncio.get_running_loop()
     evaluated = pushed = float("-inf")
     push: asyncio.Task[None] | None = None
-    while True:
-        await asyncio.sleep(every)
-        try:
-            if not await hub.leading(term):
-                continue
-            metrics.expired.inc(await hub.sweep())
-            await watch_stalls(hub)
-            changed = 0
-            if loop.time() - evaluated >= hub.settings.feeds_every:
-                evaluated = loop.time()
-                changed = await evaluate(hub)
-            due = pushing is not None and (
-                changed or loop.time() - pushed >= pushing.resend.total_seconds()
-            )
-            if pushing is not None and due and (push is None or push.done()):
-                pushed = loop.time()
-                push = loop.create_task(pushing.push(hub))
-        except Exception:
-            log.exception("sweeping or evaluating the feeds failed; retrying in %.0f s", every)
+    try:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                if not await hub.leading(term):
+                    continue
+                metrics.expired.inc(await hub.sweep())
+                await watch_stalls(hub)
+                changed = 0
+                if loop.time() - evaluated >= hub.settings.feeds_every:
+                    evaluated = loop.time()
+                    changed = await evaluate(hub)
+                due = pushing is not None and (
+                    changed or loop.time() - pushed >= pushing.resend.total_seconds()
+                )
+                if pushing is not None and due and (push is None or push.done()):
+                    pushed = loop.time()
+                    push = loop.create_task(pushing.push(hub))  # it logs its own failures
+            except Exception:
+                log.exception("sweeping or evaluating the feeds failed; retrying in %.0f s", every)
+    finally:
+        if push is not None:
+            push.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await push
 
 
 async def _follow(hub: Hub) -> None:

@@ -3,11 +3,12 @@ both that resumes from `Last-Event-ID` (or `after`) without loss or repeats."""
 
 from aiohttp import web
 
+from hub.api import middleware
 from hub.api.routing import Call, Param, Reply, Route
-from hub.errors import Invalid
+from hub.errors import HubError, Invalid
 from hub.feeds import queries, stream
 from hub.models.api import Alert, AlertKind, AlertList, AlertSeverity, Role
-from hub.models.feeds import EventTopic, RecommendationKind, RecommendationList
+from hub.models.feeds import Event, EventTopic, RecommendationKind, RecommendationList
 from hub.models.wire.codes import ErrorCode
 from hub.store import AlertQuery
 
@@ -88,6 +89,15 @@ def _frame(event: str, data: str, ident: int | None = None) -> bytes:
     return f"{head}event: {event}\ndata: {data}\n\n".encode()
 
 
+def _allowed(call: Call) -> bool:
+    """The stream's token still valid: a revoked one ends the stream."""
+    try:
+        middleware.principal(call.hub, call.request, Role.VIEWER)
+    except HubError:
+        return False
+    return True
+
+
 async def events(call: Call) -> Reply:
     after, topics = _resume(call), _topics(call)
     begun, gap = await stream.start(call.hub, after)
@@ -100,18 +110,20 @@ async def events(call: Call) -> Reply:
         },
     )
     await response.prepare(call.request)
-    await response.write(f"retry: {RETRY_MS}\n\n".encode())
-    await response.write(_frame("open", f'{{"after": {begun}}}', begun))
-    if gap is not None:
-        data = f'{{"asked": {gap.asked}, "resumed": {gap.resumed}}}'
-        await response.write(_frame("reset", data, gap.resumed))
-    async for item in stream.follow(call.hub, begun, topics, HEARTBEAT):
-        if isinstance(item, stream.Quiet):
-            await response.write(b": still here\n\n")
-            continue
-        if isinstance(item, stream.Gap):
-            continue
-        await response.write(_frame(item.topic.value, item.model_dump_json(), item.id))
+    try:
+        await response.write(f"retry: {RETRY_MS}\n\n".encode())
+        await response.write(_frame("open", f'{{"after": {begun}}}', begun))
+        if gap is not None:
+            data = f'{{"asked": {gap.asked}, "resumed": {gap.resumed}}}'
+            await response.write(_frame("reset", data, gap.resumed))
+        followed = stream.follow(call.hub, begun, topics, HEARTBEAT, lambda: _allowed(call))
+        async for item in followed:
+            if isinstance(item, stream.Quiet):
+                await response.write(b": still here\n\n")
+            elif isinstance(item, Event):
+                await response.write(_frame(item.topic.value, item.model_dump_json(), item.id))
+    except ConnectionError:
+        pass  # the client went away: that is how a stream ends
     return Reply(200, None, streamed=response)
 
 

@@ -94,7 +94,8 @@ async def events(
     context: ssl.SSLContext | bool = (
         ssl.create_default_context(cafile=connection.ca_file) if connection.ca_file else True
     )
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=connection.timeout)
+    # The hub writes at least every 15 s: three times that without a byte is a dead link.
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=connection.timeout, sock_read=45)
     url = connection.url.rstrip("/") + "/api/v1/events"
     try:
         async with (
@@ -126,4 +127,8 @@ async def events(
     except aiohttp.ClientError as error:
         raise ClientError(
             0, "unreachable", f"cannot reach the hub at {connection.url}: {error}"
+        ) from error
+    except TimeoutError as error:
+        raise ClientError(
+            0, "timeout", f"the hub at {connection.url} sent nothing for 45 s"
         ) from error

@@ -80,6 +80,9 @@ def _wanted(event: Event, args: argparse.Namespace) -> bool:
         return False
     if args.cluster and item.cluster != args.cluster:
         return False
+    severity = getattr(args, "severity", None)
+    if severity and getattr(item, "severity", None) != severity:
+        return False
     return not args.kind or item.kind.value == args.kind
 
 
@@ -105,8 +108,8 @@ async def _watch(connection: Connection, args: argparse.Namespace, topic: str) -
                         await _show_list(connection, args, topic)
                     after = await _handle(frame, args, connection, topic, after)
         except ClientError as error:
-            if error.status:
-                raise
+            if 400 <= error.status < 500:
+                raise  # the token or the flags: reconnecting would not help
             print(f"cclm: {error.message}; reconnecting in {RECONNECT:.0f} s", file=sys.stderr)
         await asyncio.sleep(RECONNECT)
 

@@ -2,10 +2,10 @@
 fleet as the hub knows it: where a stalled or short migration would fit, which VMs to move
 off a cluster below its headroom or without N+1 (and where), which reservations idle.
 
-Checks cost: a pass looks at no more than `MAX_CLUSTERS` crowded clusters and checks at most
-`MAX_MOVES` VMs on each, largest first."""
+Checks cost: a pass checks at most `MAX_CHECKED` migrations and `MAX_CHECKED` crowded
+clusters, at most `MAX_MOVES` VMs on each, largest first."""
 
-from collections.abc import Iterator
+import asyncio
 from datetime import datetime
 
 from hub.capacity import requirements
@@ -18,7 +18,8 @@ from hub.models.feeds import Move, Recommendation
 from hub.models.vm import VirtualMachine
 from hub.service import Hub
 
-MAX_CLUSTERS = 10
+MAX_CHECKED = 10
+"""Migrations, and crowded clusters, checked per pass."""
 MAX_MOVES = 5
 MAX_TARGETS = 3
 MAX_SIZED = 2000
@@ -34,15 +35,17 @@ def _check(hub: Hub, refs: list[str], source: str) -> CheckAnswer | None:
         return None  # the VMs left the report since: nothing to recommend
 
 
-def _elsewhere(hub: Hub, migration: Migration, task: Task, now: datetime) -> Recommendation | None:
+def _worth_checking(migration: Migration, task: Task) -> bool:
     stalled = any(c.type == "stalled" for c in task.conditions)
-    short = migration.check.verdict not in (Verdict.FITS, Verdict.FITS_WITH_WARNINGS)
-    if not (stalled or short):
-        return None
+    return stalled or migration.check.verdict not in (Verdict.FITS, Verdict.FITS_WITH_WARNINGS)
+
+
+def _elsewhere(hub: Hub, migration: Migration, task: Task, now: datetime) -> Recommendation | None:
     refs = [f"{migration.source_cluster}/{vm}" for vm in migration.vms]
     answer = _check(hub, refs, migration.source_cluster)
     if answer is None:
         return None
+    stalled = any(c.type == "stalled" for c in task.conditions)
     why = "is stalled" if stalled else f"was accepted {migration.check.verdict.value}"
     targets = recommend.fitting(answer, migration.target_cluster)
     return recommend.elsewhere(migration, why, targets, now)
@@ -65,19 +68,25 @@ def _largest(
     return [vm for _, _, vm in sorted(sized, key=lambda s: (-s[0], s[1]))[:MAX_MOVES]]
 
 
-def _restore(hub: Hub, cluster: conditions.ClusterView, now: datetime) -> Recommendation | None:
+def _shortfalls(hub: Hub, cluster: conditions.ClusterView) -> list[tuple[str, str, int]]:
+    """(resource key, name, how much more must be free) below the policy's headroom."""
     keep = hub.policy.headroom_percent
     short = []
-    for key, name, percent in (
-        ("cpu_millis", "cpu", keep.cpu),
-        ("memory_bytes", "memory", keep.memory),
-    ):
+    compute = (("cpu_millis", "cpu", keep.cpu), ("memory_bytes", "memory", keep.memory))
+    for key, name, percent in compute:
         summary = cluster.resources.get(key)
         if summary and summary.allocatable and summary.free * 100 < percent * summary.allocatable:
-            short.append((key, name, percent * summary.allocatable // 100 - summary.free))
+            short.append((key, name, int(percent * summary.allocatable // 100) - summary.free))
+    return short
+
+
+def _crowded(hub: Hub, cluster: conditions.ClusterView) -> bool:
     lost = cluster.survives_node_loss is False and hub.policy.survive_largest_node_loss
-    if not short and not lost:
-        return None
+    return lost or bool(_shortfalls(hub, cluster))
+
+
+def _restore(hub: Hub, cluster: conditions.ClusterView, now: datetime) -> Recommendation | None:
+    short = _shortfalls(hub, cluster)
     report = hub.inventory.report(cluster.name)
     if report is None:
         return None
@@ -91,18 +100,16 @@ def _restore(hub: Hub, cluster: conditions.ClusterView, now: datetime) -> Recomm
         if best.verdict not in (Verdict.FITS, Verdict.FITS_WITH_WARNINGS):
             continue
         placed = best.placements[0] if best.placements else None
-        frees = (
-            {"cpu_millis": placed.cpu_millis, "memory_bytes": placed.memory_bytes} if placed else {}
-        )
+        frees = {}
+        if placed is not None:
+            frees = {"cpu_millis": placed.cpu_millis, "memory_bytes": placed.memory_bytes}
         moves.append(Move(vm=f"{cluster.name}/{vm.key}", to=recommend.target(best), frees=frees))
         freed += frees.get(key, 0)
         if short and freed >= deficit:
             break
-    said = (
-        f"keeps less {name} free than the policy's headroom"
-        if short
-        else "could not survive the loss of its largest node (N+1)"
-    )
+    said = f"keeps less {name} free than the policy's headroom"
+    if not short:
+        said = "could not survive the loss of its largest node (N+1)"
     return recommend.restore(cluster.name, said, moves, bool(short) and freed >= deficit, now)
 
 
@@ -116,30 +123,32 @@ def _idle(migration: Migration, task: Task, now: datetime, silence: float) -> Re
     return recommend.idle(migration, (now - heard).total_seconds(), now)
 
 
-def _some(found: Recommendation | None) -> Iterator[Recommendation]:
-    if found is not None:
-        yield found
-
-
-def advise(hub: Hub, view: conditions.View) -> list[Recommendation]:
-    return list(_advise(hub, view))
-
-
-def _advise(hub: Hub, view: conditions.View) -> Iterator[Recommendation]:
+async def advise(hub: Hub, view: conditions.View) -> list[Recommendation]:
+    """At most `MAX_CHECKED` migrations and as many crowded clusters are checked per pass,
+    and the event loop gets a turn after each, so requests are not held up behind them."""
+    found: list[Recommendation] = []
     silence = view.progress_silence.total_seconds()
+    checked = 0
     for migration, task in view.active:
-        for found in (
-            _elsewhere(hub, migration, task, view.now),
-            _idle(migration, task, view.now, silence),
-        ):
-            if found is not None:
-                yield found
+        idle = _idle(migration, task, view.now, silence)
+        if idle is not None:
+            found.append(idle)
+        if checked < MAX_CHECKED and _worth_checking(migration, task):
+            checked += 1
+            elsewhere = _elsewhere(hub, migration, task, view.now)
+            if elsewhere is not None:
+                found.append(elsewhere)
+            await asyncio.sleep(0)
     crowded = [c for c in view.clusters if c.freshness.value in ("fresh", "stale")]
     looked = 0
     for cluster in crowded:
-        if looked >= MAX_CLUSTERS:
-            return
-        found = _restore(hub, cluster, view.now)
-        if found is not None:
-            looked += 1
-            yield found
+        if looked >= MAX_CHECKED:
+            break
+        if not _crowded(hub, cluster):
+            continue
+        looked += 1
+        restored = _restore(hub, cluster, view.now)
+        if restored is not None:
+            found.append(restored)
+        await asyncio.sleep(0)
+    return found

@@ -1,7 +1,7 @@
 """The alerts as the conditions the hub observes make them: a condition seen for the first
-time raises an alert, one seen again keeps it open (and updates it when its text changed),
-one no longer seen resolves it. Pure: what is observed and what is open come in, what to
-write and what to announce go out."""
+time raises an alert, one seen again keeps it open (its text refreshed now and then, an
+update announced when its severity changes), one no longer seen resolves it. Pure: what is
+observed and what is open come in, what to write and what to announce go out."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -12,8 +12,10 @@ from hub.models.api import Alert, AlertKind, AlertSeverity
 from hub.models.feeds import Announcement, EventTopic, EventType
 
 TOUCH_EVERY = timedelta(minutes=1)
-"""How stale an open alert's `last_seen` may get before a pass writes it again: every pass
-sees every open condition, and writing each every few seconds would be waste."""
+"""How stale an open alert's `last_seen` may get before a pass writes it again (with its
+current text: ages and figures in it move on every pass). Every pass sees every open
+condition; writing each every few seconds would be waste, and announcing each would flood
+the streams. Only a change of severity is announced as an update."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,16 +93,12 @@ def reconcile(
             written.append(new)
             announced.append(announcement(EventType.RAISED, new, now))
             continue
-        changed = (alert.message, alert.severity, alert.details) != (
-            seen.message,
-            seen.severity,
-            seen.details,
-        )
-        if changed or now - alert.last_seen >= TOUCH_EVERY:
+        graver = alert.severity != seen.severity
+        if graver or now - alert.last_seen >= TOUCH_EVERY:
             update = {"message": seen.message, "severity": seen.severity, "details": seen.details}
             kept = alert.model_copy(update={**update, "last_seen": now})
             written.append(kept)
-            if changed:
+            if graver:
                 announced.append(announcement(EventType.UPDATED, kept, now))
     for alert in by_print.values():
         lapsed = alert.kind not in owned and now - alert.first_seen >= event_ttl

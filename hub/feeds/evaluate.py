@@ -13,6 +13,8 @@ from hub.service import Hub
 
 RECENT = 50
 """Failed and finished migrations looked at per pass, newest first."""
+EVERY_ACTIVE = 1_000_000
+"""Every migration in flight is looked at: one left out would have its alerts resolved."""
 TWICE_WINDOW = timedelta(days=1)
 """How long after it finished a migration's VMs are watched for running on both sides."""
 
@@ -37,13 +39,12 @@ def _cluster(hub: Hub, entry: Entry, now: datetime) -> conditions.ClusterView:
     )
 
 
-async def _with_tasks(hub: Hub, migrations: list[Migration]) -> list[tuple[Migration, Task]]:
-    out = []
-    for migration in migrations:
-        task = await hub.store.task(migration.task_id)
-        if task is not None:
-            out.append((migration, task))
-    return out
+async def _with_tasks(
+    hub: Hub, migrations: list[Migration], state: State | None, limit: int
+) -> list[tuple[Migration, Task]]:
+    """Each migration with its task, the tasks read in one query."""
+    tasks = {t.migration_id: t for t in await hub.store.tasks(state, None, limit)}
+    return [(m, tasks[m.id]) for m in migrations if m.id in tasks]
 
 
 def _running(hub: Hub, cluster: str, vm: str) -> bool:
@@ -74,12 +75,9 @@ def _drift(hub: Hub) -> list[conditions.Drift]:
 
 
 async def view(hub: Hub) -> conditions.View:
-    now, limit = hub.clock(), hub.settings.list_limit
-    active = [
-        m
-        for state in (State.RUNNING, State.QUEUED)
-        for m in await hub.store.migrations(state, None, limit)
-    ]
+    now = hub.clock()
+    running = await hub.store.migrations(State.RUNNING, None, EVERY_ACTIVE)
+    queued = await hub.store.migrations(State.QUEUED, None, EVERY_ACTIVE)
     failed = [
         m
         for m in await hub.store.migrations(State.FAILED, None, RECENT)
@@ -90,11 +88,13 @@ async def view(hub: Hub) -> conditions.View:
         for m in await hub.store.migrations(State.FINISHED, None, RECENT)
         if now - m.updated_at < TWICE_WINDOW
     ]
+    active = await _with_tasks(hub, running, State.RUNNING, EVERY_ACTIVE)
+    active += await _with_tasks(hub, queued, State.QUEUED, EVERY_ACTIVE)
     return conditions.View(
         clusters=[_cluster(hub, e, now) for e in hub.inventory.entries()],
-        active=await _with_tasks(hub, active),
-        failed=await _with_tasks(hub, failed),
-        twice=_twice(hub, active + finished),
+        active=active,
+        failed=await _with_tasks(hub, failed, State.FAILED, RECENT),
+        twice=_twice(hub, running + queued + finished),
         drift=_drift(hub),
         policy=hub.policy,
         now=now,
@@ -115,7 +115,7 @@ async def evaluate(hub: Hub) -> int:
     if changes.written:
         await hub.store.feeds.write_alerts(changes.written, changes.announced)
     kept = await hub.store.feeds.recommendations()
-    advised = recommend.reconcile(kept, advise.advise(hub, seen), seen.now)
+    advised = recommend.reconcile(kept, await advise.advise(hub, seen), seen.now)
     if advised.written or advised.removed:
         await hub.store.feeds.write_recommendations(
             advised.written, advised.removed, advised.announced

@@ -3,7 +3,7 @@ one: added, changed (same id, new content), removed. Pure."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hub.models.api import CheckAnswer, Migration
 from hub.models.check import Suggestion
@@ -110,8 +110,15 @@ def idle(migration: Migration, quiet_seconds: float, now: datetime) -> Recommend
     )
 
 
-def _same(a: Recommendation, b: Recommendation) -> bool:
-    return (a.message, a.targets, a.moves) == (b.message, b.targets, b.moves)
+REFRESH_EVERY = timedelta(minutes=1)
+"""How often a recommendation that still holds is written again with its current text (the
+seconds and scores in it move on every pass) without being announced."""
+
+
+def _advice(item: Recommendation) -> tuple[object, ...]:
+    """What the recommendation says to do: a change of it is announced."""
+    targets = tuple((t.cluster, t.verdict) for t in item.targets)
+    return targets, tuple((m.vm, m.to.cluster) for m in item.moves)
 
 
 def reconcile(
@@ -121,7 +128,10 @@ def reconcile(
     written, announced = [], []
     for item in fresh:
         old = before.pop(item.id, None)
-        if old is not None and _same(old, item):
+        if old is not None and _advice(old) == _advice(item):
+            if item.message != old.message and now - old.updated_at >= REFRESH_EVERY:
+                update = {"created_at": old.created_at, "updated_at": now}
+                written.append(item.model_copy(update=update))
             continue
         if old is None:
             written.append(item)

@@ -4,7 +4,7 @@ is written, here or on another replica. Events are numbered in commit order (see
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 
 from hub.models.feeds import Event, EventTopic
@@ -15,7 +15,8 @@ BATCH = 200
 
 @dataclass(frozen=True, slots=True)
 class Gap:
-    """Events after the point asked for are gone (pruned): re-list, then go on from `resumed`."""
+    """Events after the point asked for are gone (pruned), or it was never this hub's:
+    re-list, then go on from `resumed`."""
 
     asked: int
     resumed: int
@@ -38,17 +39,24 @@ async def start(hub: Hub, after: int | None) -> tuple[int, Gap | None]:
         return last, None
     if after < first:
         return first, Gap(after, first)
+    if after > last:  # an id this hub never sent (another hub's, or its store was replaced)
+        return last, Gap(after, last)
     return after, None
 
 
 async def follow(
-    hub: Hub, after: int, topics: Collection[EventTopic], heartbeat: float
+    hub: Hub,
+    after: int,
+    topics: Collection[EventTopic],
+    heartbeat: float,
+    allowed: Callable[[], bool] = lambda: True,
 ) -> AsyncIterator[Item]:
-    """Until cancelled: the events of `topics` numbered above `after`, then new ones as they
-    come; a `Quiet` after `heartbeat` seconds without any."""
+    """Until cancelled, or `allowed()` turns false (the token was revoked): the events of
+    `topics` numbered above `after`, then new ones as they come; a `Quiet` after
+    `heartbeat` seconds without any."""
     loop = asyncio.get_running_loop()
     quiet_since = loop.time()
-    while True:
+    while allowed():
         changed = hub.events_changed()
         batch = await hub.store.feeds.events(after, BATCH)
         for event in batch:

@@ -14,6 +14,7 @@ import aiohttp
 from hub.feeds import alertmanager
 from hub.service import Hub
 from hub.store import AlertQuery
+from hub.store.location import redacted
 
 log = logging.getLogger("cclm.feeds")
 RESOLVED_FOR = timedelta(minutes=15)
@@ -36,14 +37,21 @@ class Alertmanagers:
         self.failed = 0
 
     async def push(self, hub: Hub) -> None:
+        """Never raises: a failed push is logged, and the next round sends the alerts again."""
+        try:
+            await self._push(hub)
+        except Exception:
+            log.exception("pushing the alerts to Alertmanager failed; the next round retries")
+
+    async def _push(self, hub: Hub) -> None:
         now = hub.clock()
         feeds = hub.store.feeds
         firing = await feeds.open_alerts()
-        resolved = [
-            a
-            for a in await feeds.alerts(AlertQuery(open=False, limit=500))
-            if a.resolved_at is not None and now - a.resolved_at < RESOLVED_FOR
-        ]
+        open_prints = {a.fingerprint for a in firing}
+        # A resolved occurrence of a condition that fired again has the same labels: sent
+        # with the new one, it would resolve it in Alertmanager.
+        lately = AlertQuery(open=False, limit=1000, resolved_since=now - RESOLVED_FOR)
+        resolved = [a for a in await feeds.alerts(lately) if a.fingerprint not in open_prints]
         body = alertmanager.batch([*firing, *resolved], now, self.resend, self.hub_url)
         if not body:
             return
@@ -68,4 +76,6 @@ class Alertmanagers:
                 await self.pause(delay)
                 delay *= 2
         self.failed += 1
-        log.warning("Alertmanager %s %s; the next round sends the alerts again", url, problem)
+        log.warning(
+            "Alertmanager %s %s; the next round sends the alerts again", redacted(url), problem
+        )

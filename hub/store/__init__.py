@@ -229,6 +229,8 @@ class AlertQuery:
     limit: int = 100
     before: tuple[float, str] | None = None
     """A page's end: alerts first seen before this (first_seen timestamp, id)."""
+    resolved_since: datetime | None = None
+    """Only alerts resolved at or after this."""
 
 
 class FeedStore(Protocol):

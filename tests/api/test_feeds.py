@@ -9,10 +9,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from hub.feeds.evaluate import evaluate
+from hub.feeds.webhook import Alertmanagers
 from tests.api.fleet import east
 from tests.api.test_grants import undo_feeds
+from tests.support import ports
 from tests.support.hub_env import Env
 
 
@@ -226,3 +229,77 @@ async def test_an_alert_from_before_feeds_reads_as_resolved_when_it_was_raised(e
     assert (old["id"], old["fingerprint"]) == ("alert-0123", "alert-0123")
     assert old["first_seen"] == old["resolved_at"] == "2026-11-30T10:00:00Z"
     assert await open_alerts(env, state="open") == []
+
+
+@pytest.mark.usefixtures("spokes")
+async def test_a_stream_ends_when_its_token_is_revoked_and_a_leaving_client_is_no_error(
+    env: Env,
+) -> None:
+    minted = await env.api.call(
+        "POST", "/api/v1/tokens", env.admin, {"name": "console", "role": "viewer"}
+    )
+    token, token_id = minted.body["token"], minted.body["info"]["id"]
+    headers = {"Authorization": f"Bearer {token}"}
+    response = await env.api.client.get("/api/v1/events", headers=headers)
+    assert response.status == 200
+    assert (await env.api.call("DELETE", f"/api/v1/tokens/{token_id}", env.admin)).status == 204
+
+    async def ended() -> None:
+        while await response.content.readline():
+            pass
+
+    await asyncio.wait_for(ended(), timeout=10)  # within one re-read (2 s), not never
+    async with following(env):
+        pass  # a client that leaves mid-stream
+    await asyncio.sleep(0.1)
+    metrics = await (await env.api.client.get("/metrics")).text()
+    assert 'route="/api/v1/events",status="500"' not in metrics
+    assert 'route="/api/v1/events",status="200"' in metrics
+
+
+@pytest.mark.usefixtures("spokes")
+async def test_two_replicas_evaluating_at_once_open_one_alert_per_condition(env: Env) -> None:
+    other = Env(env.db, env.clock, env.policy)
+    other.admin = env.admin
+    await other.start()
+    try:
+        env.clock.advance(130)
+        await asyncio.gather(evaluate(env.hub), evaluate(other.hub), return_exceptions=True)
+        await evaluate(env.hub)
+        prints = [a["fingerprint"] for a in await open_alerts(env, state="open")]
+        assert sorted(prints) == ["spoke-stale:east", "spoke-stale:west"]
+    finally:
+        await other.stop()
+
+
+async def test_alertmanager_gets_a_recurring_condition_once_firing(
+    env: Env, spokes: dict[str, str]
+) -> None:
+    """A resolved occurrence has the labels of the new one: sent beside it, it would resolve it."""
+    received: list[Any] = []
+
+    async def alerts(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/api/v2/alerts", alerts)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = ports.free()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        env.clock.advance(130)
+        await evaluate(env.hub)  # east and west stale
+        await env.report(spokes["east"], east(sequence=2))
+        await evaluate(env.hub)  # east resolved
+        env.clock.advance(130)
+        await evaluate(env.hub)  # east stale again: a new occurrence
+        await Alertmanagers([f"http://127.0.0.1:{port}"]).push(env.hub)
+    finally:
+        await runner.cleanup()
+    [sent] = received
+    east_alerts = [a for a in sent if a["labels"]["fingerprint"] == "spoke-stale:east"]
+    assert len(east_alerts) == 1
+    assert east_alerts[0]["labels"]["alertname"] == "CclmSpokeStale"
+    assert east_alerts[0]["endsAt"] > env.clock().isoformat()[:19], "firing: ends ahead"

@@ -128,7 +128,7 @@ async def test_no_label_names_a_vm_or_a_pod(env: Env) -> None:
     allowed = {
         "cluster", "resource", "unit", "storage_class", "freshness", "kubevirt_version",
         "cdi_version", "level", "state", "phase", "mode", "verdict", "code", "method",
-        "route", "status", "applied", "le",
+        "route", "status", "applied", "le", "kind",
     }  # fmt: skip
     got = await scrape(env)
     used = {name for _, labels in got for name, _ in labels}

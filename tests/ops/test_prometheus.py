@@ -123,7 +123,7 @@ def test_every_dashboard_panel_query_returns_series(prometheus: str) -> None:
 
 
 def test_the_cluster_variable_lists_the_demo_fleet(prometheus: str) -> None:
-    query = urllib.parse.urlencode({"match[]": "cclm_cluster_info"})
+    query = urllib.parse.urlencode({"match[]": "cclm_cluster_freshness"})
     values = _get(f"{prometheus}/api/v1/label/cluster/values?{query}")["data"]
     assert {"prod-east", "gpu-lab", "sim-000"} <= set(values)
 

@@ -42,12 +42,22 @@ def test_a_lasting_condition_is_written_again_only_after_a_minute_and_not_announ
     assert touched.announced == ()
 
 
-def test_a_changed_text_updates_the_same_alert() -> None:
+def test_a_changed_text_is_refreshed_quietly_and_a_changed_severity_is_announced() -> None:
+    """Ages and figures in an alert's text move on every pass: announcing each would flood
+    every stream with an update per open alert every few seconds."""
     [alert] = alerts.reconcile([], [stale()], conditions.OWNED, T0, HOUR).written
-    changed = alerts.reconcile([alert], [stale("east is very late")], conditions.OWNED, T0, HOUR)
-    [updated] = changed.written
-    assert (updated.id, updated.message) == (alert.id, "east is very late")
-    assert [a.type for a in changed.announced] == [EventType.UPDATED]
+    older = stale("east is 190 s late")
+    soon = alerts.reconcile([alert], [older], conditions.OWNED, T0 + timedelta(seconds=5), HOUR)
+    assert (soon.written, soon.announced) == ((), ())
+    later = T0 + timedelta(minutes=2)
+    quiet = alerts.reconcile([alert], [older], conditions.OWNED, later, HOUR)
+    assert [a.message for a in quiet.written] == ["east is 190 s late"]
+    assert quiet.announced == ()
+    worse = Observed("spoke-stale:east", AlertKind.SPOKE_STALE, AlertSeverity.CRITICAL, "x")
+    graver = alerts.reconcile([alert], [worse], conditions.OWNED, T0 + timedelta(seconds=5), HOUR)
+    [updated] = graver.written
+    assert (updated.id, updated.severity) == (alert.id, AlertSeverity.CRITICAL)
+    assert [a.type for a in graver.announced] == [EventType.UPDATED]
 
 
 def test_a_cleared_condition_resolves_and_its_recurrence_is_a_new_alert() -> None:

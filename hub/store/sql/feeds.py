@@ -32,11 +32,20 @@ def announce(db: Db, announced: Sequence[Announcement]) -> None:
         )
 
 
-def write_alert(db: Db, alert: Alert) -> None:
-    db.execute(
+def write_alert(db: Db, alert: Alert) -> bool:
+    """Update the alert, or insert it when new; False when it is new but another alert of its
+    fingerprint is open (another replica raised the same condition first)."""
+    updated = db.execute(
+        "UPDATE alerts SET body = ?, severity = ?, resolved_at = ? WHERE id = ?",
+        (alert.model_dump_json(), alert.severity.value, _ts(alert.resolved_at), alert.id),
+    ).rowcount
+    return bool(updated) or _insert(db, alert)
+
+
+def _insert(db: Db, alert: Alert) -> bool:
+    inserted = db.execute(
         "INSERT INTO alerts (id, created_at, body, fingerprint, kind, cluster, severity, "
-        "resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-        "body = excluded.body, severity = excluded.severity, resolved_at = excluded.resolved_at",
+        "resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (
             alert.id,
             _ts(alert.first_seen),
@@ -47,27 +56,17 @@ def write_alert(db: Db, alert: Alert) -> None:
             alert.severity.value,
             _ts(alert.resolved_at),
         ),
-    )
+    ).rowcount
+    return bool(inserted)
 
 
 def raise_alert(db: Db, alert: Alert, announced: Announcement) -> bool:
-    """Record `alert` unless one with its id exists, and announce it when it is new."""
-    inserted = db.execute(
-        "INSERT INTO alerts (id, created_at, body, fingerprint, kind, cluster, severity) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        (
-            alert.id,
-            _ts(alert.first_seen),
-            alert.model_dump_json(),
-            alert.fingerprint,
-            alert.kind.value,
-            alert.cluster,
-            alert.severity.value,
-        ),
-    ).rowcount
+    """Record `alert` unless one with its id, or an open one of its fingerprint, exists; and
+    announce it when it is new."""
+    inserted = _insert(db, alert)
     if inserted:
         announce(db, (announced,))
-    return bool(inserted)
+    return inserted
 
 
 def _alert(body: str, resolved_at: float | None) -> Alert:
@@ -93,6 +92,9 @@ def _where(query: AlertQuery) -> tuple[str, list[object]]:
         if value is not None:
             clauses.append(f"{column} = ?")
             args.append(value)
+    if query.resolved_since is not None:
+        clauses.append("resolved_at >= ?")
+        args.append(_ts(query.resolved_since))
     if query.before is not None:
         clauses.append("(created_at < ? OR (created_at = ? AND id < ?))")
         args += [query.before[0], query.before[0], query.before[1]]
@@ -136,9 +138,8 @@ class SqlFeeds:
         self, written: Sequence[Alert], announced: Sequence[Announcement]
     ) -> None:
         def write(db: Db) -> None:
-            for alert in written:
-                write_alert(db, alert)
-            announce(db, announced)
+            refused = {alert.id for alert in written if not write_alert(db, alert)}
+            announce(db, [a for a in announced if a.alert is None or a.alert.id not in refused])
 
         await self._txn(write)
 

@@ -50,7 +50,7 @@ FEEDS = """
     ALTER TABLE alerts ADD COLUMN resolved_at REAL;
     UPDATE alerts SET fingerprint = id, resolved_at = created_at;
     CREATE INDEX alerts_newest ON alerts(created_at, id);
-    CREATE INDEX alerts_open ON alerts(fingerprint) WHERE resolved_at IS NULL;
+    CREATE UNIQUE INDEX alerts_open ON alerts(fingerprint) WHERE resolved_at IS NULL;
     CREATE TABLE counters (
         name TEXT PRIMARY KEY,
         value INTEGER NOT NULL
@@ -69,8 +69,9 @@ FEEDS = """
         body TEXT NOT NULL
     );
 """
-"""Alerts that open and resolve, recommendations, and the numbered events announcing both.
-Alerts from before were events: they are resolved as they were raised."""
+"""Alerts that open and resolve (one open alert per fingerprint, even when two replicas raise
+it at once), recommendations, and the numbered events announcing both. Alerts from before
+were events: they are resolved as they were raised."""
 
 
 SCHEMA_VERSIONS: tuple[str, ...] = (
