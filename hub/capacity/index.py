@@ -97,6 +97,9 @@ class ClusterIndex:
     pending_launchers: tuple[PendingLauncher, ...]
     claim_count: int
     _profile_rejections: dict[object, tuple[str | None, ...]] = field(default_factory=dict)
+    memo: dict[str, object] = field(default_factory=dict, compare=False)
+    """What readers derive from this index alone (the console's capacity summary), kept
+    with it: an index never changes, and a changed cluster gets a new one."""
 
     @property
     def cpu_free(self) -> IntArray:
@@ -232,6 +235,7 @@ def with_claims(base: ClusterIndex, claims: Iterable[Claim]) -> ClusterIndex:
         storage_claimed=MappingProxyType(_sum_storage(held)),
         quota_claimed=MappingProxyType(_sum_quota(held)),
         claim_count=len(held),
+        memo={},
     )
 
 

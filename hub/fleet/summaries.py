@@ -172,7 +172,20 @@ def _fields(
         nodes=len(built.node_names),
         nodes_usable=int(built.usable.sum()),
         vms=facts.vms,
-        resources=_resources(built, entry.held_claims),
-        storage=_storage(built),
+        **_capacity(built, entry),
     )
     return fields
+
+
+def _capacity(built: ClusterIndex, entry: Entry) -> dict[str, object]:
+    """Kept with the index: every list, scrape and feeds pass asks for it, and it changes
+    only with the index (a new report, or new claims, make a new one)."""
+    kept = built.memo.get("capacity")
+    if isinstance(kept, dict):
+        return kept
+    found: dict[str, object] = {
+        "resources": _resources(built, entry.held_claims),
+        "storage": _storage(built),
+    }
+    built.memo["capacity"] = found
+    return found

@@ -2,7 +2,7 @@
 recommendations) and one `/metrics` scrape, by the replica doing them.
 
 Fills a fresh store with `--clusters` clusters of `--nodes` nodes (as bench_restart does),
-then times `--runs` feed evaluations and scrapes: first with a quiet fleet, then with a
+then times `--runs` feed evaluations and scrapes: first under the default policy, then a
 policy whose headroom every cluster misses (an alert per cluster and resource, and the
 checks behind `restore-headroom` recommendations, capped per pass). Prints each, then one
 JSON line.
@@ -71,7 +71,7 @@ async def main() -> None:
         await hub.start()
         try:
             quiet = await _timed(args.runs, hub)
-            print("quiet fleet:", quiet, flush=True)
+            print("default policy:", quiet, flush=True)
             crowded = Policy(headroom_percent=Headroom(cpu=99, memory=99, storage=0))
             await hub.set_policy(crowded.model_dump_json())
             short = await _timed(args.runs, hub)
@@ -82,7 +82,7 @@ async def main() -> None:
         "store": args.store,
         "clusters": args.clusters,
         "nodes_per_cluster": args.nodes,
-        "quiet": quiet,
+        "default_policy": quiet,
         "below_headroom": short,
     }
     print(json.dumps(summary))
