@@ -63,7 +63,7 @@ def size(
         findings.append(_claims(vm.key, rendered.claims))
     if findings and nodes.problems:
         return Sized(vm, None, None, tuple(findings), rendered)
-    request = _request(rendered)
+    request = pod_request(rendered)
     wanted = constraints.Constraints(
         tuple(sorted(nodes.node_selector.items())),
         nodes.affinity,
@@ -96,7 +96,8 @@ def with_networks(
     )
 
 
-def _request(rendered: Rendered) -> PodRequest:
+def pod_request(rendered: Rendered) -> PodRequest:
+    """The launcher pod's requests as rendered, whether or not it could be scheduled."""
     totals, limits = rendered.requests, rendered.limits
     return PodRequest(
         cpu_millis=totals.get("cpu", 0),

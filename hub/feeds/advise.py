@@ -61,7 +61,11 @@ def _largest(
         return []
     sized = []
     for vm in [vm for vm in vms if vm.running][:MAX_SIZED]:
-        request = requirements.size(vm, index.target).request
+        size = requirements.size(vm, index.target)
+        # Sized on its own cluster as if received there, a VM may find no node (a host-model
+        # VM's labels): its pod's requests are what its move frees all the same.
+        rendered = size.rendered
+        request = size.request or (requirements.pod_request(rendered) if rendered else None)
         if request is not None:
             amount = request.cpu_millis if key == "cpu_millis" else request.memory_bytes
             sized.append((amount, vm.key, vm))

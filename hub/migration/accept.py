@@ -23,6 +23,7 @@ from hub.models.api import (
     VmReference,
 )
 from hub.models.check import Code, Finding, Severity, TargetResult
+from hub.models.policy import ReceiverTimeouts
 from hub.models.vm import VirtualMachine
 from hub.models.wire.codes import ErrorCode
 from hub.service import Hub
@@ -86,6 +87,7 @@ def records(
     result: TargetResult,
     created_by: str,
     now: datetime,
+    timeouts: ReceiverTimeouts,
 ) -> tuple[Migration, Task]:
     migration_id = f"mig-{secrets.token_hex(8)}"
     task_id = f"task-{secrets.token_hex(8)}"
@@ -120,6 +122,7 @@ def records(
         created_at=now,
         updated_at=now,
         check=result,
+        receiver_timeouts=timeouts,
     )
     return migration, task
 
@@ -201,7 +204,8 @@ async def _attempt(
     evaluation = check.evaluate(index, vms, ctx)
     gate(evaluation.result, request.acknowledge)
     claim = reservations.reserve(evaluation, now, hub.settings.claim_ttl)
-    migration, task = records(request, evaluation.result, created_by, now)
+    timeouts = hub.policy.receiver_timeouts
+    migration, task = records(request, evaluation.result, created_by, now, timeouts)
     outcome = await hub.store.accept(migration, task, claim, record.generation, idempotency_key)
     if outcome.status == Accepted.ACCEPTED:
         entry = hub.inventory.require(target)

@@ -24,6 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from hub.models.check import CheckResult, Code, Mode, TargetResult
 from hub.models.claim import Claim
+from hub.models.policy import ReceiverTimeouts
 from hub.models.report import CdiSettings, KubeVirtSettings, Resources
 from hub.models.vm import MAX_MESSAGE, VirtualMachine, VmSpec, Wire
 
@@ -445,6 +446,10 @@ class Migration(Wire):
     updated_at: AwareDatetime
     check: TargetResult = Field(description="The check the migration was accepted on")
     reservation: ClaimStatus | None = None
+    receiver_timeouts: ReceiverTimeouts = Field(
+        default_factory=ReceiverTimeouts,
+        description="The policy's limits on the receiving pod's wait, as accepted",
+    )
 
 
 class AlertKind(StrEnum):

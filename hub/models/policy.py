@@ -60,6 +60,19 @@ class Scoring(Wire):
     )
 
 
+class ReceiverTimeouts(Wire):
+    """How long KubeVirt lets a migration's receiving pod wait before it deletes the pod and
+    fails the migration, counted from the pod's creation: `unschedulable_seconds` while the
+    scheduler finds no node (KubeVirt's default 300), `pending_seconds` while Pending for any
+    reason (default 900). The executor sets them, when given, on the migration objects it
+    creates (annotations `kubevirt.io/migrationUnschedulablePodTimeoutSeconds` and
+    `kubevirt.io/migrationPendingPodTimeoutSeconds`, KubeVirt's `types.go`), so that someone
+    alerted of a stall has time to make room."""
+
+    unschedulable_seconds: int | None = Field(None, ge=1, le=86_400)
+    pending_seconds: int | None = Field(None, ge=1, le=86_400)
+
+
 class Policy(Wire):
     version: Literal[1] = 1
     headroom_percent: Headroom = Headroom()
@@ -70,3 +83,4 @@ class Policy(Wire):
     eligible_targets: LabelSelector = LabelSelector()
     scoring: Scoring = Scoring()
     max_suggestions: int = Field(5, ge=0, le=100)
+    receiver_timeouts: ReceiverTimeouts = ReceiverTimeouts()

@@ -5,8 +5,11 @@ import asyncio
 from typing import Any
 
 import pytest
+from spoke_agent.executor.jobs import job_of
+from spoke_agent.executor.journal import Journal
 
 from hub.migration.stalls import watch_stalls
+from hub.models.api import Migration
 from tests.api.test_migrations import migrate, reserved_memory
 from tests.support.hub_env import Env
 
@@ -282,3 +285,22 @@ async def test_a_stall_shows_without_waiting_for_the_agents_next_report(
     await report(env, spokes["east"], migration["id"], running)
     assert (await env.api.call("GET", task_path, env.admin)).body["conditions"] == []
     assert await watch_stalls(env.hub) == 0
+
+
+async def test_the_policys_receiver_timeouts_travel_with_the_job(
+    env: Env, spokes: dict[str, str]
+) -> None:
+    policy = {"receiver_timeouts": {"unschedulable_seconds": 900}}
+    assert (await env.api.call("PUT", "/api/v1/policy", env.admin, policy)).status == 200
+    await migrate(env)
+    [listed] = (await jobs(env, spokes["east"])).body["items"]
+    assert listed["receiver_timeouts"] == {"unschedulable_seconds": 900, "pending_seconds": None}
+    job = job_of(Migration.model_validate(listed))
+    assert (job.unschedulable_timeout, job.pending_timeout) == (900, None)
+    journal = Journal(":memory:")
+    journal.remember(job)
+    assert journal.unfinished() == [job], "kept across an agent's restart"
+    refused = await env.api.call(
+        "PUT", "/api/v1/policy", env.admin, {"receiver_timeouts": {"pending_seconds": 0}}
+    )
+    assert refused.status == 400

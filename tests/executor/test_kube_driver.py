@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import kmock
@@ -133,6 +133,33 @@ async def test_live_objects_have_the_shapes_kubevirt_and_cdi_read(clusters: Clus
     assert fake.raw(clusters.source, MIGRATIONS) == {}
     assert fake.raw(clusters.target, MIGRATIONS) == {}
     assert fake.raw(clusters.target, "virtualmachines") == {}
+
+
+async def test_the_policys_receiver_timeouts_reach_kubevirt_on_the_migration_objects(
+    clusters: Clusters,
+) -> None:
+    """KubeVirt reads `kubevirt.io/migrationUnschedulablePodTimeoutSeconds` and
+    `kubevirt.io/migrationPendingPodTimeoutSeconds` off the VirtualMachineInstanceMigration
+    (api/core/v1/types.go:1308-1314) instead of its 300 s and 900 s."""
+    fake.seed(clusters.source, "web", running=True)
+    job = replace(JOB, unschedulable_timeout=900, pending_timeout=1800)
+    await clusters.apply(CreateReceiver(VM, 1, fake.vm("web", "Always")), job)
+    await clusters.apply(StartSending(VM, 1), job)
+    expected = {
+        "kubevirt.io/migrationUnschedulablePodTimeoutSeconds": "900",
+        "kubevirt.io/migrationPendingPodTimeoutSeconds": "1800",
+    }
+    for side in (clusters.target, clusters.source):
+        (made,) = fake.raw(side, MIGRATIONS).values()
+        assert made["metadata"]["annotations"] == expected
+
+
+async def test_without_receiver_timeouts_kubevirts_own_hold(clusters: Clusters) -> None:
+    fake.seed(clusters.source, "web", running=True)
+    await clusters.apply(CreateReceiver(VM, 1, fake.vm("web", "Always")))
+    await clusters.apply(StartSending(VM, 1))
+    (made,) = fake.raw(clusters.target, MIGRATIONS).values()
+    assert "annotations" not in made["metadata"]
 
 
 async def test_a_vm_running_on_the_target_is_never_made_a_receiver(clusters: Clusters) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spoke_agent.drivers import kube_revisions
-from spoke_agent.executor.model import Definition, Phase, Pod, Side, Stamp, Transfer
+from spoke_agent.executor.model import Definition, Job, Phase, Pod, Side, Stamp, Transfer
 
 Obj = dict[str, Any]
 
@@ -299,22 +299,40 @@ def volume_ready(obj: Mapping[str, Any] | None) -> bool:
 # Live migration
 
 
-def migration(job_id: str, vm: str, attempt: int, side: Side, connect_url: str) -> Obj:
-    mid = migration_id(job_id, vm, attempt)
+UNSCHEDULABLE_TIMEOUT = "kubevirt.io/migrationUnschedulablePodTimeoutSeconds"
+PENDING_TIMEOUT = "kubevirt.io/migrationPendingPodTimeoutSeconds"
+"""KubeVirt reads these off the migration object (`MigrationUnschedulablePodTimeoutSeconds-
+Annotation`, `MigrationPendingPodTimeoutSecondsAnnotation`, api/core/v1/types.go) to time out
+its receiving pod, instead of its 300 s and 900 s defaults."""
+
+
+def timeouts(job: Job) -> dict[str, str]:
+    given = (
+        (UNSCHEDULABLE_TIMEOUT, job.unschedulable_timeout),
+        (PENDING_TIMEOUT, job.pending_timeout),
+    )
+    return {name: str(seconds) for name, seconds in given if seconds is not None}
+
+
+def migration(job: Job, vm: str, attempt: int, side: Side, connect_url: str) -> Obj:
+    mid = migration_id(job.id, vm, attempt)
     role = ROLES[side]
     spec: Obj = {"vmiName": split(vm)[1]}
     if side == Side.TARGET:
         spec["receive"] = {"migrationID": mid}
     else:
         spec["sendTo"] = {"migrationID": mid, "connectURL": connect_url}
+    meta: Obj = {
+        "name": f"{mid}-{role}",
+        "namespace": split(vm)[0],
+        "labels": labels(job.id, role, vm, attempt=attempt),
+    }
+    if timeouts(job):
+        meta["annotations"] = timeouts(job)
     return {
         "apiVersion": "kubevirt.io/v1",
         "kind": "VirtualMachineInstanceMigration",
-        "metadata": {
-            "name": f"{mid}-{role}",
-            "namespace": split(vm)[0],
-            "labels": labels(job_id, role, vm, attempt=attempt),
-        },
+        "metadata": meta,
         "spec": spec,
     }
 

@@ -318,7 +318,7 @@ class KubernetesDriver:
             if ko.attempt_of(old) != attempt:
                 self.rest.delete(MIGRATIONS, ko.split(vm)[0], old["metadata"]["name"])
         url = self.settings.connect_url
-        self.rest.create(MIGRATIONS, ko.migration(job.id, vm, attempt, self.side, url))
+        self.rest.create(MIGRATIONS, ko.migration(job, vm, attempt, self.side, url))
 
     def _stop_migrating(self, job: Job, vm: str) -> None:
         for old in self._migrations(job, vm):

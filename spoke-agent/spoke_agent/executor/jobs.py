@@ -113,6 +113,8 @@ def job_of(migration: Migration) -> Job:
         target=migration.target_cluster,
         delete_source=migration.delete_source,
         storage_class_map=dict(migration.storage_class_map),
+        unschedulable_timeout=migration.receiver_timeouts.unschedulable_seconds,
+        pending_timeout=migration.receiver_timeouts.pending_seconds,
     )
 
 

@@ -119,6 +119,8 @@ def _job(data: dict[str, Any]) -> model.Job:
         target=data["target"],
         delete_source=data["delete_source"],
         storage_class_map=dict(data["storage_class_map"]),
+        unschedulable_timeout=data.get("unschedulable_timeout"),
+        pending_timeout=data.get("pending_timeout"),
     )
 
 

@@ -37,6 +37,10 @@ class Job:
     target: str
     delete_source: bool = False
     storage_class_map: Mapping[str, str] = field(default_factory=dict)
+    unschedulable_timeout: int | None = None
+    """Seconds KubeVirt lets the receiving pod stay unschedulable; None: KubeVirt's own."""
+    pending_timeout: int | None = None
+    """Seconds KubeVirt lets the receiving pod stay Pending for any reason; None: its own."""
 
 
 @dataclass(frozen=True, slots=True)
