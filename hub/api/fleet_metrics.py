@@ -37,20 +37,16 @@ class Scraped:
     now: datetime
 
     def collect(self) -> Iterator[Metric]:
+        entries = self.inventory.entries()
+        built = [self.inventory.index(e.name) for e in entries]
         clusters = [
-            summaries.summary(
-                entry,
-                self.inventory.index(entry.name),
-                self.inventory.facts(entry.name),
-                self.policy,
-                self.now,
-            )
-            for entry in self.inventory.entries()
+            summaries.summary(e, b, self.inventory.facts(e.name), self.policy, self.now)
+            for e, b in zip(entries, built, strict=True)
         ]
-        info = {e.name: self.inventory.index(e.name) for e in self.inventory.entries()}
+        cdi = {e.name: b.cdi.version if b else None for e, b in zip(entries, built, strict=True)}
         yield from capacity(clusters)
         yield from storage(clusters)
-        yield from reports(clusters, {n: (i.cdi.version if i else None) for n, i in info.items()})
+        yield from reports(clusters, cdi)
         yield from policy(self.policy)
         yield from store(self.tallies)
         yield from active(self.tallies.active, [c.name for c in clusters])

@@ -27,6 +27,34 @@ class Connection:
     timeout: float = 30.0
 
 
+def _headers(connection: Connection, given: dict[str, str] | None = None) -> dict[str, str]:
+    sent = dict(given or {})
+    if connection.token:
+        sent["Authorization"] = f"Bearer {connection.token}"
+    return sent
+
+
+def _tls(connection: Connection) -> ssl.SSLContext | bool:
+    if connection.ca_file:
+        return ssl.create_default_context(cafile=connection.ca_file)
+    return True
+
+
+def _refused(status: int, data: Any) -> ClientError:
+    """The hub's own code and message from its error body, else the HTTP status."""
+    problem = data.get("error", {}) if isinstance(data, dict) else {}
+    return ClientError(
+        status,
+        problem.get("code", "http_error"),
+        problem.get("message", f"HTTP {status}"),
+        problem.get("details"),
+    )
+
+
+def _unreachable(connection: Connection, error: aiohttp.ClientError) -> ClientError:
+    return ClientError(0, "unreachable", f"cannot reach the hub at {connection.url}: {error}")
+
+
 async def call(
     connection: Connection,
     method: str,
@@ -35,40 +63,31 @@ async def call(
     params: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Any:
-    sent = dict(headers or {})
-    if connection.token:
-        sent["Authorization"] = f"Bearer {connection.token}"
-    context: ssl.SSLContext | bool = (
-        ssl.create_default_context(cafile=connection.ca_file) if connection.ca_file else True
-    )
     timeout = aiohttp.ClientTimeout(total=connection.timeout)
     url = connection.url.rstrip("/") + path
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
             session.request(
-                method, url, json=body, params=params, headers=sent, ssl=context
+                method,
+                url,
+                json=body,
+                params=params,
+                headers=_headers(connection, headers),
+                ssl=_tls(connection),
             ) as response,
         ):
             text = await response.text()
             status = response.status
     except aiohttp.ClientError as error:
-        raise ClientError(
-            0, "unreachable", f"cannot reach the hub at {connection.url}: {error}"
-        ) from error
+        raise _unreachable(connection, error) from error
     except TimeoutError as error:
         raise ClientError(
             0, "timeout", f"the hub at {connection.url} did not answer in time"
         ) from error
     data = json.loads(text) if text else None
     if status >= 400:
-        problem = data.get("error", {}) if isinstance(data, dict) else {}
-        raise ClientError(
-            status,
-            problem.get("code", "http_error"),
-            problem.get("message", f"HTTP {status}"),
-            problem.get("details"),
-        )
+        raise _refused(status, data)
     return data
 
 
@@ -87,29 +106,20 @@ async def events(
     """The hub's event stream from after `after` (from now without it), frame by frame, until
     the hub closes it; `ClientError` when it cannot be opened."""
     headers = {"Accept": "text/event-stream"}
-    if connection.token:
-        headers["Authorization"] = f"Bearer {connection.token}"
     if after is not None:
         headers["Last-Event-ID"] = str(after)
-    context: ssl.SSLContext | bool = (
-        ssl.create_default_context(cafile=connection.ca_file) if connection.ca_file else True
-    )
     # The hub writes at least every 15 s: three times that without a byte is a dead link.
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=connection.timeout, sock_read=45)
     url = connection.url.rstrip("/") + "/api/v1/events"
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(url, params=params, headers=headers, ssl=context) as response,
+            session.get(
+                url, params=params, headers=_headers(connection, headers), ssl=_tls(connection)
+            ) as response,
         ):
             if response.status >= 400:
-                data = json.loads(await response.text() or "{}")
-                problem = data.get("error", {}) if isinstance(data, dict) else {}
-                raise ClientError(
-                    response.status,
-                    problem.get("code", "http_error"),
-                    problem.get("message", f"HTTP {response.status}"),
-                )
+                raise _refused(response.status, json.loads(await response.text() or "{}"))
             fields: dict[str, str] = {}
             async for raw in response.content:
                 line = raw.decode().rstrip("\r\n")
@@ -125,9 +135,7 @@ async def events(
                     )
                 fields = {}
     except aiohttp.ClientError as error:
-        raise ClientError(
-            0, "unreachable", f"cannot reach the hub at {connection.url}: {error}"
-        ) from error
+        raise _unreachable(connection, error) from error
     except TimeoutError as error:
         raise ClientError(
             0, "timeout", f"the hub at {connection.url} sent nothing for 45 s"

@@ -72,29 +72,15 @@ def _largest(
     return [vm for _, _, vm in sorted(sized, key=lambda s: (-s[0], s[1]))[:MAX_MOVES]]
 
 
-def _shortfalls(hub: Hub, cluster: conditions.ClusterView) -> list[tuple[str, str, int]]:
-    """(resource key, name, how much more must be free) below the policy's headroom."""
-    keep = hub.policy.headroom_percent
-    short = []
-    compute = (("cpu_millis", "cpu", keep.cpu), ("memory_bytes", "memory", keep.memory))
-    for key, name, percent in compute:
-        summary = cluster.resources.get(key)
-        if summary and summary.allocatable and summary.free * 100 < percent * summary.allocatable:
-            short.append((key, name, int(percent * summary.allocatable // 100) - summary.free))
-    return short
-
-
-def _crowded(hub: Hub, cluster: conditions.ClusterView) -> bool:
-    lost = cluster.survives_node_loss is False and hub.policy.survive_largest_node_loss
-    return lost or bool(_shortfalls(hub, cluster))
-
-
 def _restore(hub: Hub, cluster: conditions.ClusterView, now: datetime) -> Recommendation | None:
-    short = _shortfalls(hub, cluster)
+    short = conditions.shortfalls(cluster, hub.policy)
     report = hub.inventory.report(cluster.name)
     if report is None:
         return None
-    key, name, deficit = short[0] if short else ("memory_bytes", "memory", 0)
+    worst = short[0] if short else None
+    # Without N+1, memory is what re-homing a lost node's VMs runs out of first.
+    key, name = (worst.key, worst.name) if worst else ("memory_bytes", "memory")
+    deficit = worst.deficit if worst else 0
     moves, freed = [], 0
     for vm in _largest(hub, cluster.name, report.vms, key):
         answer = _check(hub, [f"{cluster.name}/{vm.key}"], cluster.name)
@@ -143,12 +129,13 @@ async def advise(hub: Hub, view: conditions.View) -> list[Recommendation]:
             if elsewhere is not None:
                 found.append(elsewhere)
             await asyncio.sleep(0)
-    crowded = [c for c in view.clusters if c.freshness.value in ("fresh", "stale")]
+    reported = [c for c in view.clusters if c.freshness.value in ("fresh", "stale")]
     looked = 0
-    for cluster in crowded:
+    for cluster in reported:
         if looked >= MAX_CHECKED:
             break
-        if not _crowded(hub, cluster):
+        short = conditions.shortfalls(cluster, hub.policy)
+        if not (short or conditions.lost_n_plus_one(cluster, hub.policy)):
             continue
         looked += 1
         restored = _restore(hub, cluster, view.now)

@@ -121,9 +121,45 @@ def _freshness(cluster: ClusterView, policy: Policy) -> Iterator[Observed]:
         )
 
 
-def _short(cluster: str, resource: str, free: int, whole: int, keep: float) -> Observed | None:
-    if whole <= 0 or free * 100 >= keep * whole:
-        return None
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """CPU or memory of a cluster below the policy's headroom."""
+
+    key: str
+    """The resource as the summaries name it (`cpu_millis`, `memory_bytes`)."""
+    name: str
+    free: int
+    whole: int
+    percent: float
+
+    @property
+    def deficit(self) -> int:
+        """How much more must be free to keep the policy's headroom."""
+        return int(self.percent * self.whole // 100) - self.free
+
+
+def _below(free: int, whole: int, percent: float) -> bool:
+    return whole > 0 and free * 100 < percent * whole
+
+
+def shortfalls(cluster: ClusterView, policy: Policy) -> list[Shortfall]:
+    keep = policy.headroom_percent
+    found = []
+    for key, name, percent in (
+        ("cpu_millis", "cpu", keep.cpu),
+        ("memory_bytes", "memory", keep.memory),
+    ):
+        summary = cluster.resources.get(key)
+        if summary is not None and _below(summary.free, summary.allocatable, percent):
+            found.append(Shortfall(key, name, summary.free, summary.allocatable, percent))
+    return found
+
+
+def lost_n_plus_one(cluster: ClusterView, policy: Policy) -> bool:
+    return policy.survive_largest_node_loss and cluster.survives_node_loss is False
+
+
+def _short(cluster: str, resource: str, free: int, whole: int, keep: float) -> Observed:
     share = free / whole
     return Observed(
         f"below-headroom:{cluster}:{resource}",
@@ -141,26 +177,17 @@ def _short(cluster: str, resource: str, free: int, whole: int, keep: float) -> O
 
 
 def _headroom(cluster: ClusterView, policy: Policy) -> Iterator[Observed]:
-    keep = policy.headroom_percent
-    for key, name, percent in (
-        ("cpu_millis", "cpu", keep.cpu),
-        ("memory_bytes", "memory", keep.memory),
-    ):
-        summary = cluster.resources.get(key)
-        if summary is not None:
-            found = _short(cluster.name, name, summary.free, summary.allocatable, percent)
-            if found is not None:
-                yield found
+    for short in shortfalls(cluster, policy):
+        yield _short(cluster.name, short.name, short.free, short.whole, short.percent)
+    keep = policy.headroom_percent.storage
     for sc in cluster.storage:
-        if sc.free_bytes is not None and sc.capacity_bytes:
-            resource = f"storage class {sc.name}"
-            found = _short(cluster.name, resource, sc.free_bytes, sc.capacity_bytes, keep.storage)
-            if found is not None:
-                yield found
+        whole, free = sc.capacity_bytes or 0, sc.free_bytes
+        if free is not None and _below(free, whole, keep):
+            yield _short(cluster.name, f"storage class {sc.name}", free, whole, keep)
 
 
 def _node_loss(cluster: ClusterView, policy: Policy) -> Iterator[Observed]:
-    if policy.survive_largest_node_loss and cluster.survives_node_loss is False:
+    if lost_n_plus_one(cluster, policy):
         yield Observed(
             f"node-loss:{cluster.name}",
             AlertKind.NODE_LOSS,

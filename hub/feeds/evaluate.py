@@ -5,6 +5,7 @@ transaction each."""
 
 from datetime import datetime, timedelta
 
+from hub.capacity import check, scoring
 from hub.feeds import advise, alerts, conditions, recommend
 from hub.fleet import summaries
 from hub.fleet.inventory import Entry
@@ -24,11 +25,8 @@ def _cluster(hub: Hub, entry: Entry, now: datetime) -> conditions.ClusterView:
     summary = summaries.summary(entry, built, hub.inventory.facts(entry.name), hub.policy, now)
     survives = None
     if built is not None:
-        t = built.totals
-        survives = (
-            t.cpu_used <= t.cpu_allocatable - t.largest_cpu
-            and t.memory_used <= t.memory_allocatable - t.largest_memory
-        )
+        as_it_is = check.batch_aggregates(built, (), {}, check.Context(hub.policy, now))
+        survives = bool(scoring.survives_node_loss(as_it_is))
     return conditions.ClusterView(
         entry.name,
         summary.freshness,
