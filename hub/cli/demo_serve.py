@@ -19,7 +19,7 @@ from spoke_agent.assemble import Spoke
 REPORT_EVERY = 30.0
 """Seconds between the example clusters' reports, well inside the default soft staleness."""
 SCRAPE_EVERY = "5s"
-RULES = Path(__file__).resolve().parents[2] / "charts" / "rules" / "cclm.rules.yaml"
+RULES = Path(__file__).resolve().parents[2] / "charts/hub/files/rules/cclm.rules.yaml"
 """The shipped alert rules, where a checkout (or an editable install) has them."""
 
 
@@ -88,7 +88,7 @@ async def stay(
         f"  admin token    {home / 'admin.token'}\n"
         f"  try            CCLM_HUB={url} cclm clusters --token-file {home / 'admin.token'}\n"
         f"  Prometheus     prometheus --config.file={config}\n"
-        "  Grafana        import charts/dashboards/cclm-fleet.json, pick that Prometheus",
+        "  Grafana        import charts/hub/files/dashboards/cclm-fleet.json, pick that Prometheus",
         flush=True,
     )
     try:

@@ -1,8 +1,9 @@
-"""deploy/spoke-rbac.yaml against what the code asks of the API servers. kmock records the
-driver's requests while it takes every action on both sides of a migration, and the
-minter's while it mints, lists and revokes; the collector's are its `RULES`. Each identity
-must be allowed all it asks for and granted nothing it never asks for. A pass over the
-driver's source checks that the recorded run makes every kind of call the driver has."""
+"""The spoke agent's RBAC (charts/spoke-agent, rendered: the rules' one source) against what
+the code asks of the API servers. kmock records the driver's requests while it takes every
+action on both sides of a migration, and the minter's while it mints, lists and revokes;
+the collector's are its `RULES`. Each identity must be allowed all it asks for and granted
+nothing it never asks for. A pass over the driver's source checks that the recorded run
+makes every kind of call the driver has."""
 
 import ast
 import asyncio
@@ -13,7 +14,6 @@ from typing import Any
 
 import kmock
 import pytest
-import yaml
 from spoke_agent.access.target_tokens import KubernetesMinter
 from spoke_agent.drivers import kube_objects as ko
 from spoke_agent.drivers import kubernetes as driver_module
@@ -37,12 +37,14 @@ from spoke_agent.executor.model import (
 )
 from spoke_agent.report import kube_source
 
+from tests.support import charts
 from tests.support import kubevirt_fake as fake
 from tests.support.grant_api import declare
 from tests.support.kubernetes import api_client, two_clusters
 
 RBAC = "rbac.authorization.k8s.io"
-DOCS = list(yaml.safe_load_all((Path(__file__).parents[2] / "deploy/spoke-rbac.yaml").read_text()))
+DOCS = charts.rbac(charts.render(charts.SPOKE, charts.SPOKE_REQUIRED, namespace="cclm-system"))
+"""The chart's rules, their one source (deploy/spoke-rbac.yaml is their rendering)."""
 AGENT = ("cclm-system", "cclm-spoke")
 VM = f"{fake.NS}/web"
 JOB = Job("job-1", (VM,), "east")

@@ -13,9 +13,9 @@ PACKAGES = {
     "prometheus-alertmanager": "prometheus-alertmanager",
 }
 CHARTS = Path(__file__).resolve().parents[2] / "charts"
-RULES = CHARTS / "rules" / "cclm.rules.yaml"
-RULE_TESTS = CHARTS / "rules" / "tests"
-DASHBOARD = CHARTS / "dashboards" / "cclm-fleet.json"
+RULES = CHARTS / "hub" / "files" / "rules" / "cclm.rules.yaml"
+RULE_TESTS = CHARTS / "hub" / "files" / "rules" / "tests"
+DASHBOARD = CHARTS / "hub" / "files" / "dashboards" / "cclm-fleet.json"
 
 
 def tool(name: str) -> str:
