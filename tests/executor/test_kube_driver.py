@@ -186,8 +186,13 @@ async def test_rsync_pods_mount_the_vms_claims_and_find_each_other(clusters: Clu
     pod = fake.raw(clusters.source, "pods")[ko.client_name(JOB.id, 3, VM)]
     assert _claims(pod) == ["web-root", "web-data"]
     assert all(v["persistentVolumeClaim"]["readOnly"] for v in pod["spec"]["volumes"])
-    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+    env = {
+        e["name"]: e.get("value", e.get("valueFrom")) for e in pod["spec"]["containers"][0]["env"]
+    }
     assert env["SERVER"] == f"{name}.{fake.NS}.svc.clusterset.local:873"
+    # The image's entrypoint learns its own pod from the downward API, to report progress.
+    assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
     assert pod["metadata"]["labels"] == {
         ko.MIGRATION: JOB.id,
         ko.ROLE: "client",

@@ -177,7 +177,7 @@ def _rsync(source: kmock.KubernetesEmulator, target: kmock.KubernetesEmulator) -
     for pod in _pods(target, "server"):
         pod.patch({"status": {"phase": "Running"}})
     for pod in _pods(source, "client"):
-        env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+        env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
         service = env["SERVER"].split(".", 1)[0]
         if service in services and "status" not in pod:
             annotations = {"cclm.io/bytes-copied": str(15 * GIB)}

@@ -62,12 +62,13 @@ _SERVE = (
     f" && exec rsync --daemon --no-detach --port={RSYNC_PORT} --config=/tmp/rsyncd.conf"
 )
 _SEND = (
-    "set -e; for v in $VOLUMES; do rsync -aS --inplace --numeric-ids"
+    "set -e; for v in $VOLUMES; do rsync -aS --inplace --numeric-ids --info=progress2"
     ' "/data/$v/" "rsync://$SERVER/data/$v/"; done'
 )
 """`--inplace`: a copy made again rewrites the disk image where it is, instead of beside
 it in a temporary file that would need the volume twice over (rsync >= 3.1.3 allows it
-with `-S`)."""
+with `-S`). `--info=progress2`: the whole run's bytes, which the image's entrypoint
+(spoke_agent/rsync/wrapper.py) reports."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,6 +435,7 @@ def client_pod(
     env = [
         {"name": "SERVER", "value": f"{server}:{RSYNC_PORT}"},
         {"name": "VOLUMES", "value": " ".join(mounts)},
+        *(_field(name, path) for name, path in _OWN_POD.items()),
     ]
     container: Obj = {"name": "rsync", "image": image, "args": ["sh", "-c", _SEND], "env": env}
     meta = {
@@ -449,6 +451,14 @@ def client_pod(
         "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
     }
     return pod
+
+
+_OWN_POD = {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
+"""The downward API tells the entrypoint which pod's progress annotation to write."""
+
+
+def _field(name: str, path: str) -> Obj:
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
 
 
 def _rsync_pod(meta: Obj, mounts: list[str], container: Obj, read_only: bool = False) -> Obj:
