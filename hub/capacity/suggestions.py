@@ -210,7 +210,7 @@ def _excluded(
 ) -> list[Excluded]:
     """Why each cluster is not suggested. Clusters a capacity prefilter removed are checked
     exactly, up to a bound, so their reason carries the figures instead of a summary."""
-    out = [Excluded(cluster=r.cluster, reason=_first_problem(r)) for r in failed]
+    out = [_exclusion(r.cluster, _problems(r)) for r in failed]
     budget = EXACT_EXCLUSION_REASONS
     for reason, mask in dropped.items():
         for i in np.flatnonzero(mask):
@@ -218,16 +218,26 @@ def _excluded(
             capacity = reason == _TOTAL_SHORT or reason.startswith((_NO_NODE, _REFUSED))
             if capacity and budget > 0:
                 budget -= 1
-                reason_here = _first_problem(check.evaluate(index, vms, ctx).result)
+                problems = _problems(check.evaluate(index, vms, ctx).result)
             else:
-                reason_here = reason
-            out.append(Excluded(cluster=index.name, reason=reason_here))
+                problems = (reason,)
+            out.append(_exclusion(index.name, problems))
     return sorted(out, key=lambda e: e.cluster)
 
 
-def _first_problem(result: TargetResult) -> str:
-    worst = sorted(result.findings, key=lambda f: list(Severity).index(f.severity), reverse=True)
-    return worst[0].message if worst else result.verdict.value
+def _exclusion(cluster: str, problems: tuple[str, ...]) -> Excluded:
+    return Excluded(cluster=cluster, reason=problems[0], reasons=problems)
+
+
+def _problems(result: TargetResult) -> tuple[str, ...]:
+    """What keeps the cluster out, worst first; information is no reason."""
+    rank = list(Severity).index
+    found = sorted(
+        (f for f in result.findings if f.severity != Severity.INFO),
+        key=lambda f: rank(f.severity),
+        reverse=True,
+    )
+    return tuple(f.message for f in found) or (result.verdict.value,)
 
 
 def _suggestion(rank: int, result: TargetResult) -> Suggestion:

@@ -104,7 +104,8 @@ def answer(
         ),
         candidates=tuple(candidates),
         excluded_clusters=tuple(
-            ExcludedCluster(cluster=e.cluster, reason=e.reason) for e in result.excluded
+            ExcludedCluster(cluster=e.cluster, reason=e.reason, reasons=e.reasons)
+            for e in result.excluded
         ),
         cclm_check=result,
     )

@@ -140,6 +140,9 @@ class SplitPlan(Wire):
 class Excluded(Wire):
     cluster: str
     reason: str
+    """The worst problem, for a one-line answer."""
+    reasons: tuple[str, ...] = ()
+    """Every problem found, worst first (one, for a cluster ruled out before it was checked)."""
 
 
 class CheckRequest(BaseModel):

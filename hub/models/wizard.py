@@ -55,8 +55,13 @@ class Candidate(Camel):
 
 
 class ExcludedCluster(Camel):
+    """The console plugin reads `reasons` (kubevirt-ui/kubevirt-plugin, CrossClusterMigration
+    hooks/useClusterRecommendationTypes.ts); the advisor it was written against sends
+    `reason` (stolostron/mtv-integrations api/types.go). Both are sent."""
+
     cluster: str
     reason: str
+    reasons: tuple[str, ...]
 
 
 class MigrationTargets(Camel):

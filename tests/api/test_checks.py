@@ -9,6 +9,7 @@ import yaml
 
 from hub.models.policy import Policy, Staleness
 from tests.api.fleet import east, tiny, west
+from tests.support import console_plugin
 from tests.support.builders import NodeBuilder, report, vm
 from tests.support.hub_env import Env
 
@@ -181,9 +182,12 @@ async def test_wizard_answers_in_the_advisors_shape(fleet: Env) -> None:
     assert west_candidate["availableCPUCores"] == 32
     assert west_candidate["matchedStorageClasses"] == ["ceph"]
     assert west_candidate["cephAvailableBytes"] == 10 * 2**40
-    excluded = {e["cluster"]: e["reason"] for e in body["excludedClusters"]}
+    console_plugin.check(body)
+    excluded = {e["cluster"]: e["reasons"] for e in body["excludedClusters"]}
     assert set(excluded) == {"east", "tiny"}
-    assert "needs 16.3 GiB on one node" in excluded["tiny"]
+    assert "needs 16.3 GiB on one node" in excluded["tiny"][0]
+    # `reason` too, as the advisor the plugin was written against sends it: the worst one.
+    assert all(e["reason"] == e["reasons"][0] for e in body["excludedClusters"])
     assert body["cclmCheck"]["suggestions"][0]["cluster"] == "west"
 
 
@@ -200,6 +204,7 @@ async def test_wizard_omits_the_recommendation_when_nothing_fits(fleet: Env) -> 
     assert answer.status == 200
     assert "recommendation" not in answer.body
     assert answer.body["candidates"] == []
+    console_plugin.check(answer.body)
     assert {e["cluster"] for e in answer.body["excludedClusters"]} == {
         "east",
         "lab",

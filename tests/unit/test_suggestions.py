@@ -38,6 +38,19 @@ def test_suggestions_rank_fitting_clusters_and_explain_the_rest():
     assert "largest free is 4.0 GiB" in full.reason
 
 
+def test_an_excluded_cluster_gives_every_reason_worst_first():
+    # Short of memory on its one node (a blocker) and five minutes silent, past the policy's
+    # soft staleness of 120 s (a warning).
+    crowded = report("crowded", [NodeBuilder("c").memory("32Gi", "24Gi").build()])
+    late = fleet.build([index.build(crowded, {}, NOW - timedelta(minutes=5))])
+    result = run(late, [vm(memory="16Gi")])
+    [excluded] = result.excluded
+    assert len(excluded.reasons) == 2
+    assert "the largest free is 8.0 GiB on c" in excluded.reasons[0]
+    assert "report" in excluded.reasons[1]
+    assert excluded.reason == excluded.reasons[0]
+
+
 def test_the_source_and_target_are_never_suggested_and_locality_counts():
     region = "topology.kubernetes.io/region"
     labels = {"small": {region: "east"}, "big": {region: "west"}, "full": {region: "east"}}
