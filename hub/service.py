@@ -13,7 +13,7 @@ import os
 import secrets
 import socket
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -290,6 +290,9 @@ class Hub:
         if entry is None or entry.registered_at != record.registered_at:
             entry = Entry(record.name, record.labels, record.registered_at, -1)
             self.inventory.put(entry)
+        elif entry.labels != record.labels:
+            entry = replace(entry, labels=record.labels)
+            self.inventory.put(entry)
         elif _was_reset(record, entry):
             # Held as reset; a report that came in since (on any replica) is read below.
             entry = replace(entry, sequence=-1)
@@ -403,6 +406,35 @@ class Hub:
         self.tokens[token.id] = token
         self._writes += 1
         return Registered(cluster=cluster, token=secret)
+
+    async def relabel(self, cluster: str, labels: Mapping[str, str]) -> None:
+        if not await self.store.relabel_cluster(cluster, labels):
+            raise NotFound(f"cluster {cluster!r} is not registered", code=ErrorCode.UNKNOWN_CLUSTER)
+        self._writes += 1
+        await self.resync(cluster)
+
+    async def retire(self, cluster: str, why: str) -> int:
+        """Forget a cluster that is gone: its reservations are released, its tokens stop
+        working, and an alert says so; answers how many reservations were released."""
+        now = self.clock()
+        audit = Alert(
+            id=f"cluster-retired:{cluster}@{secrets.token_hex(8)}",
+            fingerprint=f"cluster-retired:{cluster}",
+            kind=AlertKind.CLUSTER_RETIRED,
+            severity=AlertSeverity.WARNING,
+            message=f"{cluster} was retired: {why}; migrations to or from it cannot go on",
+            cluster=cluster,
+            first_seen=now,
+            last_seen=now,
+        )
+        released = await self.store.retire_cluster(cluster, now, audit)
+        if released is None:
+            raise NotFound(f"cluster {cluster!r} is not registered", code=ErrorCode.UNKNOWN_CLUSTER)
+        log.warning("%s (%d reservations released)", audit.message, released)
+        self.tokens = {k: v for k, v in self.tokens.items() if v.cluster != cluster}
+        self.inventory.remove(cluster)
+        self._writes += 1
+        return released
 
     # reports
 

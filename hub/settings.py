@@ -118,6 +118,12 @@ class HubSettings:
     """Alertmanager URLs the alerts are pushed to (`POST /api/v2/alerts`)."""
     public_url: str | None = None
     """The hub's URL as receivers reach it, for links back to an alert."""
+    managed_clusters: bool = False
+    """Keep the fleet as the hub cluster's Open Cluster Management ManagedClusters are."""
+    kube_auth: bool = False
+    """Check tokens the hub did not issue with the hub cluster's API server."""
+    kubeconfig: Path | None = None
+    """How the hub reaches its own cluster's API for either; None: in the cluster."""
 
     def __post_init__(self) -> None:
         scheme = urlsplit(str(self.database)).scheme

@@ -12,6 +12,7 @@ from aiohttp import web
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from hub.access.kube_review import KubeReviewer
 from hub.api import (
     admin,
     checks,
@@ -33,6 +34,7 @@ from hub.fleet import summaries
 from hub.migration import queries
 from hub.migration.stalls import watch_stalls
 from hub.models.wire.codes import ErrorCode
+from hub.ocm.sync import ManagedClusters
 from hub.service import Hub
 
 log = logging.getLogger("cclm.api")
@@ -83,7 +85,7 @@ def _endpoint(
                     )
                 middleware.refuse_credentials_in_url(request)
                 middleware.refuse_control_characters(request)
-                who = middleware.principal(hub, request, route.role) if route.role else None
+                who = await middleware.principal(hub, request, route.role) if route.role else None
                 response = _respond(await route.handler(Call(request, hub, who, route)))
             status = response.status
             return response
@@ -125,20 +127,30 @@ def _scrape(hub: Hub, metrics: Metrics) -> Callable[[web.Request], Awaitable[web
 
 
 async def _maintain(
-    hub: Hub, metrics: Metrics, every: float, pushing: Alertmanagers | None
+    hub: Hub,
+    metrics: Metrics,
+    every: float,
+    pushing: Alertmanagers | None,
+    ocm: ManagedClusters | None = None,
 ) -> None:
-    """Sweep expired claims and stalls, evaluate the feeds and push the alerts: one replica
-    at a time, under a lease that lapses after three rounds without renewal."""
+    """Sweep expired claims and stalls, evaluate the feeds, push the alerts and follow the
+    ManagedClusters: one replica at a time, under a lease that lapses after three rounds
+    without renewal."""
     term = timedelta(seconds=3 * every)
     loop = asyncio.get_running_loop()
-    evaluated = pushed = float("-inf")
+    evaluated = pushed = synced = float("-inf")
     push: asyncio.Task[None] | None = None
+    syncing: asyncio.Task[None] | None = None
     try:
         while True:
             await asyncio.sleep(every)
             try:
                 if not await hub.leading(term):
                     continue
+                idle = syncing is None or syncing.done()
+                if ocm is not None and idle and loop.time() - synced >= ocm.every:
+                    synced = loop.time()
+                    syncing = loop.create_task(_follow_managed(hub, ocm))
                 metrics.expired.inc(await hub.sweep())
                 await watch_stalls(hub)
                 changed = 0
@@ -154,10 +166,18 @@ async def _maintain(
             except Exception:
                 log.exception("sweeping or evaluating the feeds failed; retrying in %.0f s", every)
     finally:
-        if push is not None:
-            push.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await push
+        for running in (push, syncing):
+            if running is not None:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+
+
+async def _follow_managed(hub: Hub, ocm: ManagedClusters) -> None:
+    try:
+        await ocm.reconcile(hub)
+    except Exception:
+        log.exception("following the ManagedClusters failed; retrying in %.0f s", ocm.every)
 
 
 async def _follow(hub: Hub) -> None:
@@ -189,14 +209,27 @@ async def _listen(hub: Hub) -> None:
         log.exception("the store's feed of changes failed; following it on a timer only")
 
 
+OCM_KEY: web.AppKey[ManagedClusters] = web.AppKey("managed-clusters", ManagedClusters)
+"""With `--managed-clusters`: what follows them (the tests drive it)."""
+
+
 def build(
-    hub: Hub, maintain_every: float | None = 2.0, pushing: Alertmanagers | None = None
+    hub: Hub,
+    maintain_every: float | None = 2.0,
+    pushing: Alertmanagers | None = None,
+    ocm: ManagedClusters | None = None,
+    reviewer: KubeReviewer | None = None,
 ) -> web.Application:
     """The app; `maintain_every=None` leaves sweeping and following the store to the
-    caller (tests drive them); `pushing` sends the alerts to Alertmanagers."""
+    caller (tests drive them); `pushing` sends the alerts to Alertmanagers, `ocm` keeps
+    the fleet as the hub cluster's ManagedClusters, `reviewer` checks its users' tokens."""
     metrics = Metrics()
     app = web.Application(middlewares=[middleware.errors])
     app[METRICS_KEY] = metrics
+    if reviewer is not None:
+        app[middleware.REVIEWER_KEY] = reviewer
+    if ocm is not None:
+        app[OCM_KEY] = ocm
     table = routes()
     for route in table:
         app.router.add_route(route.method, route.path, _endpoint(hub, route, metrics))
@@ -212,7 +245,8 @@ def build(
         await hub.start()
         loop, tasks = asyncio.get_running_loop(), []
         if maintain_every is not None:
-            tasks.append(loop.create_task(_maintain(hub, metrics, maintain_every, pushing)))
+            maintaining = _maintain(hub, metrics, maintain_every, pushing, ocm)
+            tasks.append(loop.create_task(maintaining))
             tasks += [loop.create_task(_follow(hub)), loop.create_task(_listen(hub))]
             tasks.append(loop.create_task(_watch_loop(metrics)))
         yield

@@ -89,10 +89,10 @@ def _frame(event: str, data: str, ident: int | None = None) -> bytes:
     return f"{head}event: {event}\ndata: {data}\n\n".encode()
 
 
-def _allowed(call: Call) -> bool:
+async def _allowed(call: Call) -> bool:
     """The stream's token still valid: a revoked one ends the stream."""
     try:
-        middleware.principal(call.hub, call.request, Role.VIEWER)
+        await middleware.principal(call.hub, call.request, Role.VIEWER)
     except HubError:
         return False
     return True

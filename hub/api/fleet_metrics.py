@@ -23,7 +23,7 @@ from hub.store import Tallies
 
 CAPACITY = ("allocatable", "requested", "reserved", "free")
 STORAGE = ("capacity", "available", "reserved", "free")
-CLAIM_STATES = ("live", "finished", "failed", "cancelled", "expired")
+CLAIM_STATES = ("live", "finished", "failed", "cancelled", "expired", "retired")
 GRANT_STATES = ("waiting", "minted", "failed", "closed")
 
 

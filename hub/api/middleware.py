@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.access.kube_review import KubeReviewer
 from hub.errors import Forbidden, HubError, Invalid, Unauthorized
 from hub.models.api import Role
 from hub.models.wire.codes import ErrorCode
@@ -95,7 +96,11 @@ def refuse_control_characters(request: web.Request) -> None:
         )
 
 
-def principal(hub: Hub, request: web.Request, role: Role) -> Principal:
+REVIEWER_KEY: web.AppKey[KubeReviewer] = web.AppKey("kube-reviewer", KubeReviewer)
+"""With `--kube-auth`: reviews the tokens the hub did not issue with the hub cluster."""
+
+
+async def principal(hub: Hub, request: web.Request, role: Role) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -103,6 +108,9 @@ def principal(hub: Hub, request: web.Request, role: Role) -> Principal:
             "send a token: Authorization: Bearer <token>", code=ErrorCode.MISSING_TOKEN
         )
     found = hub.authenticate(token.strip())
+    reviewer = request.app.get(REVIEWER_KEY)
+    if found is None and reviewer is not None:
+        found = await reviewer.principal(token.strip())
     if found is None:
         raise Unauthorized("the token is not valid (revoked, mistyped or from another hub)")
     if role == Role.SPOKE:

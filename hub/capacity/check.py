@@ -92,7 +92,8 @@ def evaluate(index: ClusterIndex, vms: Sequence[VirtualMachine], ctx: Context) -
             cluster=index.name, verdict=verdict(gate), findings=tuple(gate), report_age_seconds=age
         )
         return Evaluation(result, {}, {}, {}, {})
-    findings = list(gate) + rules.eligibility(index, ctx.policy) + rules.rules_used(index)
+    findings = list(gate) + rules.eligibility(index, ctx.policy) + rules.availability(index)
+    findings += rules.rules_used(index)
     modes = {}
     for vm in vms:
         modes[vm.key], path_findings = paths.migration_mode(vm)

@@ -52,6 +52,10 @@ def sizing_key(cluster: ClusterIndex) -> tuple[object, ...]:
     return cluster.target.key
 
 
+_AVAILABLE = "available"
+"""The key of the availability mask among the memoized selectors' (JSON, never this)."""
+
+
 @dataclass(frozen=True, slots=True)
 class FleetIndex:
     clusters: tuple[ClusterIndex, ...]
@@ -99,6 +103,14 @@ class FleetIndex:
             )
             if len(self._eligible) < 16:
                 self._eligible[key] = mask
+        return mask
+
+    def available(self) -> BoolArray:
+        """Clusters not marked unavailable (their ManagedCluster), memoized for this fleet."""
+        mask = self._eligible.get(_AVAILABLE)
+        if mask is None:
+            mask = np.array([rules.available(c.labels) for c in self.clusters], dtype=np.bool_)
+            self._eligible[_AVAILABLE] = mask
         return mask
 
     def locality(self, source: Mapping[str, str], keys: tuple[str, ...]) -> FloatArray:

@@ -9,7 +9,8 @@ from hub.capacity.constraints import requirement_holds
 from hub.capacity.index import ClusterIndex
 from hub.models import quantity
 from hub.models.check import Code, Finding, Severity
-from hub.models.policy import LabelSelector, Policy
+from hub.models.ocm import AVAILABLE_LABEL, NOT_AVAILABLE, placement_label
+from hub.models.policy import LabelSelector, Policy, TargetSelector
 
 
 def age_seconds(index: ClusterIndex, now: datetime) -> float:
@@ -37,9 +38,41 @@ def freshness(index: ClusterIndex, policy: Policy, now: datetime) -> list[Findin
 
 
 def selects(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.match_labels.items()) and all(
-        requirement_holds(req, labels) for req in selector.match_expressions
+    return (
+        _placed(selector, labels)
+        and all(labels.get(k) == v for k, v in selector.match_labels.items())
+        and all(requirement_holds(req, labels) for req in selector.match_expressions)
     )
+
+
+def _placed(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
+    """A selector naming a Placement admits only the clusters its decisions name, which the
+    hub mirrors as a label (`hub.models.ocm.placement_label`)."""
+    placement = selector.placement if isinstance(selector, TargetSelector) else None
+    if placement is None:
+        return True
+    return labels.get(placement_label(placement.namespace, placement.name)) == "true"
+
+
+def available(labels: Mapping[str, str]) -> bool:
+    """Not marked unavailable: a cluster the hub does not mirror from OCM always is."""
+    return labels.get(AVAILABLE_LABEL) not in NOT_AVAILABLE
+
+
+def availability(index: ClusterIndex) -> list[Finding]:
+    if available(index.labels):
+        return []
+    state = index.labels[AVAILABLE_LABEL]
+    return [
+        Finding(
+            code=Code.CLUSTER_UNAVAILABLE,
+            severity=Severity.CRITICAL,
+            message=f"{index.name}'s ManagedCluster is not Available on the hub cluster "
+            f"(ManagedClusterConditionAvailable is {state}): its agents may not be running, "
+            "and a migration there may never start",
+            details={"available": state},
+        )
+    ]
 
 
 def eligibility(index: ClusterIndex, policy: Policy) -> list[Finding]:

@@ -96,6 +96,7 @@ def candidates(
     drop(
         "not selected by the policy's eligible_targets", fleet.eligible(ctx.policy.eligible_targets)
     )
+    drop("its ManagedCluster is not Available", fleet.available())
     sized = _sizes(fleet, vms, ctx)
     for sizing, per_vm in enumerate(sized):
         refused = [f for s in per_vm if s.request is None for f in s.findings]

@@ -69,6 +69,7 @@ FLAGS = {
     "database": "--db",
     "alertmanagers": "--alertmanager-url",
     "public_url": "--public-url",
+    "kubeconfig": "--kubeconfig",
 }
 
 
@@ -84,6 +85,9 @@ def _assembled(args: argparse.Namespace) -> tuple[Hub, web.Application]:
             limits,
             alertmanagers=tuple(args.alertmanager_url),
             public_url=args.public_url,
+            managed_clusters=args.managed_clusters,
+            kube_auth=args.kube_auth,
+            kubeconfig=args.kubeconfig,
         )
         assembly = assemble(settings)
     except SettingsError as error:
@@ -228,5 +232,24 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         "--public-url",
         metavar="URL",
         help="the hub's URL as alert receivers reach it, for links back to each alert",
+    )
+    run.add_argument(
+        "--managed-clusters",
+        action="store_true",
+        help="keep the fleet as the hub cluster's Open Cluster Management ManagedClusters "
+        "are: register each, mirror its labels, cluster sets and availability, write its "
+        "spoke token to Secret cclm-spoke-token in its namespace, retire the removed",
+    )
+    run.add_argument(
+        "--kube-auth",
+        action="store_true",
+        help="accept the hub cluster's own tokens too (a console proxy forwarding its "
+        "user's): checked with a TokenReview, their role with SubjectAccessReviews",
+    )
+    run.add_argument(
+        "--kubeconfig",
+        type=Path,
+        help="how the hub reaches its own cluster for --managed-clusters and --kube-auth "
+        "(default: the pod's service account)",
     )
     run.set_defaults(run=serve)

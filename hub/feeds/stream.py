@@ -4,7 +4,7 @@ is written, here or on another replica. Events are numbered in commit order (see
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass
 
 from hub.models.feeds import Event, EventTopic
@@ -49,14 +49,14 @@ async def follow(
     after: int,
     topics: Collection[EventTopic],
     heartbeat: float,
-    allowed: Callable[[], bool] = lambda: True,
+    allowed: Callable[[], Awaitable[bool]] | None = None,
 ) -> AsyncIterator[Item]:
     """Until cancelled, or `allowed()` turns false (the token was revoked): the events of
     `topics` numbered above `after`, then new ones as they come; a `Quiet` after
     `heartbeat` seconds without any."""
     loop = asyncio.get_running_loop()
     quiet_since = loop.time()
-    while allowed():
+    while allowed is None or await allowed():
         changed = hub.events_changed()
         batch = await hub.store.feeds.events(after, BATCH)
         for event in batch:

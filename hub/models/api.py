@@ -472,6 +472,8 @@ class AlertKind(StrEnum):
     MODEL_DRIFT = "overhead-above-model"
     """KubeVirt measured a launcher overhead above what its rules give."""
     SEQUENCE_RESET = "sequence-reset"
+    CLUSTER_RETIRED = "cluster-retired"
+    """The cluster was retired (its ManagedCluster was removed): its reservations released."""
 
 
 class AlertSeverity(StrEnum):

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from hub.models.names import Label, Subdomain
 from hub.models.vm import SelectorRequirement, Wire
 
 
@@ -37,6 +38,21 @@ class LabelSelector(Wire):
 
     match_labels: dict[str, str] = Field(default_factory=dict)
     match_expressions: tuple[SelectorRequirement, ...] = ()
+
+
+class PlacementRef(Wire):
+    """An Open Cluster Management Placement on the hub cluster."""
+
+    namespace: Label
+    name: Subdomain
+
+
+class TargetSelector(LabelSelector):
+    """The clusters that may be targets: those the labels select and, when a Placement is
+    named, that its PlacementDecisions name too (the hub reads them with
+    `--managed-clusters`; without it no cluster is selected by a Placement)."""
+
+    placement: PlacementRef | None = None
 
 
 class Weights(Wire):
@@ -80,7 +96,7 @@ class Policy(Wire):
         True, description="Warn when the target could not absorb the loss of its largest node"
     )
     staleness: Staleness = Staleness()
-    eligible_targets: LabelSelector = LabelSelector()
+    eligible_targets: TargetSelector = TargetSelector()
     scoring: Scoring = Scoring()
     max_suggestions: int = Field(5, ge=0, le=100)
     receiver_timeouts: ReceiverTimeouts = ReceiverTimeouts()

@@ -112,11 +112,23 @@ class Env:
         """Wraps the store the hub is given (the race tests gate it)."""
         self.maintain_every: float | None = None
         """None: the test drives sweeps and catch-ups; seconds: the hub runs them itself."""
+        self.hub_cluster: Path | None = None
+        """A kubeconfig of the hub cluster (an emulated one): the hub starts with
+        `--managed-clusters` and `--kube-auth` on it."""
         self._client: TestClient[Any, Any] | None = None
 
     async def start(self) -> None:
-        settings = HubSettings(self.db, self.policy, self.settings, self.maintain_every)
+        settings = HubSettings(
+            self.db,
+            self.policy,
+            self.settings,
+            self.maintain_every,
+            managed_clusters=self.hub_cluster is not None,
+            kube_auth=self.hub_cluster is not None,
+            kubeconfig=self.hub_cluster,
+        )
         assembly = assemble(settings, self.clock, self.wrap(open_store(settings)))
+        self.app = assembly.app
         self.hub, app = assembly.hub, assembly.app
         server = TestServer(app)
         await server.start_server(**api.SERVER_OPTIONS)

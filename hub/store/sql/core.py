@@ -3,7 +3,7 @@
 import asyncio
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -161,6 +161,29 @@ class SqlStore(ABC):
             db.execute("DELETE FROM tokens WHERE cluster = ?", (cluster,))
             self._insert_token(db, token)
             return True
+
+        return await self._txn(write)
+
+    async def relabel_cluster(self, cluster: str, labels: Mapping[str, str]) -> bool:
+        def write(db: Db) -> bool:
+            query = "UPDATE clusters SET labels = ?, generation = generation + 1 WHERE name = ?"
+            return db.execute(query, (json.dumps(dict(labels)), cluster)).rowcount == 1
+
+        return await self._txn(write)
+
+    async def retire_cluster(self, cluster: str, at: datetime, audit: Alert) -> int | None:
+        def write(db: Db) -> int | None:
+            if not db.execute("SELECT 1 FROM clusters WHERE name = ?", (cluster,)).fetchone():
+                return None
+            released = db.execute(
+                "UPDATE claims SET released_at = ?, release_reason = 'retired' "
+                "WHERE cluster = ? AND released_at IS NULL",
+                (_ts(at), cluster),
+            ).rowcount
+            db.execute("DELETE FROM tokens WHERE cluster = ?", (cluster,))
+            db.execute("DELETE FROM clusters WHERE name = ?", (cluster,))
+            feeds.raise_alert(db, *announced(audit))
+            return int(released)
 
         return await self._txn(write)
 
