@@ -15,7 +15,7 @@ from kubernetes import client, config
 
 from hub.models.wire import quantity
 from spoke_agent import health
-from spoke_agent.access import source_connection
+from spoke_agent.access import hub_token, source_connection
 from spoke_agent.access.target_grants import AccessPoint
 from spoke_agent.access.target_tokens import KubernetesMinter
 from spoke_agent.assemble import ClusterParts, Spoke, assemble
@@ -206,6 +206,39 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def fetch_token(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.every is not None and args.every <= 0:
+        print("cclm spoke: --every must be more than 0 seconds")
+        return 2
+    try:
+        api = client.ApiClient(_configuration(args.kubeconfig))
+    except (config.ConfigException, OSError, ValueError) as error:
+        print(f"cclm spoke: --kubeconfig {args.kubeconfig} cannot be used: {error}")
+        return 2
+    try:
+        written = hub_token.write(
+            args.out, hub_token.fetch(api, args.namespace, args.secret, args.key)
+        )
+    except hub_token.TokenUnavailableError as error:
+        if args.every is None:
+            print(f"cclm spoke: {error}")
+            return 1
+        log.warning("%s; retrying", error)
+    else:
+        print(f"cclm spoke: token {'written to' if written else 'unchanged in'} {args.out}")
+    if args.every is not None:
+        with contextlib.suppress(KeyboardInterrupt):
+            hub_token.follow(api, args.namespace, args.secret, args.key, args.out, args.every)
+    return 0
+
+
+def _configuration(kubeconfig: Path) -> client.Configuration:
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    return configuration
+
+
 def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     spoke = commands.add_parser("spoke", help="the agent that reports a cluster to the hub")
     actions = spoke.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -262,3 +295,23 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     )
     agent.add_argument("--rsync-image", default=DriverSettings().rsync_image)
     agent.set_defaults(run=run)
+    fetch = actions.add_parser(
+        "fetch-token",
+        help="copy this cluster's hub token from its Secret on the OCM hub cluster",
+        description="Read the token the hub keeps in Secret cclm-spoke-token in this "
+        "cluster's namespace on the Open Cluster Management hub cluster, and write it to "
+        "--out (mode 0600) for `cclm spoke run --token-file`; with --every, keep it current.",
+    )
+    fetch.add_argument(
+        "--kubeconfig", type=Path, required=True, help="credentials for the hub cluster"
+    )
+    fetch.add_argument(
+        "--namespace", required=True, help="this cluster's namespace on the hub cluster"
+    )
+    fetch.add_argument("--secret", default="cclm-spoke-token", help="default cclm-spoke-token")
+    fetch.add_argument("--key", default="token", help="the Secret's key (default token)")
+    fetch.add_argument("--out", type=Path, required=True, help="where the token is written")
+    fetch.add_argument(
+        "--every", type=float, help="seconds between reads; without it, read once and exit"
+    )
+    fetch.set_defaults(run=fetch_token)

@@ -33,6 +33,8 @@ EVERYTHING: dict[str, Any] = {
     "route": {"enabled": True, "host": "cclm.apps.example.com"},
     "networkPolicy": {"from": [{"namespaceSelector": {"matchLabels": {"team": "virt"}}}]},
     "nodeSelector": {"node-role.kubernetes.io/infra": ""},
+    "managedClusters": {"enabled": True},
+    "kubeAuth": {"enabled": True},
 }
 CUSTOM_RESOURCES = {"ServiceMonitor", "PrometheusRule", "Route"}
 """Kinds of other projects' CRDs, whose schemas kubernetes-validate does not have: held to
@@ -118,6 +120,7 @@ def test_the_command_line_is_one_the_hub_accepts(values: dict[str, Any]) -> None
         assert args.tls_cert == "/etc/cclm/tls/tls.crt"
         assert args.alertmanager_url == EVERYTHING["alertmanagers"]
         assert args.public_url == EVERYTHING["publicUrl"]
+        assert (args.managed_clusters, args.kube_auth, args.kubeconfig) == (True, True, None)
 
 
 def test_the_policy_value_is_the_policy_the_hub_loads() -> None:

@@ -41,6 +41,7 @@ from tests.support import charts
 from tests.support import kubevirt_fake as fake
 from tests.support.grant_api import declare
 from tests.support.kubernetes import api_client, two_clusters
+from tests.support.rbac import Ask, Atom, Grant, ask_of
 
 RBAC = "rbac.authorization.k8s.io"
 DOCS = charts.rbac(charts.render(charts.SPOKE, charts.SPOKE_REQUIRED, namespace="cclm-system"))
@@ -50,48 +51,6 @@ VM = f"{fake.NS}/web"
 JOB = Job("job-1", (VM,), "east")
 VERBS = {"get": "get", "select": "list", "create": "create", "patch": "patch", "delete": "delete"}
 """The driver's calls (`_Rest`'s methods) and the RBAC verb each is checked for."""
-Atom = tuple[str, str, str, str | None]
-"""Verb, API group, resource, resource name (None: any)."""
-
-
-@dataclass(frozen=True)
-class Ask:
-    """One authorization check, as the API server makes it for a request."""
-
-    verb: str
-    group: str
-    resource: str
-    namespace: str | None = None
-    name: str | None = None
-
-    def matches(self, atom: Atom) -> bool:
-        verb, group, resource, name = atom
-        return (self.verb, self.group, self.resource) == (verb, group, resource) and (
-            name is None or name == self.name
-        )
-
-
-@dataclass(frozen=True)
-class Grant:
-    """A rule, in the namespace of the RoleBinding that grants it (None: everywhere)."""
-
-    namespace: str | None
-    rule: dict[str, Any]
-
-    def atoms(self) -> list[Atom]:
-        rule = self.rule
-        names = rule.get("resourceNames") or [None]
-        return list(itertools.product(rule["verbs"], rule["apiGroups"], rule["resources"], names))
-
-    def reaches(self, ask: Ask) -> bool:
-        return self.namespace in (None, ask.namespace)
-
-    def allows(self, ask: Ask) -> bool:
-        return self.reaches(ask) and any(ask.matches(atom) for atom in self.atoms())
-
-    def unused(self, asks: list[Ask]) -> list[Atom]:
-        reached = [ask for ask in asks if self.reaches(ask)]
-        return [a for a in self.atoms() if not any(ask.matches(a) for ask in reached)]
 
 
 @dataclass(frozen=True)
@@ -135,22 +94,6 @@ def _target_grants() -> list[Grant]:
     return [Grant(fake.NS, rule) for rule in _find("ClusterRole", "cclm-migration-target")["rules"]]
 
 
-def _ask(request: kmock.Request) -> Ask:
-    assert request.resource is not None, request.url
-    named = request.name is not None
-    verb = {
-        "GET": "get" if named else "list",
-        "POST": "create",
-        "PATCH": "patch",
-        "PUT": "update",
-        "DELETE": "delete" if named else "deletecollection",
-    }[request.method.value]
-    if request.params.get("watch") == "true":
-        verb = "watch"
-    resource = "/".join(filter(None, [request.resource.plural, request.subresource]))
-    return Ask(verb, request.resource.group, resource, request.namespace, request.name)
-
-
 def _asks(emulator: kmock.KubernetesEmulator) -> list[Ask]:
     """Its requests, and the `bind` on the role that creating a RoleBinding is checked for
     when the creator does not hold every right of the role itself."""
@@ -159,7 +102,7 @@ def _asks(emulator: kmock.KubernetesEmulator) -> list[Ask]:
         for r in emulator
         if r.method == "POST" and r.resource is not None and r.resource.plural == "rolebindings"
     ]
-    return [_ask(r) for r in emulator] + binds
+    return [ask_of(r) for r in emulator] + binds
 
 
 def _every_action() -> list[Action]:
