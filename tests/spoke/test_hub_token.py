@@ -11,7 +11,9 @@ import kmock
 import pytest
 
 from hub.cli import main
+from tests.support import charts
 from tests.support import hub_cluster as hc
+from tests.support.rbac import Grant, ask_of
 
 TOKEN = "cclm_0123456789abcdef_the-secret-part"
 
@@ -77,3 +79,19 @@ async def test_what_cannot_be_read_is_said_plainly(
     assert await fetch(tmp_path / "missing.kubeconfig", out) == 2
     assert "--kubeconfig" in capsys.readouterr().out
     assert await fetch(kubeconfig, out, "--every=0") == 2
+
+
+async def test_it_asks_only_what_the_addons_hub_role_grants(
+    cluster: tuple[kmock.KubernetesEmulator, Path], tmp_path: Path
+) -> None:
+    emulator, kubeconfig = cluster
+    put_secret(emulator, {"token": TOKEN})
+    assert await fetch(kubeconfig, tmp_path / "token") == 0
+    values = {"hub": {"url": "https://cclm.example.com"}, "addon": {"enabled": True}}
+    (reader,) = charts.by_kind(charts.render(charts.SPOKE, values), "ClusterRole")
+    # OCM binds it in the cluster's own namespace on the hub cluster (CurrentCluster).
+    held = [Grant("east", rule) for rule in reader["rules"]]
+    asks = [ask_of(r) for r in emulator]
+    assert asks
+    assert [a for a in asks if not any(g.allows(a) for g in held)] == []
+    assert [atom for g in held for atom in g.unused(asks)] == []

@@ -14,13 +14,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* Required values, refused at install in the values' own terms. */}}
 {{- define "cclm-spoke.checked" -}}
-{{- if not .Values.hub.url }}
-{{- fail "hub.url is required: the hub's URL as this cluster reaches it, such as https://cclm-hub.example.com" }}
-{{- end }}
+{{- include "cclm-spoke.hubRequired" . }}
 {{- if not .Values.cluster }}
 {{- fail "cluster is required: this cluster's name as registered on the hub" }}
 {{- end }}
 {{- if not .Values.token.existingSecret }}
 {{- fail "token.existingSecret is required: a Secret in this namespace holding the cluster's hub token (`cclm clusters token NAME` prints one)" }}
+{{- end }}
+{{- end }}
+
+{{- define "cclm-spoke.hubRequired" -}}
+{{- if not .Values.hub.url }}
+{{- fail "hub.url is required: the hub's URL as the managed clusters reach it, such as https://cclm-hub.example.com" }}
 {{- end }}
 {{- end }}
