@@ -30,6 +30,8 @@ Clock = Callable[[], datetime]
 class Assembly:
     hub: Hub
     app: web.Application
+    managed_clusters: ManagedClusters | None = None
+    """What follows the ManagedClusters, for an edge that drives it itself (the tests)."""
 
 
 def utc_now() -> datetime:
@@ -61,7 +63,7 @@ def assemble(settings: HubSettings, clock: Clock = utc_now, store: Store | None 
         cluster_api = hub_cluster(settings.kubeconfig)
         ocm = ManagedClusters(HubCluster(cluster_api)) if settings.managed_clusters else None
         reviewer = KubeReviewer(cluster_api) if settings.kube_auth else None
-    return Assembly(hub, api.build(hub, settings.maintain_every, pushing, ocm, reviewer))
+    return Assembly(hub, api.build(hub, settings.maintain_every, pushing, ocm, reviewer), ocm)
 
 
 def hub_cluster(kubeconfig: Path | None) -> client.ApiClient:

@@ -35,6 +35,7 @@ from hub.models.api import (
     AlertKind,
     AlertSeverity,
     ClusterRegistration,
+    Migration,
     MintedToken,
     Registered,
     ReportReceipt,
@@ -287,11 +288,11 @@ class Hub:
     async def sync(self, record: ClusterRecord) -> Entry:
         """Bring one cluster's entry up to the store's generation."""
         entry = self.inventory.get(record.name)
+        if entry is not None and entry.labels != record.labels:
+            entry = replace(entry, labels=record.labels)
+            self.inventory.put(entry)
         if entry is None or entry.registered_at != record.registered_at:
             entry = Entry(record.name, record.labels, record.registered_at, -1)
-            self.inventory.put(entry)
-        elif entry.labels != record.labels:
-            entry = replace(entry, labels=record.labels)
             self.inventory.put(entry)
         elif _was_reset(record, entry):
             # Held as reset; a report that came in since (on any replica) is read below.
@@ -413,28 +414,39 @@ class Hub:
         self._writes += 1
         await self.resync(cluster)
 
-    async def retire(self, cluster: str, why: str) -> int:
-        """Forget a cluster that is gone: its reservations are released, its tokens stop
-        working, and an alert says so; answers how many reservations were released."""
+    async def retire(self, cluster: str, why: str) -> list[Migration]:
+        """Forget a cluster that is gone: the migrations to or from it fail (their
+        reservations released), its tokens stop working, and an alert says so; answers the
+        migrations that failed."""
         now = self.clock()
+        stamp = secrets.token_hex(8)
         audit = Alert(
-            id=f"cluster-retired:{cluster}@{secrets.token_hex(8)}",
-            fingerprint=f"cluster-retired:{cluster}",
+            id=f"cluster-retired:{cluster}@{stamp}",
+            fingerprint=f"cluster-retired:{cluster}@{stamp}",
             kind=AlertKind.CLUSTER_RETIRED,
             severity=AlertSeverity.WARNING,
-            message=f"{cluster} was retired: {why}; migrations to or from it cannot go on",
+            message=f"{cluster} was retired: {why}",
             cluster=cluster,
             first_seen=now,
             last_seen=now,
         )
-        released = await self.store.retire_cluster(cluster, now, audit)
-        if released is None:
+        failed = await self.store.retire_cluster(
+            cluster, now, audit, transitions.Retire(cluster, now)
+        )
+        if failed is None:
             raise NotFound(f"cluster {cluster!r} is not registered", code=ErrorCode.UNKNOWN_CLUSTER)
-        log.warning("%s (%d reservations released)", audit.message, released)
+        log.warning("%s; %d migrations to or from it failed", audit.message, len(failed))
         self.tokens = {k: v for k, v in self.tokens.items() if v.cluster != cluster}
         self.inventory.remove(cluster)
         self._writes += 1
-        return released
+        for migration in failed:
+            # The other side's claims were released with the migration; its source agent
+            # hears of the failure at its next long poll.
+            other = {migration.source_cluster, migration.target_cluster} - {cluster}
+            for name in other:
+                await self.resync(name)
+            self.announce_jobs(migration.source_cluster)
+        return failed
 
     # reports
 

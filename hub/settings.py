@@ -132,6 +132,10 @@ class HubSettings:
                 "database",
                 f"must be a SQLite file or a postgresql:// URL, not a {scheme}:// URL",
             )
+        if self.kubeconfig is not None and not (self.managed_clusters or self.kube_auth):
+            raise SettingsError(
+                "kubeconfig", "is used only with --managed-clusters or --kube-auth; add one"
+            )
         if self.maintain_every is not None and self.maintain_every <= 0:
             raise SettingsError("maintain_every", "must be more than zero, or None")
         given = [("alertmanagers", u, "http://alertmanager:9093") for u in self.alertmanagers]

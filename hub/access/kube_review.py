@@ -57,18 +57,22 @@ class KubeReviewer:
 
     async def principal(self, token: str) -> Principal | None:
         """The token's principal, None when the API server does not know the token; raises
-        Forbidden for a user who holds no role, Unavailable when the API cannot answer."""
+        Forbidden (not Unauthorized) for a user who holds no role, since the token is good
+        and only the rights are missing, and Unavailable when the API cannot answer."""
         if tokens.split(token) is not None:
             return None
         key = hashlib.sha256(token.encode()).hexdigest()
         found = self.known.get(key)
         if found is None and key not in self.unknown:
             async with self.reviews:
-                found = await asyncio.to_thread(self._review, token, key)
-            if found is None:
-                self.unknown[key] = True
-            else:
-                self.known[key] = found
+                # A page's burst of requests with one new token waits for the first review.
+                found = self.known.get(key)
+                if found is None and key not in self.unknown:
+                    found = await asyncio.to_thread(self._review, token, key)
+                    if found is None:
+                        self.unknown[key] = True
+                    else:
+                        self.known[key] = found
         if found is None:
             return None
         if found.principal is None:
@@ -84,11 +88,28 @@ class KubeReviewer:
     def _review(self, token: str, key: str) -> Reviewed | None:
         try:
             return self._reviewed(token, key)
-        except (ApiException, HTTPError, OSError) as error:
-            log.warning("the hub cluster's API server could not review a token: %s", error)
-            raise Unavailable(
-                "the hub could not check this token with its cluster's API server; retry soon"
-            ) from None
+        except ApiException as error:
+            if error.status in (401, 403):
+                # Retrying cannot help: say what the hub's administrator must fix.
+                log.error(
+                    "the hub may not review tokens (%s %s): bind its service account to the "
+                    "ClusterRole system:auth-delegator (the hub chart's kubeAuth.enabled does)",
+                    error.status,
+                    error.reason,
+                )
+                raise Unavailable(
+                    "the hub is not allowed to check tokens with its cluster's API server; "
+                    "its administrator must grant it system:auth-delegator"
+                ) from None
+            raise self._unreachable(error) from None
+        except (HTTPError, OSError) as error:
+            raise self._unreachable(error) from None
+
+    def _unreachable(self, error: Exception) -> Unavailable:
+        log.warning("the hub cluster's API server could not review a token: %s", error)
+        return Unavailable(
+            "the hub could not check this token with its cluster's API server; retry soon"
+        )
 
     def _reviewed(self, token: str, key: str) -> Reviewed | None:
         review = client.AuthenticationV1Api(self.api).create_token_review(

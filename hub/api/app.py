@@ -209,10 +209,6 @@ async def _listen(hub: Hub) -> None:
         log.exception("the store's feed of changes failed; following it on a timer only")
 
 
-OCM_KEY: web.AppKey[ManagedClusters] = web.AppKey("managed-clusters", ManagedClusters)
-"""With `--managed-clusters`: what follows them (the tests drive it)."""
-
-
 def build(
     hub: Hub,
     maintain_every: float | None = 2.0,
@@ -228,8 +224,6 @@ def build(
     app[METRICS_KEY] = metrics
     if reviewer is not None:
         app[middleware.REVIEWER_KEY] = reviewer
-    if ocm is not None:
-        app[OCM_KEY] = ocm
     table = routes()
     for route in table:
         app.router.add_route(route.method, route.path, _endpoint(hub, route, metrics))

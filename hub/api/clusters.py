@@ -2,7 +2,7 @@
 
 from hub.api.metrics import METRICS_KEY
 from hub.api.routing import Call, Param, Reply, Route
-from hub.errors import Unauthorized
+from hub.errors import Invalid, Unauthorized
 from hub.fleet import summaries
 from hub.models.api import (
     ClusterDetail,
@@ -14,7 +14,9 @@ from hub.models.api import (
     SequenceReset,
     VmList,
 )
+from hub.models.ocm import RESERVED_PREFIXES
 from hub.models.report import CapacityReport
+from hub.models.wire.codes import ErrorCode
 
 
 async def list_clusters(call: Call) -> Reply:
@@ -56,6 +58,15 @@ async def cluster_vms(call: Call) -> Reply:
 
 async def register(call: Call) -> Reply:
     registration = await call.body(ClusterRegistration)
+    reserved = sorted(k for k in registration.labels if k.startswith(RESERVED_PREFIXES))
+    if reserved:
+        raise Invalid(
+            f"label {reserved[0]} is the hub's own: labels under "
+            + ", ".join(RESERVED_PREFIXES)
+            + " are written from Open Cluster Management's answers only",
+            details={"labels": reserved},
+            code=ErrorCode.INVALID_BODY,
+        )
     registered = await call.hub.register(registration)
     return Reply(201, registered, headers={"Location": f"/api/v1/clusters/{registered.cluster}"})
 

@@ -76,13 +76,21 @@ def availability(index: ClusterIndex) -> list[Finding]:
 
 
 def eligibility(index: ClusterIndex, policy: Policy) -> list[Finding]:
-    if selects(policy.eligible_targets, index.labels):
+    chosen = policy.eligible_targets
+    if selects(chosen, index.labels):
         return []
+    message = f"{index.name} is not selected by the policy's eligible_targets"
+    if chosen.placement is not None and not _placed(chosen, index.labels):
+        where = f"{chosen.placement.namespace}/{chosen.placement.name}"
+        message += (
+            f": Placement {where} has not chosen it (the hub reads its decisions with "
+            "--managed-clusters; without it no cluster is chosen)"
+        )
     return [
         Finding(
             code=Code.TARGET_NOT_ELIGIBLE,
             severity=Severity.WARNING,
-            message=f"{index.name} is not selected by the policy's eligible_targets",
+            message=message,
             details={"labels": dict(index.labels)},
         )
     ]

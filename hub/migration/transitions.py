@@ -57,6 +57,25 @@ class Expire:
 
 
 @dataclass(frozen=True, slots=True)
+class Retire:
+    """A migration to or from a cluster that is gone fails, past its cutover or not: nothing
+    can carry it on there, and its reservations would be held for a cluster the hub no
+    longer knows (nor expire: a released claim has nothing left to lapse)."""
+
+    cluster: str
+    at: datetime
+
+    def __call__(self, migration: Migration, task: Task) -> tuple[Migration, Task] | None:
+        if not migration.state.active:
+            return None
+        message = (
+            f"failed: cluster {self.cluster} was retired (its ManagedCluster is gone), so this "
+            "migration cannot go on; its reservation was released"
+        )
+        return _ended(migration, task, State.FAILED, message, self.at)
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """The executor's progress: the first report starts the task; a final one ends it. A
     migration that already ended (cancelled, expired) is left as it is. A receiving pod seen

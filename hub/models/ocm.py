@@ -17,6 +17,9 @@ CLUSTERSET_PREFIX = "clusterset.cclm.io/"
 """`clusterset.cclm.io/<set>: "true"` for every ManagedClusterSet that selects the cluster,
 by its exclusive label or by its label selector."""
 PLACEMENT_PREFIX = "placement.cclm.io/"
+RESERVED_PREFIXES = ("cluster.cclm.io/", CLUSTERSET_PREFIX, PLACEMENT_PREFIX)
+"""Only the hub writes these: a label that says a cluster is Available, in a set or chosen
+by a Placement must come from OCM's own answer, never from whoever can label a cluster."""
 _NAME = re.compile(r"^[a-z0-9A-Z]([-a-z0-9A-Z_.]*[a-z0-9A-Z])?$")
 
 

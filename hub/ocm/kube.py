@@ -9,6 +9,8 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from hub.ocm.managed import PLACEMENT_LABEL
+
 CLUSTERS = ("cluster.open-cluster-management.io", "v1", "managedclusters")
 SETS = ("cluster.open-cluster-management.io", "v1beta2", "managedclustersets")
 DECISIONS = ("cluster.open-cluster-management.io", "v1beta1", "placementdecisions")
@@ -16,6 +18,10 @@ TOKEN_SECRET = "cclm-spoke-token"
 """In each cluster's namespace on the hub cluster, key `token`: the spoke agent's token,
 which the addon's agent reads with its hub credentials."""
 TIMEOUT = 30.0
+
+
+class ForeignSecretError(RuntimeError):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +49,15 @@ class HubCluster:
             version,
             namespace,
             plural,
-            label_selector=f"cluster.open-cluster-management.io/placement={placement}",
+            label_selector=f"{PLACEMENT_LABEL}={placement}",
             _request_timeout=TIMEOUT,
         )
         return self._items(listed)
 
     def token(self, namespace: str) -> str | None:
-        """The token in the cluster's Secret; None when there is none."""
+        """The token in the cluster's Secret; None when there is none. A Secret of that name
+        that is not the hub's (not Opaque: a service account's token, say) is refused, never
+        read or overwritten."""
         try:
             secret = client.CoreV1Api(self.api).read_namespaced_secret(
                 TOKEN_SECRET, namespace, _request_timeout=TIMEOUT
@@ -58,6 +66,11 @@ class HubCluster:
             if error.status == 404:
                 return None
             raise
+        if (secret.type or "Opaque") != "Opaque":
+            raise ForeignSecretError(
+                f"Secret {namespace}/{TOKEN_SECRET} is of type {secret.type}, not the hub's "
+                "Opaque one; the hub neither reads nor replaces it"
+            )
         encoded = (secret.data or {}).get("token")
         return None if encoded is None else base64.b64decode(encoded).decode(errors="replace")
 

@@ -156,10 +156,13 @@ class ClusterStore(Protocol):
         """Replace the cluster's labels (its generation moves); False when not registered."""
         ...
 
-    async def retire_cluster(self, cluster: str, at: datetime, audit: Alert) -> int | None:
-        """Forget the cluster and its report, revoke its tokens, release the claims live on
-        it and record `audit`, in one transaction; answers how many claims it released
-        (None when the cluster was not registered)."""
+    async def retire_cluster(
+        self, cluster: str, at: datetime, audit: Alert, change: Transition
+    ) -> list[Migration] | None:
+        """Apply `change` to every active migration to or from the cluster, release the
+        claims still live on it, revoke its tokens, forget it and its report, and record
+        `audit`, in one transaction; answers the migrations it changed (None when the
+        cluster was not registered)."""
         ...
 
     async def clusters(self) -> list[ClusterRecord]: ...

@@ -7,6 +7,7 @@ import json
 import subprocess
 from typing import Any
 
+import celpy
 import helm_python as helm
 import pytest
 import yaml
@@ -35,6 +36,7 @@ EVERYTHING: dict[str, Any] = {
     "nodeSelector": {"node-role.kubernetes.io/infra": ""},
     "managedClusters": {"enabled": True},
     "kubeAuth": {"enabled": True},
+    "claimTtlSeconds": 1_000_000,
 }
 CUSTOM_RESOURCES = {"ServiceMonitor", "PrometheusRule", "Route"}
 """Kinds of other projects' CRDs, whose schemas kubernetes-validate does not have: held to
@@ -54,6 +56,9 @@ def env(documents: list[dict[str, Any]]) -> dict[str, Any]:
 @pytest.mark.parametrize("values", [{}, EVERYTHING], ids=["defaults", "everything"])
 @pytest.mark.parametrize("version", charts.KUBERNETES)
 def test_every_object_is_valid_kubernetes(values: dict[str, Any], version: str) -> None:
+    if values and version < "1.30":
+        # ValidatingAdmissionPolicy is GA from 1.30; before, the value turns it off.
+        values = {**values, "managedClusters": {"enabled": True, "admissionPolicy": False}}
     documents = charts.render(charts.HUB, values)
     checked = [d for d in documents if d["kind"] not in CUSTOM_RESOURCES]
     assert checked
@@ -121,6 +126,7 @@ def test_the_command_line_is_one_the_hub_accepts(values: dict[str, Any]) -> None
         assert args.alertmanager_url == EVERYTHING["alertmanagers"]
         assert args.public_url == EVERYTHING["publicUrl"]
         assert (args.managed_clusters, args.kube_auth, args.kubeconfig) == (True, True, None)
+        assert args.claim_ttl == 1_000_000  # as an integer, not Helm's 1e+06
 
 
 def test_the_policy_value_is_the_policy_the_hub_loads() -> None:
@@ -179,6 +185,7 @@ def test_route_and_ingress_reach_the_service() -> None:
         ({"alertmanagers": ["alertmanager:9093"]}, "/alertmanagers/0"),
         ({"database": {"existingSecret": "Not_A_Name"}}, "/database/existingSecret"),
         ({"ingress": {"enabled": True}}, "ingress.enabled needs ingress.host"),
+        ({"persistence": {"enabled": False}}, "persistence.enabled=false needs database"),
     ],
 )
 def test_a_bad_value_is_refused_naming_it(values: dict[str, Any], said: str) -> None:
@@ -192,3 +199,49 @@ def test_the_chart_lints_clean() -> None:
         report = helm.lint(charts.HUB, values, strict=True)
         assert report["errors"] == []
         assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+def _admits(policy: dict[str, Any], request: dict[str, Any]) -> bool | None:
+    """The policy's verdict on a request, by a CEL interpreter: None when it does not apply
+    (its match conditions are false), else whether every validation holds."""
+    env = celpy.Environment()
+    activation = {name: celpy.json_to_cel(value) for name, value in request.items()}
+
+    def holds(expression: str) -> bool:
+        return bool(env.program(env.compile(expression)).evaluate(activation))
+
+    if not all(holds(c["expression"]) for c in policy["spec"]["matchConditions"]):
+        return None
+    return all(holds(v["expression"]) for v in policy["spec"]["validations"])
+
+
+def test_the_hubs_secret_writes_are_held_to_its_token_secrets() -> None:
+    documents = charts.render(charts.HUB, {"managedClusters": {"enabled": True}})
+    policy = charts.one(documents, "ValidatingAdmissionPolicy")
+    binding = charts.one(documents, "ValidatingAdmissionPolicyBinding")
+    assert binding["spec"] == {
+        "policyName": policy["metadata"]["name"],
+        "validationActions": ["Deny"],
+    }
+    hub = {"userInfo": {"username": "system:serviceaccount:cclm:cclm-hub"}}
+    cluster_namespace = {
+        "metadata": {"labels": {"open-cluster-management.io/cluster-name": "east"}}
+    }
+    token = {"metadata": {"name": "cclm-spoke-token"}, "type": "Opaque"}
+    assert _admits(policy, {"request": hub, "object": token, "namespaceObject": cluster_namespace})
+    stolen = {**token, "type": "kubernetes.io/service-account-token"}
+    assert not _admits(
+        policy, {"request": hub, "object": stolen, "namespaceObject": cluster_namespace}
+    )
+    other = {**token, "metadata": {"name": "bootstrap-token-abcdef"}}
+    assert not _admits(
+        policy, {"request": hub, "object": other, "namespaceObject": cluster_namespace}
+    )
+    system = {"metadata": {"name": "kube-system"}}
+    assert not _admits(policy, {"request": hub, "object": token, "namespaceObject": system})
+    someone = {"userInfo": {"username": "system:serviceaccount:kube-system:deployer"}}
+    assert (
+        _admits(policy, {"request": someone, "object": stolen, "namespaceObject": system}) is None
+    )
+    account = charts.one(documents, "ServiceAccount")["metadata"]["name"]
+    assert hub["userInfo"]["username"] == f"system:serviceaccount:cclm:{account}"

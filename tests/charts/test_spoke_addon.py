@@ -47,6 +47,8 @@ def test_the_addon_objects_are_what_ocm_takes() -> None:
         "AddOnTemplate",
         "ClusterManagementAddOn",
         "ClusterRole",
+        "ClusterRole",
+        "ClusterRoleBinding",
         "ManagedClusterSetBinding",
         "Placement",
     ]
@@ -87,14 +89,27 @@ def test_what_ocm_applies_on_a_cluster_is_valid_kubernetes(version: str) -> None
 def test_the_addon_installs_the_same_rbac_and_workload_as_the_chart() -> None:
     namespace = "cclm-system"
     applied = manifests_for("east", rendered())
-    assert applied[0] == {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    orphan = {"addon.open-cluster-management.io/deletion-orphan": ""}
+    assert applied[0] == {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "annotations": orphan},
+    }
     direct = charts.render(charts.SPOKE, {**charts.SPOKE_REQUIRED, "hub": ADDON["hub"]}, namespace)
     assert charts.rbac(applied) == charts.rbac(direct)
     configs = charts.one(rendered(), "AddOnDeploymentConfig")["spec"]
     assert configs["agentInstallNamespace"] == namespace
     assert {d["metadata"].get("namespace", namespace) for d in applied[1:]} == {namespace}
+    # The journal's volume (and its namespace) stay when the addon leaves the cluster.
     claim = charts.one(applied, "PersistentVolumeClaim")
-    assert claim == charts.one(direct, "PersistentVolumeClaim")
+    assert claim["spec"] == charts.one(direct, "PersistentVolumeClaim")["spec"]
+    assert claim["metadata"]["annotations"].items() >= orphan.items()
+    kept = [
+        d["kind"]
+        for d in applied
+        if orphan.items() <= (d["metadata"].get("annotations") or {}).items()
+    ]
+    assert kept == ["Namespace", "PersistentVolumeClaim"]
 
 
 def test_each_cluster_runs_as_itself_with_its_token_from_the_hub() -> None:
@@ -123,7 +138,8 @@ def test_each_cluster_runs_as_itself_with_its_token_from_the_hub() -> None:
 
 def test_the_addon_may_read_only_its_token_secret() -> None:
     documents = rendered()
-    (reader,) = charts.by_kind(documents, "ClusterRole")
+    roles = {d["metadata"]["name"]: d for d in charts.by_kind(documents, "ClusterRole")}
+    reader = roles["cclm-spoke-token-reader"]
     template = charts.one(documents, "AddOnTemplate")
     permission = template["spec"]["registration"][0]["kubeClient"]["hubPermissions"][0]
     assert permission == {
@@ -171,3 +187,33 @@ def test_an_existing_placement_can_be_named_and_a_selector_given() -> None:
 def test_the_addon_needs_only_the_hub_url() -> None:
     with pytest.raises(helm.HelmRenderError, match=r"hub\.url is required"):
         rendered({"addon": {"enabled": True}})
+
+
+def test_ocms_addon_manager_may_bind_that_role_and_no_other() -> None:
+    documents = rendered()
+    binding = charts.one(documents, "ClusterRoleBinding")
+    assert binding["subjects"] == [
+        {
+            "kind": "ServiceAccount",
+            "name": "addon-manager-controller-sa",
+            "namespace": "open-cluster-management-hub",
+        }
+    ]
+    roles = {d["metadata"]["name"]: d for d in charts.by_kind(documents, "ClusterRole")}
+    assert roles[binding["roleRef"]["name"]]["rules"] == [
+        {
+            "apiGroups": ["rbac.authorization.k8s.io"],
+            "resources": ["clusterroles"],
+            "verbs": ["bind"],
+            "resourceNames": ["cclm-spoke-token-reader"],
+        }
+    ]
+
+
+def test_an_unreachable_cluster_keeps_its_agent() -> None:
+    tolerated = charts.one(rendered(), "Placement")["spec"]["tolerations"]
+    keys = {t["key"] for t in tolerated if t["operator"] == "Exists"}
+    assert keys == {
+        "cluster.open-cluster-management.io/unreachable",
+        "cluster.open-cluster-management.io/unavailable",
+    }

@@ -8,7 +8,6 @@ from pathlib import Path
 import kmock
 import pytest
 
-from hub.api.app import OCM_KEY
 from hub.ocm.sync import ManagedClusters
 from tests.support import databases, hub_cluster
 from tests.support.clock import FakeClock
@@ -22,7 +21,8 @@ class Ocm:
 
     @property
     def follower(self) -> ManagedClusters:
-        return self.env.app[OCM_KEY]
+        assert self.env.managed_clusters is not None
+        return self.env.managed_clusters
 
     async def follow(self) -> None:
         await self.follower.reconcile(self.env.hub)

@@ -85,3 +85,10 @@ def test_the_documented_mapping_is_the_one_checked() -> None:
     for role, verb, resource in kube_review.RIGHTS:
         assert f"| {role.value}" in table
         assert f"{verb} {resource}.{kube_review.GROUP}" in table
+
+
+async def test_a_hub_not_allowed_to_review_says_what_to_grant(ocm: Ocm) -> None:
+    ocm.cluster["post /apis/authentication.k8s.io/v1/tokenreviews"] << 403
+    answer = await ocm.env.api.call("GET", "/api/v1/clusters", "sha256~alice")
+    assert answer.status == 503
+    assert "system:auth-delegator" in answer.message

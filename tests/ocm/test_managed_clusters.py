@@ -6,6 +6,7 @@ import base64
 
 import pytest
 
+from hub.capacity import index
 from hub.models.policy import PlacementRef, Policy, TargetSelector
 from tests.api.fleet import east, tiny, west
 from tests.ocm.conftest import Ocm
@@ -135,12 +136,26 @@ async def test_a_removed_cluster_is_retired_and_one_registered_by_hand_is_kept(
     assert accepted.status == 201, accepted.body
 
     hc.remove_cluster(ocm.cluster, "west")
+    # Gone once may be a blip: retired when it is still gone at the next pass.
+    first = await ocm.follower.reconcile(ocm.env.hub)
+    assert (first.absent, first.retire) == (("west",), ())
+    assert (await ocm.env.api.call("GET", "/api/v1/clusters/west", ocm.env.admin)).status == 200
     plan = await ocm.follower.reconcile(ocm.env.hub)
     assert plan.retire == ("west",)
     gone = await ocm.env.api.call("GET", "/api/v1/clusters/west", ocm.env.admin)
     assert gone.status == 404
     assert (await ocm.env.report(west_token, west(sequence=2))).status == 401
-    assert ocm.env.sql("SELECT release_reason FROM claims") == [("retired",)]
+    # The migration into it fails (it cannot go on), its reservation released with it.
+    failed = await ocm.env.api.call(
+        "GET", f"/api/v1/migrations/{accepted.body['id']}", ocm.env.admin
+    )
+    assert failed.body["state"] == "failed"
+    assert ocm.env.sql("SELECT release_reason FROM claims") == [("failed",)]
+    jobs = await ocm.env.api.call(
+        "GET", "/api/v1/clusters/east/jobs", token_of(ocm, "east"), params={"wait": "0"}
+    )
+    assert jobs.status == 200, jobs.body
+    assert jobs.body["items"] == []  # east's agent stops: the job is no longer listed
     alerts = await ocm.env.api.call(
         "GET", "/api/v1/alerts", ocm.env.admin, params={"kind": "cluster-retired"}
     )
@@ -158,8 +173,85 @@ async def test_a_cluster_being_deleted_is_retired(ocm: Ocm) -> None:
     going = hc.managed_cluster("east")
     going["metadata"]["deletionTimestamp"] = "2026-12-02T00:00:00Z"
     hc.put_cluster(ocm.cluster, going)
+    await ocm.follow()
     plan = await ocm.follower.reconcile(ocm.env.hub)
     assert plan.retire == ("east",)
+
+
+async def test_an_empty_list_retires_nobody(ocm: Ocm) -> None:
+    hc.put_cluster(ocm.cluster, hc.managed_cluster("east"))
+    await ocm.follow()
+    hc.remove_cluster(ocm.cluster, "east")
+    for _ in range(3):
+        plan = await ocm.follower.reconcile(ocm.env.hub)
+        assert plan.retire == ()
+    assert (await ocm.env.api.call("GET", "/api/v1/clusters/east", ocm.env.admin)).status == 200
+
+
+async def test_a_cluster_not_yet_accepted_waits(ocm: Ocm) -> None:
+    hc.put_cluster(ocm.cluster, hc.managed_cluster("east", accepted=False))
+    plan = await ocm.follower.reconcile(ocm.env.hub)
+    assert plan.register == ()
+    assert hc.secret(ocm.cluster, "east", "cclm-spoke-token") is None
+    hc.put_cluster(ocm.cluster, hc.managed_cluster("east"))
+    await ocm.follow()
+    assert (await ocm.env.report(token_of(ocm, "east"), east())).status == 202
+
+
+async def test_labels_the_hub_owns_are_never_taken_from_a_cluster(ocm: Ocm) -> None:
+    forged = {
+        "placement.cclm.io/virt.targets": "true",
+        "clusterset.cclm.io/prod": "true",
+        "cluster.cclm.io/available": "true",
+        "feature.open-cluster-management.io/addon-cclm-spoke-agent": "available",
+        "region": "east",
+    }
+    hc.put_cluster(ocm.cluster, hc.managed_cluster("east", forged, available="False"))
+    await ocm.follow()
+    assert await labels_of(ocm, "east") == {
+        "region": "east",
+        **MIRRORED,
+        "cluster.cclm.io/available": "false",
+    }
+    by_hand = await ocm.env.api.call(
+        "POST",
+        "/api/v1/clusters",
+        ocm.env.admin,
+        {"name": "lab", "labels": {"placement.cclm.io/virt.targets": "true"}},
+    )
+    assert by_hand.status == 400
+    assert "placement.cclm.io/virt.targets is the hub's own" in by_hand.message
+
+
+async def test_one_cluster_that_cannot_be_kept_does_not_hold_up_the_rest(ocm: Ocm) -> None:
+    hc.put_cluster(ocm.cluster, hc.managed_cluster("east"))
+    ocm.cluster.objects["v1/secrets", "east", "cclm-spoke-token"] = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/service-account-token",
+        "metadata": {"name": "cclm-spoke-token", "namespace": "east"},
+        "data": {"token": base64.b64encode(b"a service account's").decode()},
+    }
+    hc.put_cluster(ocm.cluster, hc.managed_cluster("west"))
+    await ocm.follow()
+    # east's Secret is not the hub's: left alone (and logged); west is kept all the same.
+    assert hc.secret(ocm.cluster, "east", "cclm-spoke-token")["type"] == (
+        "kubernetes.io/service-account-token"
+    )
+    assert (await ocm.env.report(token_of(ocm, "west"), west())).status == 202
+
+
+async def test_a_cluster_registered_by_hand_is_taken_over(
+    ocm: Ocm, caplog: pytest.LogCaptureFixture
+) -> None:
+    manual = await ocm.env.register("east", {"team": "a"})
+    hc.put_cluster(ocm.cluster, hc.managed_cluster("east", {"team": "b"}))
+    plan = await ocm.follower.reconcile(ocm.env.hub)
+    assert plan.adopt == ("east",)
+    assert "east was registered by hand" in caplog.text
+    assert (await labels_of(ocm, "east"))["team"] == "b"
+    assert (await ocm.env.report(manual, east())).status == 401
+    assert (await ocm.env.report(token_of(ocm, "east"), east())).status == 202
 
 
 async def test_a_placement_chooses_the_eligible_targets(ocm: Ocm) -> None:
@@ -193,10 +285,15 @@ async def test_a_placement_chooses_the_eligible_targets(ocm: Ocm) -> None:
 
 
 def test_without_managed_clusters_a_placement_selects_nothing() -> None:
-    from hub.capacity.rules import selects
+    from hub.capacity.rules import eligibility, selects
+    from tests.support.builders import NOW, NodeBuilder, report
 
     chosen = TargetSelector(placement=PlacementRef(namespace="virt", name="targets"))
     assert not selects(chosen, {"region": "east"})
+    built = index.build(report("west", [NodeBuilder("w").build()]), {}, NOW)
+    [finding] = eligibility(built, Policy(eligible_targets=chosen))
+    assert "Placement virt/targets has not chosen it" in finding.message
+    assert "--managed-clusters" in finding.message
     assert selects(chosen, {"placement.cclm.io/virt.targets": "true"})
     assert (
         Policy.model_validate(

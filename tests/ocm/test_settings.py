@@ -29,3 +29,10 @@ def test_outside_a_pod_without_a_kubeconfig_says_so(
     with pytest.raises(SettingsError) as refused:
         assemble(settings)
     assert "the pod's service account (in-cluster) cannot be used" in refused.value.message
+
+
+def test_a_kubeconfig_for_nothing_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as refused:
+        HubSettings(tmp_path / "hub.db", kubeconfig=tmp_path / "hub.kubeconfig")
+    assert FLAGS[refused.value.setting] == "--kubeconfig"
+    assert "--managed-clusters or --kube-auth" in refused.value.message

@@ -88,7 +88,8 @@ async def test_it_asks_only_what_the_addons_hub_role_grants(
     put_secret(emulator, {"token": TOKEN})
     assert await fetch(kubeconfig, tmp_path / "token") == 0
     values = {"hub": {"url": "https://cclm.example.com"}, "addon": {"enabled": True}}
-    (reader,) = charts.by_kind(charts.render(charts.SPOKE, values), "ClusterRole")
+    roles = charts.by_kind(charts.render(charts.SPOKE, values), "ClusterRole")
+    (reader,) = [r for r in roles if r["metadata"]["name"] == "cclm-spoke-token-reader"]
     # OCM binds it in the cluster's own namespace on the hub cluster (CurrentCluster).
     held = [Grant("east", rule) for rule in reader["rules"]]
     asks = [ask_of(r) for r in emulator]

@@ -173,3 +173,24 @@ async def test_no_command_is_a_usage_error() -> None:
     _out, err = await wrapper.communicate()
     assert wrapper.returncode == 2
     assert b"usage: cclm-rsync-progress COMMAND" in err
+
+
+async def test_a_pod_being_deleted_stops_the_copy_at_once() -> None:
+    wrapper = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "spoke_agent.rsync.wrapper",
+        "sh",
+        "-c",
+        "echo up; sleep 60 & wait",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert wrapper.stdout is not None
+    # Passed through as the command writes it: once it is read, the command runs.
+    assert await asyncio.wait_for(wrapper.stdout.readline(), timeout=10) == b"up\n"
+    wrapper.terminate()
+    status = await asyncio.wait_for(wrapper.wait(), timeout=10)
+    # Forwarded to the command's group, which ended at once; the entrypoint exits with
+    # the shell's status for it (killed by the signal itself, it would be -15).
+    assert status == 128 + 15

@@ -50,9 +50,14 @@ def kubeconfig(path: Path, server: kmock.Server) -> Path:
 
 
 def managed_cluster(
-    name: str, labels: dict[str, str] | None = None, available: str | None = "True"
+    name: str,
+    labels: dict[str, str] | None = None,
+    available: str | None = "True",
+    accepted: bool = True,
 ) -> dict[str, Any]:
     conditions = []
+    if accepted:
+        conditions.append({"type": "HubAcceptedManagedCluster", "status": "True", "reason": "x"})
     if available is not None:
         conditions.append(
             {"type": "ManagedClusterConditionAvailable", "status": available, "reason": "x"}

@@ -17,6 +17,7 @@ from hub.assemble import assemble, open_store
 from hub.models.api import Role
 from hub.models.policy import Headroom, Policy
 from hub.models.report import CapacityReport
+from hub.ocm.sync import ManagedClusters
 from hub.service import Hub
 from hub.settings import HubSettings, Limits
 from hub.store import Store
@@ -112,6 +113,7 @@ class Env:
         """Wraps the store the hub is given (the race tests gate it)."""
         self.maintain_every: float | None = None
         """None: the test drives sweeps and catch-ups; seconds: the hub runs them itself."""
+        self.managed_clusters: ManagedClusters | None = None
         self.hub_cluster: Path | None = None
         """A kubeconfig of the hub cluster (an emulated one): the hub starts with
         `--managed-clusters` and `--kube-auth` on it."""
@@ -128,8 +130,8 @@ class Env:
             kubeconfig=self.hub_cluster,
         )
         assembly = assemble(settings, self.clock, self.wrap(open_store(settings)))
-        self.app = assembly.app
         self.hub, app = assembly.hub, assembly.app
+        self.managed_clusters = assembly.managed_clusters
         server = TestServer(app)
         await server.start_server(**api.SERVER_OPTIONS)
         self._client = TestClient(server)

@@ -48,6 +48,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.database.existingSecret) }}
 {{- fail (printf "replicaCount %d needs database.existingSecret (a PostgreSQL URL): replicas share one PostgreSQL database, and the embedded SQLite store serves one replica" (int .Values.replicaCount)) }}
 {{- end }}
+{{- if not (or .Values.database.existingSecret .Values.persistence.enabled) }}
+{{- fail "persistence.enabled=false needs database.existingSecret: the embedded SQLite store on an emptyDir would lose the fleet, its tokens and every accepted migration at each restart" }}
+{{- end }}
 {{- if and .Values.ingress.enabled (not .Values.ingress.host) }}
 {{- fail "ingress.enabled needs ingress.host: the name people and spoke agents reach the hub by" }}
 {{- end }}

@@ -171,19 +171,28 @@ class SqlStore(ABC):
 
         return await self._txn(write)
 
-    async def retire_cluster(self, cluster: str, at: datetime, audit: Alert) -> int | None:
-        def write(db: Db) -> int | None:
+    async def retire_cluster(
+        self, cluster: str, at: datetime, audit: Alert, change: Transition
+    ) -> list[Migration] | None:
+        def write(db: Db) -> list[Migration] | None:
             if not db.execute("SELECT 1 FROM clusters WHERE name = ?", (cluster,)).fetchone():
                 return None
-            released = db.execute(
+            active = [s.value for s in State if s.active]
+            rows = db.execute(
+                "SELECT id FROM migrations WHERE (source_cluster = ? OR target_cluster = ?) "
+                f"AND state IN ({', '.join('?' * len(active))}) ORDER BY created_at",
+                (cluster, cluster, *active),
+            ).fetchall()
+            changed = [found[0] for row in rows if (found := self._change(db, row[0], change, at))]
+            db.execute(
                 "UPDATE claims SET released_at = ?, release_reason = 'retired' "
                 "WHERE cluster = ? AND released_at IS NULL",
                 (_ts(at), cluster),
-            ).rowcount
+            )
             db.execute("DELETE FROM tokens WHERE cluster = ?", (cluster,))
             db.execute("DELETE FROM clusters WHERE name = ?", (cluster,))
             feeds.raise_alert(db, *announced(audit))
-            return int(released)
+            return changed
 
         return await self._txn(write)
 

@@ -5,8 +5,10 @@ at most every few seconds and once at the end. It exits with the command's statu
 failed copy fails the pod; a report that cannot be written (the pod's ServiceAccount may not
 patch pods) is logged once and never fails the copy."""
 
+import contextlib
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -56,8 +58,24 @@ def _reporter() -> Reporter | None:
         return None
 
 
+def _forward(process: "subprocess.Popen[bytes]") -> None:
+    """As PID 1 the entrypoint gets no default action for SIGTERM: without this, a pod being
+    deleted (a copy cancelled or retried) would wait out its grace period, and rsync would
+    be killed without a word. The command's whole group hears it, `sh -c`'s children too."""
+
+    def handle(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, handle)
+
+
 def run(command: Sequence[str], reporter: Reporter | None) -> int:
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    _forward(process)
     output = process.stdout
     assert isinstance(output, io.BufferedReader)
     tally, rest, reported, last = Tally(), "", -1, 0.0
@@ -75,7 +93,7 @@ def run(command: Sequence[str], reporter: Reporter | None) -> int:
     status = process.wait()
     if reporter and tally.total != reported:
         reporter.report(tally.total)
-    return status
+    return 128 - status if status < 0 else status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
