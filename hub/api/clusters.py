@@ -56,7 +56,7 @@ async def cluster_vms(call: Call) -> Reply:
     return Reply(200, VmList(cluster=entry.name, items=report.vms if report else ()))
 
 
-async def register(call: Call) -> Reply:
+async def register_cluster(call: Call) -> Reply:
     registration = await call.body(ClusterRegistration)
     reserved = sorted(k for k in registration.labels if k.startswith(RESERVED_PREFIXES))
     if reserved:
@@ -71,7 +71,7 @@ async def register(call: Call) -> Reply:
     return Reply(201, registered, headers={"Location": f"/api/v1/clusters/{registered.cluster}"})
 
 
-async def rotate(call: Call) -> Reply:
+async def rotate_cluster_token(call: Call) -> Reply:
     return Reply(200, await call.hub.rotate(call.path("name")))
 
 
@@ -79,7 +79,7 @@ async def reset_sequence(call: Call) -> Reply:
     return Reply(200, await call.hub.reset_sequence(call.path("name"), call.who))
 
 
-async def ingest(call: Call) -> Reply:
+async def ingest_report(call: Call) -> Reply:
     if call.principal is None:
         raise Unauthorized("send the cluster's token")
     body = await call.compressed(call.hub.settings.max_report_bytes)
@@ -103,7 +103,7 @@ ROUTES = (
     Route(
         "POST",
         "/api/v1/clusters",
-        register,
+        register_cluster,
         "Register a cluster; answers its spoke token, shown once",
         Role.ADMIN,
         "clusters",
@@ -143,7 +143,7 @@ ROUTES = (
     Route(
         "POST",
         "/api/v1/clusters/{name}/token",
-        rotate,
+        rotate_cluster_token,
         "Issue a new spoke token for a cluster; the old one stops working",
         Role.ADMIN,
         "clusters",
@@ -152,7 +152,7 @@ ROUTES = (
     Route(
         "POST",
         "/api/v1/clusters/{name}/reports",
-        ingest,
+        ingest_report,
         "A spoke's capacity report (gzip accepted); older or equal sequences are ignored",
         Role.SPOKE,
         "reports",

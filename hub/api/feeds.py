@@ -98,7 +98,7 @@ async def _allowed(call: Call) -> bool:
     return True
 
 
-async def events(call: Call) -> Reply:
+async def stream_events(call: Call) -> Reply:
     after, topics = _resume(call), _topics(call)
     begun, gap = await stream.start(call.hub, after)
     response = web.StreamResponse(
@@ -170,7 +170,7 @@ ROUTES = (
     Route(
         "GET",
         "/api/v1/events",
-        events,
+        stream_events,
         "Server-Sent Events: every alert and recommendation change as it happens",
         Role.VIEWER,
         "feeds",

@@ -19,7 +19,7 @@ async def list_jobs(call: Call) -> Reply:
     return Reply(200, JobList(cluster=cluster, items=tuple(items)))
 
 
-async def progress(call: Call) -> Reply:
+async def report_progress(call: Call) -> Reply:
     cluster = own(call)
     body = await call.body(Progress)
     recorded = await job_progress.record(call.hub, cluster, call.path("id"), body)
@@ -53,7 +53,7 @@ ROUTES = (
     Route(
         "POST",
         "/api/v1/clusters/{cluster}/jobs/{id}/progress",
-        progress,
+        report_progress,
         "Progress of a job: the first report starts its task, each renews its reservation",
         Role.SPOKE,
         "jobs",

@@ -6,8 +6,7 @@ from hub import validation
 from hub.api.metrics import METRICS_KEY
 from hub.api.routing import Call, Param, Reply, Route
 from hub.errors import Invalid
-from hub.migration import accept, queries
-from hub.migration.cancel import cancel as cancel_migration
+from hub.migration import accept, cancel, queries
 from hub.models.api import (
     Migration,
     MigrationList,
@@ -39,7 +38,7 @@ def _idempotency_key(call: Call) -> str | None:
     return key.strip() if key else None
 
 
-async def create(call: Call) -> Reply:
+async def create_migration(call: Call) -> Reply:
     key = _idempotency_key(call)
     request = await call.body(MigrationRequest)
     migration, created = await accept.create(call.hub, request, call.who, key)
@@ -100,8 +99,8 @@ async def get_migration(call: Call) -> Reply:
     return Reply(200, await queries.migration(call.hub, call.path("id")))
 
 
-async def cancel(call: Call) -> Reply:
-    return Reply(200, await cancel_migration(call.hub, call.path("id"), call.who))
+async def cancel_migration(call: Call) -> Reply:
+    return Reply(200, await cancel.cancel(call.hub, call.path("id"), call.who))
 
 
 async def list_tasks(call: Call) -> Reply:
@@ -119,7 +118,7 @@ ROUTES = (
     Route(
         "POST",
         "/api/v1/migrations",
-        create,
+        create_migration,
         "Check, then accept a migration: reserve capacity and queue its task",
         Role.OPERATOR,
         "migrations",
@@ -181,7 +180,7 @@ ROUTES = (
     Route(
         "POST",
         "/api/v1/migrations/{id}/cancel",
-        cancel,
+        cancel_migration,
         "Cancel a migration and release its reservation (repeating it is harmless)",
         Role.OPERATOR,
         "migrations",

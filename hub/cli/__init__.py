@@ -8,7 +8,7 @@ import pydantic
 from spoke_agent import cli as spoke
 
 from hub import policy_files
-from hub.cli import demo, feeds, fleet_files, local, remote, serve, size
+from hub.cli import demo, exits, feeds, fleet_files, local, remote, serve, size
 from hub.cli.client import ClientError
 from hub.cli.usage import UsageError
 from hub.store import StoreError
@@ -35,14 +35,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except (UsageError, policy_files.PolicyError, fleet_files.FleetFileError) as error:
         print(f"cclm: {error}", file=sys.stderr)
-        return 2
+        return exits.USAGE
     except pydantic.ValidationError as error:
         print(f"cclm: {error}", file=sys.stderr)
-        return 2
+        return exits.USAGE
     except StoreError as error:
         print(f"cclm: the store cannot be used: {error}", file=sys.stderr)
-        return 1
+        return exits.FAILED
     except ClientError as error:
         status = f" ({error.status} {error.code})" if error.status else ""
         print(f"cclm: hub{status}: {error.message}", file=sys.stderr)
-        return 1
+        return exits.of_refusal(error.status)

@@ -13,7 +13,7 @@ import yaml
 
 from hub import policy_files, validation
 from hub.capacity import engine
-from hub.cli import fleet_files, render
+from hub.cli import exits, fleet_files, render
 from hub.cli.usage import UsageError, pairs
 from hub.fleet import manifests
 from hub.models import schemas
@@ -91,7 +91,7 @@ def _check(args: argparse.Namespace) -> CheckResult:
         raise UsageError("name at least one VM with --vm CLUSTER/NAMESPACE/NAME or --vm-file FILE")
     policy = policy_files.load(args.policy)
     now = datetime.now(UTC)
-    fleet, reports = fleet_files.load(args.fleet, received_at=now)
+    fleet, reports = fleet_files.load(args.fleet or fleet_files.example_fleet(), received_at=now)
     source: str | None = args.source
     vms: list[VirtualMachine] = []
     if args.vm:
@@ -133,7 +133,7 @@ def check(args: argparse.Namespace) -> int:
         print(json.dumps(result.model_dump(mode="json"), indent=2))
     else:
         print(render.text(result))
-    return 0
+    return exits.of_check(result)
 
 
 def _policy(args: argparse.Namespace) -> int:
@@ -146,8 +146,12 @@ def add_check_arguments(check_parser: argparse.ArgumentParser) -> None:
     check_parser.add_argument(
         "--fleet",
         type=Path,
-        default=fleet_files.example_fleet(),
-        help="fleet.yaml, when no hub is used (default: the example fleet)",
+        help="check against a fleet described by files (its fleet.yaml) instead of a hub",
+    )
+    check_parser.add_argument(
+        "--example",
+        action="store_true",
+        help="check against the bundled example fleet (prod-east, prod-west, ...): made up",
     )
     check_parser.add_argument(
         "--policy",

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hub.cli import local, render, serve
+from hub.cli import exits, local, render, serve
 from hub.cli.client import Connection, call
 from hub.cli.usage import UsageError, pairs
 from hub.models.api import (
@@ -70,15 +70,31 @@ def check(args: argparse.Namespace) -> int:
     if args.max_suggestions is not None:
         body["max_suggestions"] = args.max_suggestions
     data = _request(args, "POST", "/api/v1/checks", body=body)
-    return _show(args, data, render.text(CheckAnswer.model_validate(data)))
+    answer = CheckAnswer.model_validate(data)
+    _show(args, data, render.text(answer))
+    return exits.of_check(answer)
 
 
 def checks(args: argparse.Namespace) -> int:
-    """`cclm check`: through the hub when one is named, else against fleet files."""
-    if args.hub or os.environ.get("CCLM_HUB"):
+    """`cclm check`: through the hub when one is named, against fleet files when they are;
+    the example fleet only when asked for, since its clusters are named like real ones and
+    an answer from it could be taken for one from the real fleet."""
+    through_hub = bool(args.hub or os.environ.get("CCLM_HUB"))
+    if through_hub:
         if args.vm_file:
             raise UsageError("--vm-file works without a hub; with --hub name VMs with --vm")
+        if args.fleet or args.example:
+            given = "--fleet" if args.fleet else "--example"
+            raise UsageError(f"{given} checks without a hub: leave out --hub (and CCLM_HUB)")
         return check(args)
+    if args.fleet and args.example:
+        raise UsageError("--fleet or --example, not both")
+    if not (args.fleet or args.example):
+        raise UsageError(
+            "say what to check against: --hub URL (or CCLM_HUB) for a running hub, "
+            "--fleet FILE for a fleet described by files, or --example for the bundled "
+            "example fleet"
+        )
     return local.check(args)
 
 
@@ -191,8 +207,9 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         "check",
         help="will these VMs fit on that cluster? what is short, and where else would they fit?",
         description="Run the pre-migration capacity check: through a hub with --hub (or "
-        "CCLM_HUB), else against a fleet described by files (the bundled example fleet "
-        "unless --fleet is given).",
+        "CCLM_HUB), against a fleet described by files with --fleet, or against the "
+        "bundled example fleet with --example. Exit status: 0 fits, 3 short (or no cluster "
+        "would take the VMs), 4 blocked or unknown, 2 a wrong command, 1 a failure.",
         parents=[shared],
     )
     local.add_check_arguments(check_parser)

@@ -21,7 +21,7 @@ from hub.api import connections
 from hub.api.access_log import AccessLogger
 from hub.assemble import assemble
 from hub.cli import process
-from hub.cli.usage import UsageError
+from hub.cli.usage import UsageError, duration
 from hub.service import Hub
 from hub.settings import HubSettings, Limits, SettingsError
 from hub.store.location import redacted
@@ -76,9 +76,7 @@ FLAGS = {
 def _assembled(args: argparse.Namespace) -> tuple[Hub, web.Application]:
     policy = policy_files.load(args.policy) if args.policy else None
     try:
-        limits = Limits(
-            claim_ttl=timedelta(seconds=args.claim_ttl), intake_workers=args.intake_workers
-        )
+        limits = Limits(claim_ttl=args.claim_ttl, intake_workers=args.intake_workers)
         settings = HubSettings(
             args.db,
             policy,
@@ -129,9 +127,6 @@ def serve(args: argparse.Namespace) -> int:
         yield
 
     app.cleanup_ctx.append(bootstrap)
-    scheme = "https" if context else "http"
-    store, url = redacted(args.db), f"{scheme}://{args.host}:{args.port}"
-    print(f"cclm hub: store {store}; serving {url}", flush=True)
     admission = connections.Admission(args.max_connections_per_client, connections.total_for(after))
     asyncio.run(_run(app, args, context, admission))
     return 0
@@ -155,7 +150,16 @@ async def _run(
     try:
         if runner.server is not None:
             connections.install(runner.server, admission)
-        await web.TCPSite(runner, args.host, args.port, ssl_context=context).start()
+        try:
+            await web.TCPSite(runner, args.host, args.port, ssl_context=context).start()
+        except OSError as error:
+            raise UsageError(
+                f"cannot listen on {args.host}:{args.port}: {error.strerror or error}; "
+                "another process may hold it: pick another --port (or --host)"
+            ) from None
+        scheme = "https" if context else "http"
+        store, url = redacted(args.db), f"{scheme}://{args.host}:{args.port}"
+        print(f"cclm hub: store {store}; serving {url}", flush=True)
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(signum, stop.set)
@@ -186,9 +190,10 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     run.add_argument("--tls-key", help="PEM private key")
     run.add_argument(
         "--claim-ttl",
-        type=int,
-        default=900,
-        help="seconds a reservation lives without progress (default 900)",
+        type=duration,
+        default=timedelta(minutes=15),
+        help="how long a reservation lives without progress: seconds or a duration such as "
+        "15m (default 15m)",
     )
     run.add_argument(
         "--admin-token-file",

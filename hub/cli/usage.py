@@ -1,6 +1,10 @@
 """Argument errors and the small parsers the subcommands share."""
 
+import argparse
 from collections.abc import Sequence
+from datetime import timedelta
+
+import durationpy
 
 
 class UsageError(ValueError):
@@ -16,3 +20,18 @@ def pairs(values: Sequence[str], flag: str, example: str) -> dict[str, str]:
             raise UsageError(f"{flag} {pair!r}: expected {example}")
         mapping[key] = value
     return mapping
+
+
+def duration(text: str) -> timedelta:
+    """Seconds (`900`) or a Go duration as kubectl takes them (`15m`, `1h30m`), more than
+    zero; for argparse's `type=`, so a bad one is a usage error naming the flag."""
+    plain = text.isascii() and text.replace(".", "", 1).isdigit()
+    try:
+        given = timedelta(seconds=float(text)) if plain else durationpy.from_str(text)
+    except durationpy.DurationError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration: give seconds (900) or a duration such as 15m or 1h30m"
+        ) from None
+    if given <= timedelta(0):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a duration of more than zero")
+    return given

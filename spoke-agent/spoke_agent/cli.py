@@ -10,6 +10,7 @@ import threading
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import yaml
 from aiohttp import web
 from kubernetes import client, config
 
@@ -195,12 +196,22 @@ async def _serve(spoke: Spoke, source: KubernetesSource) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Its retries are the client's own, one line each; the watch says what failed, once.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     try:
         settings = settings_of(args)
     except SpokeUsageError as error:
         print(f"cclm spoke: {error}")
         return 2
-    api = _api(args.kubeconfig)
+    try:
+        api = _api(args.kubeconfig)
+    except (config.ConfigException, OSError, ValueError, yaml.YAMLError) as error:
+        where = (
+            f"--kubeconfig {args.kubeconfig}" if args.kubeconfig else "the in-cluster configuration"
+        )
+        hint = "" if args.kubeconfig else " (outside a pod, give --kubeconfig PATH)"
+        print(f"cclm spoke: {where} cannot be used: {error}{hint}")
+        return 2
     source = KubernetesSource(api)
     asyncio.run(_serve(assemble(settings, kubernetes_parts(api, settings, source)), source))
     return 0
@@ -213,7 +224,7 @@ def fetch_token(args: argparse.Namespace) -> int:
         return 2
     try:
         api = client.ApiClient(_configuration(args.kubeconfig))
-    except (config.ConfigException, OSError, ValueError) as error:
+    except (config.ConfigException, OSError, ValueError, yaml.YAMLError) as error:
         print(f"cclm spoke: --kubeconfig {args.kubeconfig} cannot be used: {error}")
         return 2
     try:

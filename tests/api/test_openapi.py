@@ -210,3 +210,17 @@ def test_the_document_states_what_the_models_check_by_hand() -> None:
     assert schemas["VmMigrationRequest"]["required"] == ["target"]
     assert schemas["SealingKey"]["properties"]["public_key"]["pattern"] == "^[A-Za-z0-9_-]{43}=$"
     assert [c["required"] for c in schemas["CheckBody"]["anyOf"]] == [["vms"], ["manifests"]]
+
+
+def test_each_operation_has_a_name_that_says_what_it_does() -> None:
+    """Generated clients name their methods after these (a bare `create` or `cancel` says
+    nothing of what is created or cancelled)."""
+    operations = [
+        op["operationId"]
+        for path in api.spec()["paths"].values()
+        for method, op in path.items()
+        if method in ("get", "post", "put", "delete", "patch")
+    ]
+    assert len(operations) == len(set(operations))
+    bare = {"create", "cancel", "register", "rotate", "ingest", "progress", "events", "list"}
+    assert [name for name in operations if name in bare] == []

@@ -5,6 +5,7 @@ probes' routes, the rules and dashboard it installs."""
 
 import json
 import subprocess
+from datetime import timedelta
 from typing import Any
 
 import celpy
@@ -126,7 +127,7 @@ def test_the_command_line_is_one_the_hub_accepts(values: dict[str, Any]) -> None
         assert args.alertmanager_url == EVERYTHING["alertmanagers"]
         assert args.public_url == EVERYTHING["publicUrl"]
         assert (args.managed_clusters, args.kube_auth, args.kubeconfig) == (True, True, None)
-        assert args.claim_ttl == 1_000_000  # as an integer, not Helm's 1e+06
+        assert args.claim_ttl == timedelta(seconds=1_000_000)  # an integer, not Helm's 1e+06
 
 
 def test_the_policy_value_is_the_policy_the_hub_loads() -> None:

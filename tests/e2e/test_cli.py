@@ -122,9 +122,9 @@ def test_a_check_through_the_hub_reads_like_the_check_on_files(
     _load_example_fleet(hub, capsys)
     vm = ("--vm", "prod-east/shop/db-large", "--target", "prod-west")
     status, remote, _ = hub.cli(capsys, "check", *vm)
-    assert status == 0
+    assert status == 3  # short, through the hub as on files
     capsys.readouterr()
-    assert main(["check", *vm]) == 0
+    assert main(["check", "--example", *vm]) == 3
     local = capsys.readouterr().out
     assert remote.strip() == local.strip()
     assert "MEMORY_SHORT" in remote
@@ -136,7 +136,7 @@ def test_migrate_acknowledge_list_and_cancel(
     _load_example_fleet(hub, capsys)
     args = ("migrate", "--vm", "prod-east/shop/db-large", "--target", "prod-west")
     status, _, err = hub.cli(capsys, *args)
-    assert status == 1
+    assert status == 2  # refused by the hub as a wrong command: acknowledge with --ack
     assert "409 acknowledgement_required" in err
     assert "MEMORY_SHORT" in err
     acks = ["--ack=MEMORY_SHORT", "--ack=STORAGE_SHORT", "--ack=PENDING_LAUNCHERS"]
@@ -309,7 +309,48 @@ def test_a_killed_hub_restarts_with_its_migrations_and_reservations(
         reserved = json.loads(out)["resources"]["memory_bytes"]["reserved"]
         assert reserved == migration["check"]["placements"][0]["memory_bytes"]
         status, _, err = second.cli(capsys, *args)
-        assert status == 1
+        assert status == 2
         assert "vm_busy" in err
     finally:
         stop(second)
+
+
+def test_a_port_in_use_is_one_line_naming_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CCLM_HOME", str(tmp_path))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status = main(["hub", "serve", "--port", str(port), "--db", str(tmp_path / "hub.db")])
+    out, err = capsys.readouterr()
+    assert status == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "pick another --port" in err
+    assert "serving" not in out
+    assert "Traceback" not in out + err
+
+
+@pytest.mark.parametrize("kubeconfig", [None, "missing", "garbage"])
+def test_a_spoke_without_a_usable_kubeconfig_is_one_line(
+    kubeconfig: str | None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    token = tmp_path / "token"
+    token.write_text("cclm_0123456789abcdef_secret\n")
+    argv = ["spoke", "run", "--hub", "http://127.0.0.1:9", "--cluster", "east"]
+    argv += ["--token-file", str(token), "--state-dir", str(tmp_path / "state")]
+    if kubeconfig is not None:
+        path = tmp_path / "kubeconfig"
+        if kubeconfig == "garbage":
+            path.write_text("clusters: [")
+        argv += ["--kubeconfig", str(path)]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    said = "--kubeconfig" if kubeconfig else "outside a pod, give --kubeconfig PATH"
+    assert said in out

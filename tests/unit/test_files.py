@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from hub import cli, policy_files
-from hub.cli import fleet_files
+from hub.cli import exits, fleet_files
 from hub.models import schemas
 
 POLICIES = Path(__file__).parents[2] / "policies"
@@ -70,7 +70,8 @@ def test_a_bad_policy_names_the_file_the_path_and_the_rule(text, expected):
 
 
 def test_cli_check_prints_the_verdict_and_suggestions(capsys):
-    assert cli.main(["check", "--vm", "prod-east/shop/db-large", "--target", "prod-west"]) == 0
+    argv = ["check", "--example", "--vm", "prod-east/shop/db-large", "--target", "prod-west"]
+    assert cli.main(argv) == exits.SHORT
     out = capsys.readouterr().out
     assert "prod-west: SHORT" in out
     assert "MEMORY_SHORT: shop/db-large needs 32.3 GiB on one node" in out
@@ -78,7 +79,7 @@ def test_cli_check_prints_the_verdict_and_suggestions(capsys):
 
 
 def test_cli_check_json_is_a_check_result(capsys):
-    assert cli.main(["check", "--vm", "prod-east/shop/web-1", "--output", "json"]) == 0
+    assert cli.main(["check", "--example", "--vm", "prod-east/shop/web-1", "-o", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["target"] is None
     assert {s["cluster"] for s in result["suggestions"]} == {
@@ -92,21 +93,34 @@ def test_cli_check_json_is_a_check_result(capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["check"], "name at least one VM"),
-        (["check", "--vm", "prod-east/db"], "expected CLUSTER/NAMESPACE/NAME"),
-        (["check", "--vm", "mars/shop/db"], "no cluster 'mars' in the fleet"),
-        (["check", "--vm", "prod-east/shop/nope"], "reports no VM shop/nope"),
+        (["check", "--example"], "name at least one VM"),
+        (["check", "--example", "--vm", "prod-east/db"], "expected CLUSTER/NAMESPACE/NAME"),
+        (["check", "--example", "--vm", "mars/shop/db"], "no cluster 'mars' in the fleet"),
+        (["check", "--example", "--vm", "prod-east/shop/nope"], "reports no VM shop/nope"),
         (
-            ["check", "--vm", "prod-east/shop/web-1", "--target", "prod-east"],
+            ["check", "--example", "--vm", "prod-east/shop/web-1", "--target", "prod-east"],
             "is the VMs' source cluster",
         ),
         (
-            ["check", "--vm", "prod-east/shop/web-1", "--map", "ceph"],
+            ["check", "--example", "--vm", "prod-east/shop/web-1", "--map", "ceph"],
             "expected SOURCE_CLASS=TARGET_CLASS",
         ),
         (
-            ["check", "--vm", "prod-east/shop/web-1", "--policy", "/nonexistent.yaml"],
+            ["check", "--example", "--vm", "prod-east/shop/web-1", "--policy", "/none.yaml"],
             "cannot read policy file",
+        ),
+        (
+            ["check", "--vm", "prod-east/shop/web-1", "--target", "new-spoke"],
+            "say what to check against: --hub URL (or CCLM_HUB) for a running hub, --fleet "
+            "FILE for a fleet described by files, or --example",
+        ),
+        (
+            ["check", "--example", "--fleet", "f.yaml", "--vm", "prod-east/shop/web-1"],
+            "--fleet or --example, not both",
+        ),
+        (
+            ["check", "--hub", "http://127.0.0.1:9", "--example", "--vm", "prod-east/shop/web-1"],
+            "--example checks without a hub",
         ),
     ],
     ids=[
@@ -117,9 +131,13 @@ def test_cli_check_json_is_a_check_result(capsys):
         "target is source",
         "bad map",
         "missing policy",
+        "no fleet named",
+        "two fleets",
+        "a hub and the example",
     ],
 )
-def test_cli_bad_input_is_one_clear_message(argv, message, capsys):
+def test_cli_bad_input_is_one_clear_message(argv, message, capsys, monkeypatch):
+    monkeypatch.delenv("CCLM_HUB", raising=False)
     assert cli.main(argv) == 2
     assert message in capsys.readouterr().err
 
@@ -137,3 +155,31 @@ def test_every_subcommand_has_help(capsys):
             cli.main(command)
         assert done.value.code == 0
     assert "usage: cclm policy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("verdict", "status"),
+    [("fits", 0), ("fits-with-warnings", 0), ("short", 3), ("blocked", 4), ("unknown", 4)],
+)
+def test_a_checks_exit_status_says_its_verdict(verdict, status):
+    from hub.models.check import CheckResult, TargetResult
+
+    target = TargetResult.model_construct(cluster="west", verdict=verdict)
+    assert exits.of_check(CheckResult.model_construct(target=target, suggestions=())) == status
+
+
+def test_without_a_target_the_status_says_whether_any_cluster_takes_the_vms(tmp_path, capsys):
+    assert cli.main(["check", "--example", "--vm", "prod-east/shop/web-1"]) == 0
+    assert "1. " in capsys.readouterr().out
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("name: huge\nnamespace: shop\nguest_memory_bytes: 64Ti\n")
+    assert cli.main(["check", "--example", "--vm-file", str(huge)]) == exits.SHORT
+    assert "1. " not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("status", "exit_status"),
+    [(400, 2), (404, 2), (409, 2), (401, 1), (403, 1), (503, 1), (None, 1)],
+)
+def test_a_refusal_by_the_hub_exits_as_a_local_one_would(status, exit_status):
+    assert exits.of_refusal(status) == exit_status

@@ -9,7 +9,7 @@ from spoke_agent.assemble import ClusterParts, assemble
 from spoke_agent.settings import HubConnection, SettingsError, SpokeSettings
 from spoke_agent.sim import fleets
 
-from hub.cli import main
+from hub.cli import main, parser
 from hub.settings import HubSettings, Limits
 from hub.settings import SettingsError as HubSettingsError
 
@@ -36,12 +36,26 @@ def test_the_hub_maintains_itself_at_a_positive_pace_or_not_at_all() -> None:
         HubSettings(Path("hub.db"), maintain_every=0)
 
 
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [("0", "give a duration of more than zero"), ("15 min", "give seconds (900) or a duration")],
+)
 def test_hub_serve_names_the_flag_of_a_bad_limit(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], given: str, said: str
 ) -> None:
-    code = main(["hub", "serve", "--db", str(tmp_path / "hub.db"), "--claim-ttl", "0"])
-    assert code == 2
-    assert "cclm: --claim-ttl must be more than zero" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["hub", "serve", "--db", str(tmp_path / "hub.db"), "--claim-ttl", given])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --claim-ttl" in err
+    assert said in err
+
+
+@pytest.mark.parametrize(("given", "seconds"), [("900", 900), ("15m", 900), ("1h30m", 5400)])
+def test_a_duration_is_seconds_or_as_kubectl_writes_it(given: str, seconds: int) -> None:
+    assert parser().parse_args(["hub", "serve", "--claim-ttl", given]).claim_ttl == timedelta(
+        seconds=seconds
+    )
 
 
 def _spoke_args(tmp_path: Path, *extra: str) -> list[str]:

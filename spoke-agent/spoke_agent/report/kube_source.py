@@ -10,15 +10,26 @@ only. The Helm chart renders its ClusterRole from it.
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from spoke_agent.report.repeats import Repeats
 from spoke_agent.report.snapshot import Object, Snapshot
 
 log = logging.getLogger("cclm.spoke")
+
+
+def _cause(error: Exception) -> str:
+    """What failed, without what differs between kinds (their URLs), so the watches that
+    fail alike are said once."""
+    if isinstance(error, ApiException):
+        return f"{error.status} {error.reason}"
+    return type(error).__name__ + ": " + str(error).split("(")[0]
+
 
 RULES: tuple[dict[str, Any], ...] = (
     {
@@ -122,7 +133,13 @@ class KubernetesSource:
     """Lists the cluster's objects (a kind whose CRD is not installed reads as empty) and
     watches them, so that a change triggers a new report within seconds."""
 
-    def __init__(self, api_client: client.ApiClient, watch_seconds: int = 300) -> None:
+    def __init__(
+        self,
+        api_client: client.ApiClient,
+        watch_seconds: int = 300,
+        repeats: Repeats | None = None,
+    ) -> None:
+        self._repeats = repeats or Repeats(time.monotonic)
         core = client.CoreV1Api(api_client)
         storage = client.StorageV1Api(api_client)
         custom = client.CustomObjectsApi(api_client)
@@ -199,7 +216,11 @@ class KubernetesSource:
                 backoff = 1.0
             except Exception as error:
                 missing = isinstance(error, ApiException) and error.status == 404
-                if not missing:
-                    log.warning("watching %s failed: %s; again in %.0f s", kind, error, backoff)
+                held = None if missing else self._repeats.say(_cause(error))
+                if held is not None:
+                    more = f" ({held} more like it held back)" if held else ""
+                    log.warning(
+                        "watching %s failed: %s; retrying with backoff%s", kind, error, more
+                    )
                 stop.wait(60.0 if missing else backoff)
                 backoff = min(backoff * 2, 30.0)
