@@ -3,12 +3,13 @@
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 
 import pydantic
 from spoke_agent import cli as spoke
 
 from hub import policy_files
-from hub.cli import demo, exits, feeds, fleet_files, local, remote, serve, size
+from hub.cli import demo, exits, feeds, fleet_files, hints, local, remote, serve, size
 from hub.cli.client import ClientError
 from hub.cli.usage import UsageError
 from hub.store import StoreError
@@ -18,6 +19,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="cclm", description="Capacity-aware cross-cluster live migration of KubeVirt VMs."
     )
+    top.add_argument("--version", action="version", version=f"cclm {version('cclm')}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo.add_commands(commands)
     remote.add_commands(commands)
@@ -44,5 +46,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exits.FAILED
     except ClientError as error:
         status = f" ({error.status} {error.code})" if error.status else ""
-        print(f"cclm: hub{status}: {error.message}", file=sys.stderr)
+        print(f"cclm: hub{status}: {hints.said(error)}", file=sys.stderr)
         return exits.of_refusal(error.status)

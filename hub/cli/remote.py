@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hub.cli import exits, local, render, serve
+from hub.cli import exits, hints, local, render, serve
 from hub.cli.client import Connection, call
 from hub.cli.usage import UsageError, pairs
 from hub.models.api import (
@@ -44,8 +44,9 @@ def _token(args: argparse.Namespace) -> str | None:
 
 
 def connection(args: argparse.Namespace) -> Connection:
-    url = args.hub or os.environ.get("CCLM_HUB") or DEFAULT_HUB
-    return Connection(url, _token(args), args.ca_file)
+    given = args.hub or os.environ.get("CCLM_HUB") or DEFAULT_HUB
+    flag = "--hub" if args.hub else "CCLM_HUB"
+    return Connection(hints.hub_url(given, flag), _token(args), args.ca_file)
 
 
 def _request(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:

@@ -114,8 +114,12 @@ def clusters(items: Sequence[ClusterSummary]) -> str:
 
 def cluster(c: ClusterDetail) -> str:
     labels = ", ".join(f"{k}={v}" for k, v in sorted(c.labels.items())) or "none"
+    if c.report_sequence is None:
+        reported = "no report yet: its agent has not reported (cclm spoke run)"
+    else:
+        reported = f"report #{c.report_sequence}, {c.report_age_seconds:.0f}s old"
     lines = [
-        f"{c.name} ({c.freshness.value}; report #{c.report_sequence}, {c.report_age_seconds}s old)",
+        f"{c.name} ({c.freshness.value}; {reported})",
         f"  labels: {labels}",
         f"  nodes: {c.nodes} ({c.nodes_usable} can host VMs); VMs: {c.vms}; "
         f"live reservations: {c.live_claims}",
@@ -167,6 +171,8 @@ def task(t: Task) -> str:
             line += f"; receiving pod {pod.name} {pod.phase}" + (
                 f": {pod.message}" if pod.message else ""
             )
+        if v.message:
+            line += f"; {v.message}"
         lines.append(line)
     lines += [f"  STALLED {c.message}" for c in t.conditions]
     lines += [f"  warning: {w}" for w in t.warnings]

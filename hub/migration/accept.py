@@ -13,7 +13,7 @@ from datetime import datetime
 
 from hub.capacity import check
 from hub.errors import Conflict, Invalid, NotFound, Refused, Unavailable
-from hub.migration import reservations
+from hub.migration import reservations, transitions
 from hub.models.api import (
     Migration,
     MigrationRequest,
@@ -35,13 +35,6 @@ SOFT = (Severity.WARNING, Severity.CRITICAL)
 UNPLACED = (
     "accepted with the shortage acknowledged: no node had room, so no CPU or memory is "
     "reserved for this VM and its receiving pod may stay Pending"
-)
-
-
-KEPT_SOURCE = (
-    "the source VM is kept, stopped and marked as migrated: starting it again would run a "
-    "second copy beside the migrated one, so the agent refuses to start it; delete it once "
-    "the migrated VM is confirmed, or ask for delete_source"
 )
 
 
@@ -93,7 +86,7 @@ def records(
     task_id = f"task-{secrets.token_hex(8)}"
     vms = tuple(p.vm for p in result.placements)
     task = Task(
-        warnings=() if request.delete_source else (KEPT_SOURCE,),
+        warnings=() if request.delete_source else (transitions.KEPT_SOURCE,),
         id=task_id,
         migration_id=migration_id,
         source_cluster=request.source_cluster,

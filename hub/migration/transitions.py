@@ -7,14 +7,31 @@ from datetime import datetime, timedelta
 
 from hub.models.api import Condition, Migration, Progress, ProgressState, State, Task, TaskVm
 
+KEPT_SOURCE = (
+    "the source VM is kept, stopped and marked as migrated: starting it again would run a "
+    "second copy beside the migrated one, so the agent refuses to start it; delete it once "
+    "the migrated VM is confirmed, or ask for delete_source"
+)
+"""A finished migration's warning; one that ended before any cutover leaves the source VM
+as it was, and must not say otherwise."""
+
 
 def _ended(
     migration: Migration, task: Task, state: State, message: str, at: datetime
 ) -> tuple[Migration, Task]:
+    warnings = task.warnings
+    if state != State.FINISHED and not past_cutover(task):
+        warnings = tuple(w for w in warnings if w != KEPT_SOURCE)
     return (
         migration.model_copy(update={"state": state, "updated_at": at}),
         task.model_copy(
-            update={"state": state, "message": message, "updated_at": at, "finished_at": at}
+            update={
+                "state": state,
+                "message": message,
+                "updated_at": at,
+                "finished_at": at,
+                "warnings": warnings,
+            }
         ),
     )
 

@@ -130,6 +130,8 @@ async def test_a_vm_in_an_active_migration_cannot_be_migrated_again(fleet: Env) 
 
 async def test_cancel_releases_the_reservation_and_repeating_it_is_harmless(fleet: Env) -> None:
     migration = (await migrate(fleet)).body
+    queued = await fleet.api.call("GET", f"/api/v1/tasks/{migration['task_id']}", fleet.admin)
+    assert any("marked as migrated" in w for w in queued.body["warnings"])
     path = f"/api/v1/migrations/{migration['id']}/cancel"
     for _ in range(2):
         answer = await fleet.api.call("POST", path, fleet.admin)
@@ -141,6 +143,8 @@ async def test_cancel_releases_the_reservation_and_repeating_it_is_harmless(flee
     assert task.body["state"] == "cancelled"
     assert task.body["finished_at"] is not None
     assert "cancelled by test-admin" in task.body["message"]
+    # Cancelled before any cutover: the source VM was never stopped nor marked.
+    assert not any("marked as migrated" in w for w in task.body["warnings"])
     missing = await fleet.api.call("POST", "/api/v1/migrations/mig-nope/cancel", fleet.admin)
     assert (missing.status, missing.code) == (404, "unknown_migration")
 

@@ -138,7 +138,7 @@ def test_migrate_acknowledge_list_and_cancel(
     status, _, err = hub.cli(capsys, *args)
     assert status == 2  # refused by the hub as a wrong command: acknowledge with --ack
     assert "409 acknowledgement_required" in err
-    assert "MEMORY_SHORT" in err
+    assert "run it again with --ack MEMORY_SHORT" in err
     acks = ["--ack=MEMORY_SHORT", "--ack=STORAGE_SHORT", "--ack=PENDING_LAUNCHERS"]
     status, out, err = hub.cli(capsys, *args, *acks, "--output", "json")
     assert status == 0, err
@@ -354,3 +354,14 @@ def test_a_spoke_without_a_usable_kubeconfig_is_one_line(
     assert "Traceback" not in out + err
     said = "--kubeconfig" if kubeconfig else "outside a pod, give --kubeconfig PATH"
     assert said in out
+
+
+def test_a_cluster_that_never_reported_says_so(
+    hub: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = hub.cli(capsys, "clusters", "register", "quiet")
+    assert status == 0, err
+    status, out, _ = hub.cli(capsys, "clusters", "show", "quiet")
+    assert status == 0
+    assert "quiet (missing; no report yet: its agent has not reported" in out
+    assert "None" not in out
