@@ -5,13 +5,13 @@ reconnecting from the last event seen when the connection drops."""
 import argparse
 import asyncio
 import contextlib
-import json
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from hub.cli import remote
 from hub.cli.client import ClientError, Connection, Frame, call, events
+from hub.cli.render import shown
 from hub.models.api import Alert, AlertKind, AlertList, AlertSeverity
 from hub.models.feeds import Event, Recommendation, RecommendationKind, RecommendationList
 
@@ -125,10 +125,8 @@ async def _handle(
         return frame.id
     event = Event.model_validate_json(frame.data)
     if _wanted(event, args):
-        if args.output == "json":
-            _print(event.model_dump_json())
-        else:
-            _print(event_line(event, event.at))
+        line = event_line(event, event.at)
+        _print(event.model_dump_json() if args.output in ("json", "yaml") else line)
     return frame.id if frame.id is not None else after
 
 
@@ -140,7 +138,7 @@ async def _show_list(connection: Connection, args: argparse.Namespace, topic: st
         data = await _list(connection, "/api/v1/recommendations", args)
         items = RecommendationList.model_validate(data).items
         text = "\n".join(recommendation_text(r) for r in items) or "no recommendations"
-    _print(json.dumps(data, indent=2) if args.output == "json" else text)
+    _print(shown(args.output, data, text))
 
 
 def _now() -> datetime:

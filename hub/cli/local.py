@@ -2,7 +2,6 @@
 schema tools. An edge: it reads files and the clock, and hands plain data to the engine."""
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -129,10 +128,7 @@ def _schemas(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     result = _check(args)
-    if args.output == "json":
-        print(json.dumps(result.model_dump(mode="json"), indent=2))
-    else:
-        print(render.text(result))
+    print(render.shown(args.output, result.model_dump(mode="json"), render.text(result)))
     return exits.of_check(result)
 
 

@@ -2,7 +2,6 @@
 
 import argparse
 import asyncio
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -54,7 +53,7 @@ def _request(args: argparse.Namespace, method: str, path: str, **kwargs: Any) ->
 
 
 def _show(args: argparse.Namespace, data: Any, text: str) -> int:
-    print(json.dumps(data, indent=2) if args.output == "json" else text)
+    print(render.shown(args.output, data, text))
     return 0
 
 
@@ -186,7 +185,9 @@ def connection_options() -> argparse.ArgumentParser:
         "admin token)",
     )
     options.add_argument("--ca-file", help="CA bundle to verify the hub's TLS certificate")
-    options.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    options.add_argument(
+        "--output", "-o", choices=("text", "json", "yaml"), default="text", help="default text"
+    )
     return options
 
 
@@ -256,13 +257,27 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         for parser in (command, actions.choices["list"]):
             parser.add_argument("--state", choices=[s.value for s in State])
             parser.add_argument("--cluster")
-        actions.add_parser("show", parents=[shared]).add_argument("id")
+        shown = (
+            "one migration: its check, VMs and reservation"
+            if name == "migrations"
+            else ("one task: each VM's mode, phase, bytes copied and receiving pod")
+        )
+        actions.add_parser("show", help=shown, parents=[shared]).add_argument("id")
         if name == "migrations":
-            actions.add_parser("cancel", parents=[shared]).add_argument("id")
+            cancel = actions.add_parser(
+                "cancel",
+                help="cancel it, releasing its reservation (not once a VM's cutover began)",
+                parents=[shared],
+            )
+            cancel.add_argument("id")
 
     token_parser, actions = _actions(commands, "tokens", "API tokens (admin)", shared)
     token_parser.set_defaults(run=tokens)
-    create = actions.add_parser("create", parents=[shared])
+    create = actions.add_parser(
+        "create", help="mint a token (printed once) for a person or a tool", parents=[shared]
+    )
     create.add_argument("name")
     create.add_argument("--role", required=True, choices=[r.value for r in Role if r != Role.SPOKE])
-    actions.add_parser("revoke", parents=[shared]).add_argument("id")
+    actions.add_parser("revoke", help="revoke a token by its id", parents=[shared]).add_argument(
+        "id"
+    )

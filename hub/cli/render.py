@@ -1,7 +1,10 @@
 """A check result as a person reads it in a terminal."""
 
+import json
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import yaml
 
 from hub.models import quantity
 from hub.models.api import (
@@ -106,7 +109,7 @@ def clusters(items: Sequence[ClusterSummary]) -> str:
         age = "-" if c.report_age_seconds is None else f"{c.report_age_seconds:.0f}s"
         lines.append(
             f"{c.name:<24} {c.freshness.value:<9} {age:>7} {c.nodes_usable:>5} "
-            f"{quantity.cores(cpu.free) if cpu else '-':>10} "
+            f"{f'{cpu.free / 1000:.1f}' if cpu else '-':>10} "
             f"{quantity.human_bytes(memory.free) if memory else '-':>12} {c.live_claims:>6}"
         )
     return "\n".join(lines)
@@ -180,3 +183,12 @@ def task(t: Task) -> str:
         done = " (done)" if t.cleaned_up_at else ""
         lines.append(f"  source agent{done}: {t.cleanup}")
     return "\n".join(lines)
+
+
+def shown(output: str, data: Any, text: str) -> str:
+    """What `-o` asks for: the API's data as JSON or YAML, else the text for people."""
+    if output == "json":
+        return json.dumps(data, indent=2)
+    if output == "yaml":
+        return yaml.safe_dump(data, sort_keys=False).rstrip("\n")
+    return text

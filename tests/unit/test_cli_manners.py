@@ -1,5 +1,5 @@
-"""The hub's answers in the command line's terms: a flag or a command, never a request field
-or an endpoint."""
+"""The command line as a person meets it: the hub's answers in its terms (a flag or a command,
+never a request field or an endpoint), its help, its output forms."""
 
 import pytest
 
@@ -97,3 +97,37 @@ def test_version_says_the_release(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out.startswith("cclm 0.")
+
+
+def test_yaml_output_is_the_same_data_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import yaml
+
+    from hub.cli import main
+
+    argv = ["check", "--example", "--vm", "prod-east/shop/web-1"]
+    assert main([*argv, "-o", "json"]) == 0
+    as_json = json.loads(capsys.readouterr().out)
+    assert main([*argv, "-o", "yaml"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out) == as_json
+
+
+@pytest.mark.parametrize(
+    ("command", "actions"),
+    [
+        ("migrations", ["list", "show", "cancel"]),
+        ("tasks", ["list", "show"]),
+        ("tokens", ["list", "create", "revoke"]),
+    ],
+)
+def test_help_lists_every_subcommand(
+    command: str, actions: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hub.cli import main
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    listed = capsys.readouterr().out
+    for action in actions:
+        assert f"\n    {action} " in listed, action
