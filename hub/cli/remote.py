@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hub.cli import exits, hints, local, render, serve
+from hub.cli import exits, hints, local, registering, render, serve
 from hub.cli.client import Connection, call
 from hub.cli.usage import UsageError, pairs
 from hub.models.api import (
@@ -100,9 +100,9 @@ def checks(args: argparse.Namespace) -> int:
 
 def clusters(args: argparse.Namespace) -> int:
     if args.action == "register":
-        body = {"name": args.name, "labels": pairs(args.label, "--label", "KEY=VALUE")}
-        data = _request(args, "POST", "/api/v1/clusters", body=body)
-        return _show(args, data, render.registered(Registered.model_validate(data)))
+        return registering.register(
+            args, lambda method, path, body: _request(args, method, path, body=body)
+        )
     if args.action == "token":
         data = _request(args, "POST", f"/api/v1/clusters/{args.name}/token")
         return _show(args, data, render.registered(Registered.model_validate(data)))
@@ -220,9 +220,31 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     cluster_parser, actions = _actions(commands, "clusters", "registered clusters", shared)
     cluster_parser.set_defaults(run=clusters)
     actions.add_parser("show", help="one cluster's capacity", parents=[shared]).add_argument("name")
-    register = actions.add_parser("register", help="register a cluster (admin)", parents=[shared])
-    register.add_argument("name")
-    register.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    register = actions.add_parser(
+        "register",
+        help="register clusters (admin): names, or --file; each token printed or written",
+        description="Register one cluster or many. Each token is shown once: printed, or "
+        "written owner-only to --token-dir DIR/NAME.token, or as a Secret manifest to apply "
+        "in that cluster (--secret-dir DIR/NAME.yaml, the agent chart's token.existingSecret).",
+        parents=[shared],
+    )
+    register.add_argument("name", nargs="*", help="cluster names")
+    register.add_argument(
+        "--file", type=Path, help="YAML list of clusters: names, or {name, labels} each"
+    )
+    register.add_argument(
+        "--label", "-l", action="append", default=[], metavar="KEY=VALUE", help="on each cluster"
+    )
+    kept = register.add_mutually_exclusive_group()
+    kept.add_argument("--token-dir", type=Path, help="write each token to DIR/NAME.token")
+    kept.add_argument(
+        "--secret-dir", type=Path, help="write each token as a Secret manifest to DIR/NAME.yaml"
+    )
+    register.add_argument(
+        "--secret-namespace",
+        default="cclm-system",
+        help="the agent's namespace, for --secret-dir (default cclm-system)",
+    )
     rotate = actions.add_parser("token", help="issue a new spoke token (admin)", parents=[shared])
     rotate.add_argument("name")
     reset = actions.add_parser(

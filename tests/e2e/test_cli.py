@@ -365,3 +365,71 @@ def test_a_cluster_that_never_reported_says_so(
     assert status == 0
     assert "quiet (missing; no report yet: its agent has not reported" in out
     assert "None" not in out
+
+
+def test_a_fleet_is_registered_in_one_command_its_tokens_kept_owner_only(
+    hub: Served, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    listed = tmp_path / "clusters.yaml"
+    listed.write_text("- name: east-1\n  labels: {topology.kubernetes.io/region: east}\n- west-1\n")
+    tokens = tmp_path / "tokens"
+    status, out, err = hub.cli(
+        capsys,
+        "clusters",
+        "register",
+        "lab-1",
+        "--file",
+        str(listed),
+        "-l",
+        "team=virt",
+        "--token-dir",
+        str(tokens),
+    )
+    assert status == 0, err
+    assert sorted(p.name for p in tokens.iterdir()) == [
+        "east-1.token",
+        "lab-1.token",
+        "west-1.token",
+    ]
+    for path in tokens.iterdir():
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+        assert path.read_text().startswith("cclm_")
+    assert "cclm_" not in out  # written, never printed
+    status, out, _ = hub.cli(capsys, "clusters", "show", "east-1", "-o", "json")
+    assert json.loads(out)["labels"] == {"topology.kubernetes.io/region": "east", "team": "virt"}
+    # A manifest per cluster for the agent chart's token.existingSecret; one name taken
+    # does not stop the others, and the command says which and why.
+    secrets = tmp_path / "secrets"
+    status, _, err = hub.cli(
+        capsys,
+        "clusters",
+        "register",
+        "east-1",
+        "north-1",
+        "--secret-dir",
+        str(secrets),
+        "--secret-namespace",
+        "virt-ops",
+    )
+    assert status == 2
+    assert "east-1 not registered" in err
+    assert "run: cclm clusters token east-1" in err
+    manifest = yaml.safe_load((secrets / "north-1.yaml").read_text())
+    assert manifest["metadata"] == {"name": "cclm-spoke-token", "namespace": "virt-ops"}
+    assert manifest["stringData"]["token"].startswith("cclm_")
+    assert not (secrets / "east-1.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ((), "name the clusters to register"),
+        (("a", "a"), "cluster 'a' is named twice"),
+    ],
+)
+def test_a_register_with_nothing_or_twice_is_refused(
+    hub: Served, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], said: str
+) -> None:
+    status, _, err = hub.cli(capsys, "clusters", "register", *extra)
+    assert status == 2
+    assert said in err
