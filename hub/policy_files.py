@@ -1,6 +1,7 @@
 """Policy files: YAML on disk, validated against the JSON Schema in `policies/` so a mistake
 is reported with the path to the offending value and the rule it breaks."""
 
+import difflib
 import json
 from pathlib import Path
 from typing import Any
@@ -41,15 +42,29 @@ def parse(text: str, origin: str) -> Policy:
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [
-            f"{origin}: at {validation.where(tuple(e.absolute_path))}: {e.message} "
-            f"(rule: {e.validator})"
-            for e in errors
+            f"{origin}: at {validation.where(tuple(e.absolute_path))}: {_said(e)}" for e in errors
         ]
         raise PolicyError("\n".join(lines))
     try:
         return Policy.model_validate(data)
     except pydantic.ValidationError as error:
         raise PolicyError(validation.lines(error, origin)) from error
+
+
+def _said(error: jsonschema.ValidationError) -> str:
+    """An unknown key as a person would name it, with the key most likely meant; any
+    other error as the schema says it, with the rule."""
+    known = error.schema.get("properties") if isinstance(error.schema, dict) else None
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return f"{error.message} (rule: {error.validator})"
+    names = sorted(known or {})
+    unknown = sorted(k for k in error.instance if k not in names)
+    said = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, names, n=1)
+        meant = f" (did you mean {close[0]!r}?)" if close else ""
+        said.append(f"unknown key {key!r}{meant}")
+    return "; ".join(said) + f"; the keys here are: {', '.join(names)}"
 
 
 def load(path: Path | None = None) -> Policy:

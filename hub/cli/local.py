@@ -2,8 +2,9 @@
 schema tools. An edge: it reads files and the clock, and hands plain data to the engine."""
 
 import argparse
+import difflib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,14 +38,15 @@ def _resolve(
         report = reports.get(cluster)
         if report is None:
             raise UsageError(
-                f"--vm {ref!r}: no cluster {cluster!r} in the fleet ({', '.join(sorted(reports))})"
+                f"--vm {ref!r}: no cluster {cluster!r} in the fleet{_meant(cluster, reports)} "
+                f"({', '.join(sorted(reports))})"
             )
         found = next((v for v in report.vms if v.namespace == namespace and v.name == name), None)
         if found is None:
-            known = ", ".join(v.key for v in report.vms) or "none"
+            keys = [v.key for v in report.vms]
             raise UsageError(
-                f"--vm {ref!r}: cluster {cluster} reports no VM {namespace}/{name} "
-                f"(it has: {known})"
+                f"--vm {ref!r}: cluster {cluster} reports no VM {namespace}/{name}"
+                f"{_meant(f'{namespace}/{name}', keys)} (it has: {', '.join(keys) or 'none'})"
             )
         sources.add(cluster)
         vms.append(found)
@@ -53,6 +55,11 @@ def _resolve(
             f"--vm: all VMs must come from one source cluster, not {', '.join(sorted(sources))}"
         )
     return sources.pop(), vms
+
+
+def _meant(given: str, known: Iterable[str]) -> str:
+    close = sorted(difflib.get_close_matches(given, list(known), n=2, cutoff=0.75))
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
 
 
 def read_documents(path: Path, flag: str) -> list[object]:

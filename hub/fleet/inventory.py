@@ -11,6 +11,7 @@ bytes received; what checks need lives in the numpy index, and the few parsed re
 detail views and VM lookups need sit in a small LRU cache.
 """
 
+import difflib
 import logging
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -99,10 +100,15 @@ class Inventory:
     def require(self, name: str, role: str = "cluster") -> Entry:
         entry = self._entries.get(name)
         if entry is None:
+            close = difflib.get_close_matches(name, self.names(), n=1)
+            meant = f"; did you mean {close[0]!r}?" if close else ""
+            known = self.names()
+            listed = ", ".join(known[:20]) + (
+                f" and {len(known) - 20} more" if len(known) > 20 else ""
+            )
             raise NotFound(
-                f"{role} {name!r} is not a registered cluster "
-                f"(known: {', '.join(self.names()) or 'none'})",
-                details={"cluster": name},
+                f"{role} {name!r} is not a registered cluster{meant} (known: {listed or 'none'})",
+                details={"cluster": name, **({"did_you_mean": close[0]} if close else {})},
                 code=ErrorCode.UNKNOWN_CLUSTER,
             )
         return entry

@@ -131,3 +131,34 @@ def test_help_lists_every_subcommand(
     listed = capsys.readouterr().out
     for action in actions:
         assert f"\n    {action} " in listed, action
+
+
+@pytest.mark.parametrize(
+    ("vm", "meant"),
+    [
+        ("prod-est/shop/web-1", "(did you mean 'prod-east' or 'prod-west'?)"),
+        ("prod-east/shop/web1", "(did you mean 'shop/web-1'"),
+    ],
+)
+def test_a_near_miss_says_what_was_likely_meant(
+    vm: str, meant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hub.cli import main
+
+    assert main(["check", "--example", "--vm", vm]) == 2
+    assert meant in capsys.readouterr().err
+
+
+async def test_the_hub_says_which_cluster_was_likely_meant() -> None:
+    from datetime import UTC, datetime
+
+    from hub.errors import NotFound
+    from hub.fleet.inventory import Entry, Inventory
+
+    inventory = Inventory()
+    for name in ("prod-east", "prod-west", "lab"):
+        inventory.put(Entry(name, {}, datetime(2026, 12, 2, tzinfo=UTC)))
+    with pytest.raises(NotFound) as missing:
+        inventory.require("prod-wset", "target")
+    assert "did you mean 'prod-west'?" in missing.value.message
+    assert missing.value.details["did_you_mean"] == "prod-west"

@@ -43,7 +43,12 @@ def test_the_default_policy_loads():
         ),
         (
             "scoring: {weights: {speed: 1}}",
-            "at scoring.weights: Additional properties are not allowed ('speed' was unexpected)",
+            "at scoring.weights: unknown key 'speed'; the keys here are: balance, headroom, "
+            "locality, n_plus_one",
+        ),
+        (
+            "headroom_precent: {cpu: 10}",
+            "at (top level): unknown key 'headroom_precent' (did you mean 'headroom_percent'?)",
         ),
         (
             "staleness: {soft_seconds: 600, hard_seconds: 60}",
@@ -56,6 +61,7 @@ def test_the_default_policy_loads():
     ids=[
         "a value out of range",
         "an unknown key",
+        "a misspelt key",
         "a cross-field rule",
         "a wrong version",
         "not a mapping",
