@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hub.cli import exits, hints, local, registering, render, serve
+from hub.capacity.constraints import requirement_holds
+from hub.cli import exits, hints, local, registering, render, selectors, serve
 from hub.cli.client import Connection, call
 from hub.cli.usage import UsageError, pairs
 from hub.models.api import (
@@ -20,6 +21,7 @@ from hub.models.api import (
     State,
     Task,
     TaskList,
+    VmList,
     VmReference,
 )
 
@@ -114,7 +116,15 @@ def clusters(args: argparse.Namespace) -> int:
     if args.action == "show":
         data = _request(args, "GET", f"/api/v1/clusters/{args.name}")
         return _show(args, data, render.cluster(ClusterDetail.model_validate(data)))
+    if args.action == "vms":
+        data = _request(args, "GET", f"/api/v1/clusters/{args.name}/vms")
+        return _show(args, data, render.vms(VmList.model_validate(data).items))
     data = _request(args, "GET", "/api/v1/clusters")
+    if args.selector:
+        wanted = selectors.parse(args.selector)
+        data["items"] = [
+            c for c in data["items"] if all(requirement_holds(r, c["labels"]) for r in wanted)
+        ]
     return _show(args, data, render.clusters(ClusterList.model_validate(data).items))
 
 
@@ -218,8 +228,18 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     check_parser.set_defaults(run=checks)
 
     cluster_parser, actions = _actions(commands, "clusters", "registered clusters", shared)
-    cluster_parser.set_defaults(run=clusters)
+    cluster_parser.set_defaults(run=clusters, selector=None)
+    for listing in (cluster_parser, actions.choices["list"]):
+        listing.add_argument(
+            "--selector",
+            "-l",
+            metavar="SELECTOR",
+            help="only clusters whose labels match, as kubectl -l: env=prod,region in (a,b)",
+        )
     actions.add_parser("show", help="one cluster's capacity", parents=[shared]).add_argument("name")
+    actions.add_parser(
+        "vms", help="the VMs a cluster reported, as the check sizes them", parents=[shared]
+    ).add_argument("name")
     register = actions.add_parser(
         "register",
         help="register clusters (admin): names, or --file; each token printed or written",

@@ -16,6 +16,7 @@ from hub.models.api import (
     Task,
 )
 from hub.models.check import CheckResult, Finding, Placement, Severity, TargetResult
+from hub.models.vm import VirtualMachine
 
 T = TypeVar("T")
 _MARK = {Severity.INFO: "i", Severity.WARNING: "!", Severity.CRITICAL: "x", Severity.BLOCKER: "X"}
@@ -192,3 +193,15 @@ def shown(output: str, data: Any, text: str) -> str:
     if output == "yaml":
         return yaml.safe_dump(data, sort_keys=False).rstrip("\n")
     return text
+
+
+def vms(items: Sequence[VirtualMachine]) -> str:
+    lines = [f"{'VM':<40} {'RUNNING':<8} {'LIVE':<5} {'DISKS':>10}  NODE"]
+    for vm in items:
+        disks = quantity.human_bytes(sum(d.size_bytes for d in vm.disks)) if vm.disks else "-"
+        node = vm.source_node.name if vm.source_node and vm.source_node.name else "-"
+        live = "yes" if vm.live_migratable else "no"
+        lines.append(
+            f"{vm.key:<40} {'yes' if vm.running else 'no':<8} {live:<5} {disks:>10}  {node}"
+        )
+    return "\n".join(lines) if items else "no VMs reported"

@@ -433,3 +433,24 @@ def test_a_register_with_nothing_or_twice_is_refused(
     status, _, err = hub.cli(capsys, "clusters", "register", *extra)
     assert status == 2
     assert said in err
+
+
+def test_clusters_filter_by_label_and_list_their_vms(
+    hub: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _load_example_fleet(hub, capsys)
+    status, out, _ = hub.cli(
+        capsys, "clusters", "-l", "topology.kubernetes.io/region", "-o", "json"
+    )
+    assert status == 0
+    everyone = {c["name"] for c in json.loads(out)["items"]}
+    status, out, _ = hub.cli(capsys, "clusters", "-l", "cclm.example/none=x", "-o", "json")
+    assert json.loads(out)["items"] == []
+    assert everyone
+    status, out, _ = hub.cli(capsys, "clusters", "vms", "prod-east")
+    assert status == 0
+    assert out.splitlines()[0].split()[:2] == ["VM", "RUNNING"]
+    assert "shop/db-large" in out
+    status, _, err = hub.cli(capsys, "clusters", "-l", "a b")
+    assert status == 2
+    assert "expected KEY=VALUE" in err

@@ -162,3 +162,31 @@ async def test_the_hub_says_which_cluster_was_likely_meant() -> None:
         inventory.require("prod-wset", "target")
     assert "did you mean 'prod-west'?" in missing.value.message
     assert missing.value.details["did_you_mean"] == "prod-west"
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels", "selected"),
+    [
+        ("env=prod", {"env": "prod"}, True),
+        ("env==prod,tier!=db", {"env": "prod", "tier": "db"}, False),
+        ("region in (east, west)", {"region": "west"}, True),
+        ("region notin (east,west)", {"region": "west"}, False),
+        ("gpu", {"gpu": "true"}, True),
+        ("!legacy,env=prod", {"env": "prod", "legacy": "1"}, False),
+    ],
+)
+def test_a_selector_reads_as_kubectl_does(
+    selector: str, labels: dict[str, str], selected: bool
+) -> None:
+    from hub.capacity.constraints import requirement_holds
+    from hub.cli import selectors
+
+    assert all(requirement_holds(r, labels) for r in selectors.parse(selector)) is selected
+
+
+@pytest.mark.parametrize("selector", ["env=(a)", "region in ()", "a b"])
+def test_a_selector_it_cannot_read_says_the_syntax(selector: str) -> None:
+    from hub.cli import selectors
+
+    with pytest.raises(UsageError, match="-l"):
+        selectors.parse(selector)
