@@ -63,6 +63,30 @@ class Principal:
     cluster: str | None = None
 
 
+def event_alert(
+    kind: AlertKind,
+    severity: AlertSeverity,
+    cluster: str,
+    message: str,
+    now: datetime,
+    links: dict[str, str] | None = None,
+) -> Alert:
+    """A one-time event's alert (an audit): its own id and fingerprint per occurrence, so a
+    repeat within the hour is recorded too; it resolves an hour on by itself."""
+    stamp = f"{kind.value}:{cluster}@{secrets.token_hex(8)}"
+    return Alert(
+        id=stamp,
+        fingerprint=stamp,
+        kind=kind,
+        severity=severity,
+        message=message,
+        cluster=cluster,
+        links=links or {},
+        first_seen=now,
+        last_seen=now,
+    )
+
+
 def info(record: TokenRecord) -> TokenInfo:
     return TokenInfo(
         id=record.id,
@@ -419,16 +443,12 @@ class Hub:
         reservations released), its tokens stop working, and an alert says so; answers the
         migrations that failed."""
         now = self.clock()
-        stamp = secrets.token_hex(8)
-        audit = Alert(
-            id=f"cluster-retired:{cluster}@{stamp}",
-            fingerprint=f"cluster-retired:{cluster}@{stamp}",
-            kind=AlertKind.CLUSTER_RETIRED,
-            severity=AlertSeverity.WARNING,
-            message=f"{cluster} was retired: {why}",
-            cluster=cluster,
-            first_seen=now,
-            last_seen=now,
+        audit = event_alert(
+            AlertKind.CLUSTER_RETIRED,
+            AlertSeverity.WARNING,
+            cluster,
+            f"{cluster} was retired: {why}",
+            now,
         )
         failed = await self.store.retire_cluster(
             cluster, now, audit, transitions.Retire(cluster, now)
@@ -536,18 +556,14 @@ class Hub:
         """Audited: recorded as an alert and logged, since it lets an older report in."""
         entry = self.inventory.require(cluster)
         now = self.clock()
-        stamp = secrets.token_hex(8)
-        audit = Alert(
-            id=f"sequence-reset:{cluster}@{stamp}",
-            fingerprint=f"sequence-reset:{cluster}@{stamp}",
-            kind=AlertKind.SEQUENCE_RESET,
-            severity=AlertSeverity.INFO,
-            message=f"the report sequence of {cluster} was reset by {who} (it was "
-            f"{entry.sequence}); its next report is taken whatever its sequence",
-            cluster=cluster,
+        audit = event_alert(
+            AlertKind.SEQUENCE_RESET,
+            AlertSeverity.INFO,
+            cluster,
+            f"the report sequence of {cluster} was reset by {who} (it was {entry.sequence}); "
+            "its next report is taken whatever its sequence",
+            now,
             links={"cluster": f"/api/v1/clusters/{cluster}"},
-            first_seen=now,
-            last_seen=now,
         )
         try:
             previous = await self.store.reset_sequence(cluster, audit)

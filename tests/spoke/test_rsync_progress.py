@@ -145,47 +145,35 @@ async def test_a_real_copy_reports_every_byte_on_its_pod(tmp_path: Path) -> None
     assert b"100%" in out
 
 
-async def test_a_failed_copy_fails_the_pod() -> None:
-    wrapper = await asyncio.create_subprocess_exec(
+async def entrypoint(*command: str, **env: str) -> asyncio.subprocess.Process:
+    """`cclm-rsync-progress COMMAND...` as the image runs it, its output piped."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "spoke_agent.rsync.wrapper",
-        "sh",
-        "-c",
-        "echo no route; exit 12",
-        env={**os.environ, "POD_NAME": "", "POD_NAMESPACE": ""},
+        *command,
+        env={**os.environ, **env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def test_a_failed_copy_fails_the_pod() -> None:
+    wrapper = await entrypoint("sh", "-c", "echo no route; exit 12", POD_NAME="", POD_NAMESPACE="")
     out, _err = await wrapper.communicate()
     assert wrapper.returncode == 12
     assert out == b"no route\n"
 
 
 async def test_no_command_is_a_usage_error() -> None:
-    wrapper = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "spoke_agent.rsync.wrapper",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    wrapper = await entrypoint()
     _out, err = await wrapper.communicate()
     assert wrapper.returncode == 2
     assert b"usage: cclm-rsync-progress COMMAND" in err
 
 
 async def test_a_pod_being_deleted_stops_the_copy_at_once() -> None:
-    wrapper = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "spoke_agent.rsync.wrapper",
-        "sh",
-        "-c",
-        "echo up; sleep 60 & wait",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    wrapper = await entrypoint("sh", "-c", "echo up; sleep 60 & wait")
     assert wrapper.stdout is not None
     # Passed through as the command writes it: once it is read, the command runs.
     assert await asyncio.wait_for(wrapper.stdout.readline(), timeout=10) == b"up\n"
