@@ -1,8 +1,9 @@
 """How hub replicas on one PostgreSQL database learn, within milliseconds, what the others
 changed: triggers send a notice on a channel of the hub's schema as each change commits
 (LISTEN/NOTIFY), and each replica listens on a connection of its own. Triggers, not the
-writers, send them, so no write path can forget to; a notice lost while a replica was not
-listening is made up for by a catch-up with everything once it listens again."""
+writers, send them, so no write path can forget to; a notice sent while a replica was not
+listening (before its first LISTEN, or while its connection was lost) is made up for by a
+catch-up with everything each time it starts listening."""
 
 import asyncio
 import logging
@@ -71,8 +72,9 @@ def parse(payload: str) -> Change:
 
 
 async def listen(url: str, name: str) -> AsyncIterator[Change]:
-    """The changes on channel `name`, for as long as the caller reads; after a lost
-    connection, a catch-up with everything once listening again."""
+    """The changes on channel `name`, for as long as the caller reads, each time listening
+    begins with a catch-up with everything: what committed between the caller's last read
+    of the store and the LISTEN sent no notice this connection hears."""
     missed = False
     while True:
         try:
@@ -80,7 +82,7 @@ async def listen(url: str, name: str) -> AsyncIterator[Change]:
                 await connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(name)))
                 if missed:
                     log.info("listening for other replicas' changes again")
-                    yield Change(Topic.EVERYTHING)
+                yield Change(Topic.EVERYTHING)
                 async for notice in connection.notifies():
                     yield parse(notice.payload)
         except psycopg.OperationalError as error:

@@ -199,6 +199,32 @@ async def test_a_job_waits_for_its_grant_then_runs_and_gives_the_access_back(
     assert fleet.target.live("serviceaccounts") == [], "released at the end, then revoked"
 
 
+async def test_an_agent_cancelled_while_its_pulls_wait_leaves_nothing_running(
+    fleet: Fleet,
+) -> None:
+    """Cancelled (a process shutting down), the job runner and the granter take their long
+    polls at the hub with them: a pull left behind would retry against a hub that is gone."""
+    settings = JobSettings(poll_wait=30)
+    journal = Journal(fleet.home / "journal.db")
+    runner = JobRunner("east", fleet.east, journal, _connector(fleet, _unbuilt), settings)
+    stop = asyncio.Event()
+    loops = [runner.run(stop), fleet.target.granter.run(stop)]
+    running = [asyncio.create_task(loop) for loop in loops]
+    await asyncio.sleep(0.3)  # both pulls are waiting at the hub
+    assert sorted(_pulls()) == ["Granter.pass_once", "JobRunner.poll_once"]
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+    await asyncio.sleep(0)
+    assert _pulls() == []
+
+
+def _pulls() -> list[str]:
+    """The agent's pulls still running (the hub's own handlers share this loop)."""
+    names = [task.get_coro().__qualname__ for task in asyncio.all_tasks() if not task.done()]
+    return [name for name in names if name in ("JobRunner.poll_once", "Granter.pass_once")]
+
+
 async def test_a_job_whose_target_never_grants_access_fails_saying_so(fleet: Fleet) -> None:
     migration = await _migrate(fleet.hub)
 

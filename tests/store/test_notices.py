@@ -79,6 +79,11 @@ async def test_a_waiting_agent_hears_of_a_job_another_replica_accepted(
     target = await first.register("west")
     assert (await first.report(target, west())).status == 202
     path = "/api/v1/clusters/east/jobs"
+
+    async def agent_known_to_second() -> bool:
+        return (await second.api.call("GET", path, spoke)).status == 200
+
+    await _eventually(agent_known_to_second)
     waiting = asyncio.create_task(second.api.call("GET", path, spoke, params={"wait": "60"}))
     await asyncio.sleep(0.3)  # the wait has begun on the second replica
     body = {"source_cluster": "east", "target": "west", "vms": ["shop/web"]}
@@ -86,6 +91,7 @@ async def test_a_waiting_agent_hears_of_a_job_another_replica_accepted(
     accepted = await first.api.call("POST", "/api/v1/migrations", first.admin, body)
     assert accepted.status == 201, accepted.body
     answer = await asyncio.wait_for(waiting, 60)
+    assert answer.status == 200, answer.body
     assert [job["id"] for job in answer.body["items"]] == [accepted.body["id"]]
     assert time.monotonic() - started < WITHIN, "woken by the notice, not the wait's end"
 
@@ -109,10 +115,19 @@ async def test_a_policy_and_a_report_reach_the_other_replica(pair: tuple[Env, En
     await _eventually(report_followed)
 
 
+async def test_listening_begins_with_a_full_catch_up() -> None:
+    """What committed before the LISTEN sent no notice the listener hears."""
+    with databases.postgres_schema() as url:
+        heard = postgres_notices.listen(url, postgres_notices.channel("cclm_first"))
+        assert await asyncio.wait_for(anext(heard), WITHIN) == Change(Topic.EVERYTHING)
+        await heard.aclose()
+
+
 async def test_a_listener_that_lost_its_connection_asks_for_a_full_catch_up() -> None:
     with databases.postgres_schema() as url:
         channel = postgres_notices.channel("cclm_lost_" + str(time.monotonic_ns()))
         heard = postgres_notices.listen(url, channel)
+        assert await asyncio.wait_for(anext(heard), WITHIN) == Change(Topic.EVERYTHING)
         first = asyncio.ensure_future(anext(heard))
         await _notified(url, channel, first, "tokens")
         assert first.result() == Change(Topic.TOKENS)

@@ -69,8 +69,10 @@ class Granter:
         try:
             while not stop.is_set():
                 passing = asyncio.ensure_future(self.pass_once())
-                await asyncio.wait({passing, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                passing.cancel()
+                try:
+                    await asyncio.wait({passing, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                finally:  # also when the agent itself is cancelled: no pull outlives it
+                    passing.cancel()
                 if self.failed and not stop.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), self.poll_pause)

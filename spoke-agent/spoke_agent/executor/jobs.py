@@ -140,8 +140,10 @@ class JobRunner:
         try:
             while not stop.is_set():
                 polling = asyncio.ensure_future(self.poll_once(stop))
-                await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                polling.cancel()
+                try:
+                    await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                finally:  # also when the agent itself is cancelled: no pull outlives it
+                    polling.cancel()
         finally:
             stopped.cancel()
             for task in self.running.values():
