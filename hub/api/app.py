@@ -17,6 +17,7 @@ from hub.api import (
     admin,
     checks,
     clusters,
+    console,
     feeds,
     grants,
     jobs,
@@ -234,6 +235,7 @@ def build(
 
     app.router.add_get("/api/v1/openapi.json", openapi_json)
     app.router.add_get("/metrics", _scrape(hub, metrics))
+    console.add_routes(app)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         await hub.start()

@@ -1,243 +1,118 @@
-"""`cclm demo`: the hub on its embedded SQLite store, fed the example fleet, used over HTTP.
+"""`cclm demo`: a hub on its embedded SQLite store with a fleet of example and simulated
+clusters, each with an agent, a guided tour of what the product does, and then the hub and
+the agents stay up with the web console to explore, until Ctrl-C.
 
-It starts a real hub on a loopback port, registers the four example clusters, sends their
-capacity reports the way spoke agents do (gzipped, with their own tokens), then walks through
-what an administrator does: look at the fleet, check a VM against a full cluster, try to
-migrate it (refused until the shortfall is acknowledged), migrate it where it fits instead,
-and follow the task. Last, spoke agents on three simulated clusters read their
-Kubernetes-shaped objects and report them, as the agent does in a real cluster.
+The tour registers the clusters and sends their reports the way spoke agents do, checks a
+VM against a full cluster, tries to migrate it (refused until the shortfall is
+acknowledged), migrates it where it fits instead and follows the task; then a VM stopped
+mid-flight switches to an offline copy, and a migration to a cluster that fills up
+meanwhile stalls with the scheduler's message and raises an alert and a recommendation.
+Everything runs on this machine, offline; the clusters are simulated.
 """
 
 import argparse
 import asyncio
-import gzip
-import json
+import contextlib
 import socket
 import tempfile
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import aiohttp
-import yaml
 from aiohttp import web
-from spoke_agent.access.target_grants import AccessPoint
-from spoke_agent.assemble import ClusterParts, Spoke
-from spoke_agent.assemble import assemble as assemble_spoke
-from spoke_agent.drivers import ClusterDriver, simulated
-from spoke_agent.drivers.simulated import World
-from spoke_agent.executor.jobs import JobSettings
-from spoke_agent.executor.model import Job
-from spoke_agent.settings import AccessSettings, HubConnection, SpokeSettings
-from spoke_agent.sim import fleets
-from spoke_agent.sim.fleets import SimulatedMinter
+from spoke_agent.assemble import Spoke
 
 from hub.api import app as api
 from hub.assemble import assemble
-from hub.cli import render
-from hub.cli.client import ClientError, Connection, call
+from hub.cli import demo_tour
+from hub.cli.client import Connection
+from hub.cli.demo_fleet import Agents, feed_examples, simulated_agents
 from hub.cli.demo_serve import stay, write_secret
-from hub.cli.fleet_files import example_fleet
-from hub.models.api import CheckAnswer, ClusterDetail, ClusterList, Migration, Role, Task
-from hub.settings import HubSettings
+from hub.cli.demo_worlds import Worlds
+from hub.models.api import Role
+from hub.settings import HubSettings, Limits
 
-VM = "prod-east/shop/db-large"
-Reporter = Callable[[], Awaitable[None]]
+STALL_AFTER = timedelta(seconds=3)
+"""The demo's hub calls a Pending receiving pod stalled this soon (45 s by default), so
+the tour's stall shows within seconds."""
 
-
-def _say(title: str, text: str = "") -> None:
-    print(f"\n== {title}")
-    if text:
-        print(text)
-
-
-async def _post_report(
-    session: aiohttp.ClientSession, url: str, name: str, token: str, report: dict[str, Any]
-) -> dict[str, Any]:
-    report["generated_at"] = datetime.now(UTC).isoformat()
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/json",
-        "Content-Encoding": "gzip",
-    }
-    path = f"{url}/api/v1/clusters/{name}/reports"
-    body = gzip.compress(json.dumps(report).encode())
-    async with session.post(path, data=body, headers=headers) as response:
-        receipt: dict[str, Any] = await response.json()
-    return receipt
+SHUTDOWN_WAIT = 1.0
+"""Seconds the hub gives open requests when the demo ends: its agents' long polls are
+what is open then, and the agents are already stopped."""
 
 
-def _example_reports() -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    fleet = yaml.safe_load(example_fleet().read_text())
-    return [
-        (entry, yaml.safe_load((example_fleet().parent / entry["report"]).read_text()))
-        for entry in fleet["clusters"]
-    ]
+@dataclass(frozen=True, slots=True)
+class Options:
+    home: Path
+    tour: bool = True
+    stay: bool = True
+    port: int = 0
+    clusters: int = 3
+    """Simulated clusters besides the four examples."""
+    seed: int = 7
 
 
-async def _feed(url: str, admin: Connection) -> tuple[dict[str, str], Reporter]:
-    """Registers and reports the example clusters; answers their spoke tokens, and how to
-    report them again (each time with the next sequence), as their agents would."""
-    tokens = {}
-    examples = _example_reports()
-    async with aiohttp.ClientSession() as session:
-        for entry, report in examples:
-            registered = await call(
-                admin,
-                "POST",
-                "/api/v1/clusters",
-                {"name": entry["name"], "labels": entry["labels"]},
-            )
-            receipt = await _post_report(session, url, entry["name"], registered["token"], report)
-            print(f"  {entry['name']}: registered; report #{receipt['sequence']} accepted")
-            tokens[entry["name"]] = registered["token"]
-
-    async def again() -> None:
-        async with aiohttp.ClientSession() as session:
-            for entry, report in examples:
-                report["sequence"] = int(report.get("sequence", 1)) + 1
-                await _post_report(session, url, entry["name"], tokens[entry["name"]], report)
-
-    return tokens, again
-
-
-async def _walkthrough(admin: Connection) -> Migration:
-    clusters = await call(admin, "GET", "/api/v1/clusters")
-    _say("The fleet", render.clusters(ClusterList.model_validate(clusters).items))
-    check: dict[str, Any] = {"vms": [VM], "target": "prod-west", "list_excluded": True}
-    answer = await call(admin, "POST", "/api/v1/checks", check)
-    _say(f"Check {VM} -> prod-west", render.text(CheckAnswer.model_validate(answer)))
-    request: dict[str, Any] = {"source_cluster": "prod-east", "target": "prod-west", "vms": [VM]}
-    try:
-        await call(admin, "POST", "/api/v1/migrations", request)
-    except ClientError as refused:
-        _say(f"Migrate to prod-west: refused ({refused.status} {refused.code})", refused.message)
-    best = answer["suggestions"][0]["cluster"]
-    accepted = await call(admin, "POST", "/api/v1/migrations", {**request, "target": best})
-    migration = Migration.model_validate(accepted)
-    _say(f"Migrate to {best}, the top suggestion: accepted", render.migration(migration))
-    task = await call(admin, "GET", f"/api/v1/tasks/{migration.task_id}")
-    _say("Its task, as the console polls it", render.task(Task.model_validate(task)))
-    detail = ClusterDetail.model_validate(await call(admin, "GET", f"/api/v1/clusters/{best}"))
-    _say(
-        f"{best} now holds the reservation; every later check subtracts it",
-        render.cluster(detail),
-    )
-    return migration
-
-
-def _spoke(url: str, home: Path, cluster: str, tokens: dict[str, str]) -> SpokeSettings:
-    """A demo agent's settings: its token beside the hub's database, and no waiting."""
-    token = home / f"{cluster}.token"
-    write_secret(token, tokens[cluster])
-    return SpokeSettings(
-        cluster,
-        HubConnection(url, token),
-        state_dir=home / cluster,
-        access=AccessSettings(grant_poll_wait=0),
-        jobs=JobSettings(poll_wait=0, poll_pause=0, interval=0),
-    )
-
-
-async def _execute(
-    url: str, admin: Connection, tokens: dict[str, str], home: Path, job: Migration
-) -> list[Spoke]:
-    """The source cluster's agent pulls the job and waits for access to the target, which
-    the target's agent grants (a token minted for this migration, sealed to the source
-    agent's key), then carries it out, here against simulated clusters whose clock moves
-    one tick per pass; the console's view of the task follows."""
-    source, target = job.source_cluster, job.target_cluster
-    minter = SimulatedMinter(lambda: datetime.now(UTC))
-    point = AccessPoint(f"https://api.{target}.example:6443")
-    shown: list[str] = []
-
-    async def follow(_seconds: float) -> None:
-        task = Task.model_validate(await call(admin, "GET", f"/api/v1/tasks/{job.task_id}"))
-        line = render.task(task).splitlines()[1]
-        if task.message.startswith("waiting"):
-            line = f"  {task.message}"
-        if not shown or shown[-1] != line:
-            shown.append(line)
-            print(line)
-        if job.id not in minter.accounts:
-            await granter.pass_once()
-            print(
-                f"  {target}'s agent granted access: service account cclm-{job.id} bound in "
-                f"{', '.join(minter.accounts[job.id])}, a 1 h token sealed to {source}'s key "
-                "(the hub relays only ciphertext)"
-            )
-
-    def build(job: Job, _credentials: object) -> tuple[ClusterDriver, ClusterDriver]:
-        return simulated.pair(World(dict.fromkeys(job.vms, True)))
-
-    sending = assemble_spoke(_spoke(url, home, source, tokens), ClusterParts(build), pause=follow)
-    granting = ClusterParts(build, minter=minter, access_point=point)
-    granting_spoke = assemble_spoke(_spoke(url, home, target, tokens), granting)
-    granter = granting_spoke.grants()
-    await sending.hub.register_key(source, sending.keys.public)
-    runner = sending.runner
-    await runner.poll_once(asyncio.Event())
-    await asyncio.gather(*runner.running.values())
-    await granter.pass_once()
-    revoked = "revoked" if job.id not in minter.accounts else "still granted"
-    task = await call(admin, "GET", f"/api/v1/tasks/{job.task_id}")
-    _say("The task once the agent is done", render.task(Task.model_validate(task)))
-    print(f"  {source}'s agent released the access; {target}'s agent: {revoked}")
-    return [sending, granting_spoke]
-
-
-def _no_jobs(job: Job, _credentials: object) -> tuple[ClusterDriver, ClusterDriver]:
-    raise RuntimeError(f"the demo's simulated clusters run no migrations ({job.id})")
-
-
-async def _simulated_spokes(url: str, admin: Connection, home: Path) -> list[Spoke]:
-    """Spoke agents on simulated clusters: the collector reads Kubernetes-shaped objects and
-    the agent sends the report, exactly as in a real cluster."""
-    shape = fleets.FleetShape(clusters=3, nodes=12, vms_per_node=2, pods_per_node=6)
-    spokes = []
-    for cluster in fleets.fleet(seed=7, shape=shape):
-        registered = await call(
-            admin, "POST", "/api/v1/clusters", {"name": cluster.name, "labels": cluster.labels}
-        )
-        settings = _spoke(url, home, cluster.name, {cluster.name: registered["token"]})
-        spoke = assemble_spoke(settings, ClusterParts(_no_jobs, source=cluster))
-        receipt = await spoke.reporter().report_once()
-        print(f"  {cluster.name}: agent sent report #{receipt['sequence']}")
-        spokes.append(spoke)
-    clusters = await call(admin, "GET", "/api/v1/clusters", params={"label": "env=sim"})
-    print(render.clusters(ClusterList.model_validate(clusters).items))
-    return spokes
-
-
-async def run(home: Path, serve: bool = False, port: int = 0) -> int:
-    assembly = assemble(HubSettings(home / "hub.db"))
-    hub = assembly.hub
-    runner = web.AppRunner(assembly.app, **api.SERVER_OPTIONS)
-    await runner.setup()
+def _listen(port: int) -> socket.socket:
     sock = socket.socket()
-    sock.bind(("127.0.0.1", port))
-    port = sock.getsockname()[1]
-    await web.SockSite(runner, sock).start()
-    url = f"http://127.0.0.1:{port}"
     try:
-        token = (await hub.mint("demo", Role.ADMIN)).token
+        sock.bind(("127.0.0.1", port))
+    except OSError as error:
+        sock.close()
+        raise SystemExit(
+            f"cclm demo: cannot listen on 127.0.0.1:{port} ({error.strerror}); "
+            "pick another --port, or 0 for any free one"
+        ) from None
+    return sock
+
+
+def _run_agents(spokes: list[Spoke], stop: asyncio.Event) -> list[asyncio.Task[None]]:
+    loop = asyncio.get_running_loop()
+    return [loop.create_task(run) for spoke in spokes for run in spoke.loops(stop)]
+
+
+async def run(options: Options) -> int:
+    home = options.home
+    settings = HubSettings(home / "hub.db", limits=Limits(stall_after=STALL_AFTER))
+    assembly = assemble(settings)
+    runner = web.AppRunner(assembly.app, shutdown_timeout=SHUTDOWN_WAIT, **api.SERVER_OPTIONS)
+    await runner.setup()
+    sock = _listen(options.port)
+    await web.SockSite(runner, sock).start()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        token = (await assembly.hub.mint("demo", Role.ADMIN)).token
+        write_secret(home / "admin.token", token)
         admin = Connection(url, token)
-        print(f"cclm demo: hub on {url}, store {home / 'hub.db'}")
-        _say("Spoke agents register and report")
-        tokens, report_again = await _feed(url, admin)
-        migration = await _walkthrough(admin)
-        _say(
-            f"The {migration.source_cluster} agent pulls the job, gets access to "
-            f"{migration.target_cluster} from its agent and migrates the VM live (simulated "
-            "clusters)"
-        )
-        spokes = await _execute(url, admin, tokens, home, migration)
-        _say("Spoke agents on simulated clusters report the same way")
-        spokes += await _simulated_spokes(url, admin, home)
-        if serve:
-            await stay(url, home, token, spokes, report_again)
+        print(f"cclm demo: hub and console on {url}/, store {home / 'hub.db'}")
+        print(f"  admin token in {home / 'admin.token'} (readable by you only)")
+        demo_tour.say("Spoke agents register and report")
+        tokens, report_again = await feed_examples(url, admin)
+        if options.tour:
+            migration = await demo_tour.walkthrough(admin)
+            demo_tour.say(
+                f"The {migration.source_cluster} agent pulls the job, gets access to "
+                f"{migration.target_cluster} from its agent and migrates the VM live "
+                "(simulated clusters)"
+            )
+            await demo_tour.execute(url, admin, tokens, home, migration)
+        worlds = Worlds()
+        agents = Agents(url, home, worlds)
+        if options.clusters:
+            demo_tour.say("Spoke agents on simulated clusters report the same way")
+        spokes = await simulated_agents(agents, admin, options.clusters, options.seed)
+        spokes += [agents.agent(name, secret) for name, secret in tokens.items()]
+        tasks = _run_agents(spokes, stop)
+        if options.tour:
+            await demo_tour.scenes(admin, worlds)
+        if options.stay:
+            await stay(url, home, spokes, report_again)
     finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await runner.cleanup()
     return 0
 
@@ -245,24 +120,52 @@ async def run(home: Path, serve: bool = False, port: int = 0) -> int:
 def demo(args: argparse.Namespace) -> int:
     home = args.home or Path(tempfile.mkdtemp(prefix="cclm-demo-"))
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return asyncio.run(run(home, args.serve, args.port))
+    options = Options(home, not args.no_tour, not args.exit, args.port, args.clusters, args.seed)
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(run(options))
+    return 130
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= 50:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 50")
+    return value
 
 
 def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     command = commands.add_parser(
         "demo",
-        help="run a hub on SQLite with the example fleet and walk through check and migrate",
+        help="run a hub with example and simulated clusters: a guided tour, then the "
+        "console to explore (Ctrl-C ends it)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     command.add_argument(
-        "--home", type=Path, help="directory for the demo's database (default: a new temp dir)"
+        "--home",
+        type=Path,
+        help="directory for the demo's database and tokens (default: a new temp dir)",
+    )
+    command.add_argument("--no-tour", action="store_true", help="skip the tour: set up and stay up")
+    command.add_argument(
+        "--exit", action="store_true", help="end after the tour instead of staying up (scripts)"
     )
     command.add_argument(
-        "--serve",
-        action="store_true",
-        help="stay up after the walk-through: the hub, the agents' /metrics, reports on a "
-        "loop, an admin token and a Prometheus configuration in --home (Ctrl-C ends it)",
+        "--clusters",
+        type=_count,
+        default=3,
+        metavar="N",
+        help="simulated clusters besides the four examples (default 3, at most 50)",
+    )
+    command.add_argument(
+        "--seed",
+        type=int,
+        default=7,
+        help="what the simulated clusters are made from; "
+        "the same seed gives the same fleet (default 7)",
     )
     command.add_argument(
         "--port", type=int, default=0, help="the hub's port on 127.0.0.1 (default: any free one)"

@@ -1,8 +1,7 @@
-"""`cclm demo --serve`: after the walk-through the demo stays up to explore. Its hub keeps
-serving, the example clusters keep reporting, the agents of the simulated clusters keep
-their report loops, every agent serves its `/metrics`, and the demo's folder gets what a
-person needs to look around: the admin token (mode 0600) and a Prometheus configuration
-that scrapes the hub and the agents and loads the shipped alert rules."""
+"""How `cclm demo` stays up to explore once its tour is over: the hub keeps serving its API
+and console, the example clusters keep reporting, every agent keeps running and serves its
+`/metrics`, and the demo's folder gets a Prometheus configuration that scrapes the hub and
+the agents and loads the shipped alert rules, beside the admin token (mode 0600)."""
 
 import asyncio
 import contextlib
@@ -63,11 +62,11 @@ async def _every(seconds: float, act: Callable[[], Awaitable[None]]) -> None:
 async def stay(
     url: str,
     home: Path,
-    admin_token: str,
     spokes: Sequence[Spoke],
     report: Callable[[], Awaitable[None]],
 ) -> None:
-    """Until SIGINT or SIGTERM: serve, report, and say how to look around."""
+    """Until SIGINT or SIGTERM: serve, report, and say how to look around; the agents'
+    own loops run meanwhile, started by the caller."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -76,14 +75,11 @@ async def stay(
     hub = url.removeprefix("http://")
     config = home / "prometheus.yml"
     config.write_text(yaml.safe_dump(prometheus_config(hub, [a for _, a in served])))
-    write_secret(home / "admin.token", admin_token)
     tasks = [loop.create_task(_every(REPORT_EVERY, report))]
-    tasks += [
-        loop.create_task(spoke.agent.run(stop)) for spoke in spokes if spoke.agent is not None
-    ]
     print(
         f"\n== The demo stays up (Ctrl-C ends it)\n"
-        f"  hub            {url}  (console API, /metrics)\n"
+        f"  console        {url}/  (log in with the admin token)\n"
+        f"  hub API        {url}/api/v1/openapi.json, {url}/metrics\n"
         f"  agents         {', '.join(f'http://{a}/metrics' for _, a in served)}\n"
         f"  admin token    {home / 'admin.token'}\n"
         f"  try            CCLM_HUB={url} cclm clusters --token-file {home / 'admin.token'}\n"

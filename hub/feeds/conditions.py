@@ -211,8 +211,8 @@ def stall(migration: Migration, condition: Condition) -> Observed:
         AlertKind.STALLED,
         AlertSeverity.CRITICAL,
         f"migration {migration.id} to {migration.target_cluster} is stalled: "
-        f"{condition.message}. If the pod is unschedulable, KubeVirt deletes it and fails "
-        f"the migration at about {deadline.strftime('%H:%M:%S')} UTC (300 s after it "
+        f"{condition.message.rstrip('.')}. If the pod is unschedulable, KubeVirt deletes it "
+        f"and fails the migration at about {deadline.strftime('%H:%M:%S')} UTC (300 s after it "
         "was seen Pending): free room there, or cancel and migrate where it fits",
         cluster=migration.target_cluster,
         migration_id=migration.id,

@@ -260,7 +260,7 @@ def test_tls_and_the_warning_for_clear_text_on_the_network(
 def test_the_demo_walks_through_check_refusal_and_migration(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["demo", "--home", str(tmp_path)]) == 0
+    assert main(["demo", "--home", str(tmp_path), "--exit"]) == 0
     out = capsys.readouterr().out
     assert "prod-west: SHORT" in out
     assert "Migrate to prod-west: refused (409 acknowledgement_required)" in out
@@ -275,6 +275,40 @@ def test_the_demo_walks_through_check_refusal_and_migration(
     assert "prod-east's agent released the access; gpu-lab's agent: revoked" in out
     assert out.count("agent sent report #") == 3
     assert "sim-002                  fresh" in out
+    stopped = out[out.index("its owner stops it mid-flight") :]
+    assert "shop/web-1 [live] receiving" in stopped
+    assert "shop/web-1 [offline] copying" in stopped
+    assert "shop/web-1 [offline] migrated on lab-w" in stopped
+    stall = out[out.index("the cluster fills up meanwhile") :]
+    assert "Pending: 0/4 nodes are available: 4 Insufficient memory." in stall
+    assert "stalled: shop/web-2: receiving pod receiver-shop-web-2 has been Pending for" in stall
+    assert "alert critical: migration mig-" in stall
+    assert "recommendation: migration mig-" in stall
+    assert "its VMs fit now on" in stall
+    assert (tmp_path / "admin.token").stat().st_mode & 0o077 == 0
+
+
+def test_the_demo_without_its_tour_sets_up_the_fleet_it_is_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["demo", "--home", str(tmp_path), "--no-tour", "--exit", "--clusters", "1"]
+    assert main([*args, "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "Check prod-east" not in out
+    assert "mid-flight" not in out
+    assert out.count("agent sent report #") == 1
+    assert "sim-000" in out
+    assert "sim-001" not in out
+    assert "hub and console on http://127.0.0.1:" in out
+
+
+def test_the_demo_refuses_a_fleet_size_it_cannot_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(["demo", "--home", str(tmp_path), "--clusters", "51"])
+    assert refused.value.code == 2
+    assert "--clusters: 51 is not between 0 and 50" in capsys.readouterr().err
 
 
 def test_a_killed_hub_restarts_with_its_migrations_and_reservations(

@@ -1,4 +1,4 @@
-"""A real Prometheus scrapes `cclm demo --serve` (a hub and its agents, with the example
+"""A real Prometheus scrapes `cclm demo` (a hub and its agents, with the example
 fleet, a finished migration and simulated clusters) with the configuration the demo writes,
 and loads the shipped rules. Every dashboard panel's query must run and return series, every
 series the rules select must exist, and every rule must evaluate without error: what a
@@ -7,7 +7,6 @@ newcomer pointing Prometheus and Grafana at the demo would see filled."""
 import json
 import re
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -20,6 +19,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import ports
+from tests.support.demo import running as running_demo
 from tests.support.tools import DASHBOARD, RULES, tool
 
 GRAFANA = {"$__rate_interval": "15s", "$__range": "5m", "$__interval": "5s", "$cluster": ".*"}
@@ -51,16 +51,8 @@ def _wait(check: Any, what: str, seconds: float = 60) -> Any:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("demo")
-    command = [sys.executable, "-m", "hub.cli", "demo", "--serve", "--home", str(home)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        _wait(lambda: (home / "prometheus.yml").exists(), "the demo to stay up", 120)
+    with running_demo(home):
         yield home
-    finally:
-        process.terminate()
-        out, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, out[-3000:]
-    assert "Traceback" not in out, out[-3000:]
 
 
 @pytest.fixture(scope="module")

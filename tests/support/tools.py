@@ -1,6 +1,6 @@
-"""The real tools the operations artifacts are checked with, from Debian's packages
-(`prometheus`, `prometheus-alertmanager`), which `.ci/run` installs. A missing tool fails the
-test that needs it, saying how to get it: never a silent skip."""
+"""The real tools the operations artifacts and the console are checked with, from Debian's
+packages (`prometheus`, `prometheus-alertmanager`, `chromium`), which `.ci/run` installs. A
+missing tool fails the test that needs it, saying how to get it: never a silent skip."""
 
 import shutil
 from pathlib import Path
@@ -11,6 +11,7 @@ PACKAGES = {
     "promtool": "prometheus",
     "prometheus": "prometheus",
     "prometheus-alertmanager": "prometheus-alertmanager",
+    "chromium": "chromium",
 }
 CHARTS = Path(__file__).resolve().parents[2] / "charts"
 RULES = CHARTS / "hub" / "files" / "rules" / "cclm.rules.yaml"
