@@ -27,6 +27,8 @@ HEADERS = {
     "Cache-Control": "no-cache",
 }
 PREFIX = "/console/"
+PATHS = ("/", PREFIX + "{path}")
+"""The console's routes: pages for people, outside the API and its OpenAPI document."""
 
 
 def _walk(folder: Traversable, under: str = "") -> dict[str, tuple[bytes, str]]:
@@ -63,5 +65,6 @@ def add_routes(app: web.Application) -> None:
             raise web.HTTPNotFound()
         return answer(name)
 
-    app.router.add_get("/", index)
-    app.router.add_get(PREFIX + "{path:.+}", asset)
+    page, files_under = PATHS
+    app.router.add_get(page, index)
+    app.router.add_get(files_under.replace("{path}", "{path:.+}"), asset)

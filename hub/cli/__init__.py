@@ -1,6 +1,7 @@
 """`cclm`: the command line. Local commands read files; the others talk to a hub."""
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
@@ -9,7 +10,7 @@ import pydantic
 from spoke_agent import cli as spoke
 
 from hub import policy_files
-from hub.cli import demo, exits, feeds, fleet_files, hints, local, remote, serve, size
+from hub.cli import demo, exits, feeds, fleet_files, hints, local, policy, remote, serve, size
 from hub.cli.client import ClientError
 from hub.cli.usage import UsageError
 from hub.store import StoreError
@@ -25,6 +26,7 @@ def parser() -> argparse.ArgumentParser:
     remote.add_commands(commands)
     feeds.add_commands(commands)
     local.add_commands(commands)
+    policy.add_commands(commands)
     size.add_commands(commands)
     serve.add_commands(commands)
     spoke.add_commands(commands)
@@ -48,3 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = f" ({error.status} {error.code})" if error.status else ""
         print(f"cclm: hub{status}: {hints.said(error)}", file=sys.stderr)
         return exits.of_refusal(error.status)
+    except BrokenPipeError:
+        # The reader went away (`cclm ... | head`), as with kubectl: stop quietly, and keep
+        # the interpreter from failing again on the output it still holds.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return exits.FAILED

@@ -139,12 +139,6 @@ def check(args: argparse.Namespace) -> int:
     return exits.of_check(result)
 
 
-def _policy(args: argparse.Namespace) -> int:
-    policy = policy_files.load(args.file)
-    print(yaml.safe_dump(policy.model_dump(mode="json"), sort_keys=False), end="")
-    return 0
-
-
 def add_check_arguments(check_parser: argparse.ArgumentParser) -> None:
     check_parser.add_argument(
         "--fleet",
@@ -201,13 +195,3 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         "--write", action="store_true", help="rewrite the files instead of checking"
     )
     schema.set_defaults(run=_schemas)
-
-    policy = commands.add_parser(
-        "policy",
-        help="validate a capacity policy file and print it with defaults filled in",
-        description="Validate a policy YAML against policies/policy.v1.schema.json.",
-    )
-    policy.add_argument(
-        "file", type=Path, nargs="?", help="policy YAML (default: policies/default.yaml)"
-    )
-    policy.set_defaults(run=_policy)

@@ -3,13 +3,14 @@
 import argparse
 import asyncio
 import os
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 from hub.capacity.constraints import requirement_holds
 from hub.cli import exits, hints, local, registering, render, selectors, serve
 from hub.cli.client import Connection, call
-from hub.cli.usage import UsageError, pairs
+from hub.cli.usage import UsageError, pairs, vm_refs
 from hub.models.api import (
     CheckAnswer,
     ClusterDetail,
@@ -50,8 +51,12 @@ def connection(args: argparse.Namespace) -> Connection:
     return Connection(hints.hub_url(given, flag), _token(args), args.ca_file)
 
 
+def run(request: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(request)
+
+
 def _request(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
-    return asyncio.run(call(connection(args), method, path, **kwargs))
+    return run(call(connection(args), method, path, **kwargs))
 
 
 def _show(args: argparse.Namespace, data: Any, text: str) -> int:
@@ -63,7 +68,7 @@ def check(args: argparse.Namespace) -> int:
     if not args.vm:
         raise UsageError("name at least one VM with --vm CLUSTER/NAMESPACE/NAME")
     body: dict[str, Any] = {
-        "vms": args.vm,
+        "vms": vm_refs(args.vm),
         "storage_class_map": pairs(args.map, "--map", "SOURCE_CLASS=TARGET_CLASS"),
         "list_excluded": True,
     }
@@ -131,7 +136,7 @@ def clusters(args: argparse.Namespace) -> int:
 def migrate(args: argparse.Namespace) -> int:
     if not args.vm:
         raise UsageError("name at least one VM with --vm CLUSTER/NAMESPACE/NAME")
-    first = VmReference.parse(args.vm[0])
+    first = VmReference.parse(vm_refs(args.vm)[0])
     source = (first.cluster if first else None) or args.source
     if not source:
         raise UsageError("write --vm CLUSTER/NAMESPACE/NAME, or give --source")

@@ -11,6 +11,7 @@ from hub.models.api import (
     ClusterDetail,
     ClusterSummary,
     Migration,
+    NodeSummary,
     Registered,
     ResourceSummary,
     Task,
@@ -141,7 +142,33 @@ def cluster(c: ClusterDetail) -> str:
             f"  storage {s.name}{' (default)' if s.is_default else ''}: free {free}, reserved "
             f"{quantity.human_bytes(s.reserved_bytes)} (source: {s.capacity_source})"
         )
+    if c.node_detail:
+        lines += ["", *_nodes(c.node_detail)]
     return "\n".join(lines)
+
+
+def _node_free(node: NodeSummary) -> tuple[int, int]:
+    cpu = node.allocatable.cpu_millis - node.requested.cpu_millis - node.reserved.cpu_millis
+    memory = node.allocatable.memory_bytes - node.requested.memory_bytes
+    return max(0, cpu), max(0, memory - node.reserved.memory_bytes)
+
+
+def _nodes(nodes: Sequence[NodeSummary]) -> list[str]:
+    """Per node what one VM can get there: the sums above hide how it is split. `*` marks
+    the largest free CPU and memory among the nodes that can host VMs."""
+    usable = [n for n in nodes if n.ready and n.schedulable]
+    cpu = max(usable, key=lambda n: _node_free(n)[0], default=None)
+    memory = max(usable, key=lambda n: _node_free(n)[1], default=None)
+    lines = [f"  {'NODE':<24} {'STATE':<10} {'FREE CPU':>9} {'FREE MEMORY':>12}"]
+    for n in nodes:
+        free_cpu, free_memory = _node_free(n)
+        state = "not ready" if not n.ready else "cordoned" if not n.schedulable else "usable"
+        lines.append(
+            f"  {n.name:<24} {state:<10} {free_cpu / 1000:>8.1f}{'*' if n is cpu else ' '}"
+            f" {quantity.human_bytes(free_memory):>11}{'*' if n is memory else ''}"
+        )
+    lines.append("  * the largest free block: what one VM can get")
+    return lines
 
 
 def migration(m: Migration) -> str:

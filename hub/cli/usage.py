@@ -5,6 +5,11 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import durationpy
+import pydantic
+
+from hub.models.api import VmRef
+
+_VM_REF = pydantic.TypeAdapter(VmRef)
 
 
 class UsageError(ValueError):
@@ -35,3 +40,18 @@ def duration(text: str) -> timedelta:
     if given <= timedelta(0):
         raise argparse.ArgumentTypeError(f"{text!r}: give a duration of more than zero")
     return given
+
+
+def vm_refs(values: Sequence[str]) -> list[str]:
+    """`--vm` values checked here, as the hub would check them, so a mistyped one is told
+    of by its flag rather than by the request field the hub names."""
+    for value in values:
+        try:
+            _VM_REF.validate_python(value)
+        except pydantic.ValidationError:
+            raise UsageError(
+                f"--vm {value!r}: write CLUSTER/NAMESPACE/NAME (or NAMESPACE/NAME with "
+                "--source), each part lowercase letters, digits, '-' and '.', such as "
+                "prod-east/shop/web-1"
+            ) from None
+    return list(values)

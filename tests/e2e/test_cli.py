@@ -3,6 +3,7 @@
 import gzip
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -388,6 +389,64 @@ def test_a_spoke_without_a_usable_kubeconfig_is_one_line(
     assert "Traceback" not in out + err
     said = "--kubeconfig" if kubeconfig else "outside a pod, give --kubeconfig PATH"
     assert said in out
+
+
+def test_clusters_show_lists_each_node_with_its_free_block(
+    hub: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _load_example_fleet(hub, capsys)
+    status, out, _ = hub.cli(capsys, "clusters", "show", "prod-west")
+    assert status == 0
+    # hub/examples/fleet/prod-west.yaml: west-w1 has 16 cores and 64 GiB, 14.2 cores and
+    # 58 GiB requested: 1.8 cores and 6.0 GiB free, the most of any node (w2 has 1.6 and 5).
+    assert re.search(r"west-w1 +usable +1\.8\* +6\.0 GiB\*", out), out
+    assert re.search(r"west-w2 +usable +1\.6  +5\.0 GiB$", out, re.MULTILINE), out
+    assert "* the largest free block: what one VM can get" in out
+
+
+def test_a_mistyped_vm_is_told_of_by_its_flag_not_by_the_request_field(
+    hub: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for command in (("check",), ("migrate", "--source", "prod-east")):
+        status, _, err = hub.cli(capsys, *command, "--vm", "Prod/shop/x", "--target", "gpu-lab")
+        assert status == 2
+        assert "--vm 'Prod/shop/x': write CLUSTER/NAMESPACE/NAME" in err
+        assert "pattern" not in err
+        assert "vms.0" not in err
+
+
+def test_the_hubs_policy_is_shown_and_replaced_by_a_file_checked_first(
+    hub: Served, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, out, _ = hub.cli(capsys, "policy", "-o", "json")
+    assert status == 0
+    assert json.loads(out)["max_suggestions"] != 2
+    good = tmp_path / "policy.yaml"
+    good.write_text("max_suggestions: 2\n")
+    status, out, err = hub.cli(capsys, "policy", str(good), "--apply")
+    assert status == 0, err
+    assert f"policy applied from {good}" in out
+    assert "max_suggestions: 2" in out
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("max_sugestions: 3\n")
+    status, _, err = hub.cli(capsys, "policy", str(typo), "--apply")
+    assert status == 2
+    assert f"{typo}: at (top level): unknown key 'max_sugestions'" in err
+    assert "did you mean 'max_suggestions'?" in err
+    status, out, _ = hub.cli(capsys, "policy", "-o", "json")
+    assert json.loads(out)["max_suggestions"] == 2, "the refused file changed nothing"
+    status, _, err = hub.cli(capsys, "policy", str(good))
+    assert status == 2
+    assert "applied only with --apply" in err
+
+
+def test_applying_a_policy_needs_a_hub(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    good = tmp_path / "policy.yaml"
+    good.write_text("max_suggestions: 2\n")
+    assert main(["policy", str(good), "--apply"]) == 2
+    assert "name it with --hub URL (or CCLM_HUB)" in capsys.readouterr().err
+    assert main(["policy", str(good)]) == 0
+    assert "max_suggestions: 2" in capsys.readouterr().out
 
 
 def test_a_cluster_that_never_reported_says_so(

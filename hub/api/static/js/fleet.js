@@ -46,7 +46,8 @@ function resourceMeters(cluster) {
   for (const s of cluster.storage) {
     const label = `Storage ${s.name}${s.is_default ? " (default)" : ""}`;
     if (s.capacity_bytes === null) {
-      meters.push(h("p", { class: "meter" }, `${label}: ${bytes(s.free_bytes)} free, capacity not reported (${s.capacity_source})`));
+      const free = s.free_bytes === null ? "free space not reported" : `${bytes(s.free_bytes)} free, total not reported`;
+      meters.push(h("p", { class: "meter" }, `${label}: ${free} (source: ${s.capacity_source})`));
       continue;
     }
     const used = s.capacity_bytes - (s.available_bytes ?? s.capacity_bytes);
@@ -66,14 +67,16 @@ function labels(map) {
     : null;
 }
 
-function freshness(cluster) {
-  const when = cluster.report_age_seconds === null ? "no report yet" : `report #${cluster.report_sequence}, ${age(cluster.report_age_seconds)} old`;
-  return [badge(cluster.freshness), h("span", { class: "note" }, when)];
+function reportAge(cluster) {
+  const when = cluster.report_age_seconds === null ? "no report yet"
+    : `report #${cluster.report_sequence}, ${age(cluster.report_age_seconds)} old`;
+  return h("p", { class: "note" }, when);
 }
 
 function card(cluster) {
   return h("article", { class: "card", "aria-labelledby": `c-${cluster.name}` },
-    h("h2", { id: `c-${cluster.name}` }, h("a", { href: `#/fleet/${encodeURIComponent(cluster.name)}` }, cluster.name), ...freshness(cluster)),
+    h("h2", { id: `c-${cluster.name}` }, h("a", { href: `#/fleet/${encodeURIComponent(cluster.name)}` }, cluster.name), badge(cluster.freshness)),
+    reportAge(cluster),
     labels(cluster.labels),
     h("p", { class: "note" }, `${cluster.nodes_usable} of ${cluster.nodes} nodes usable · ${cluster.vms} VMs · ${cluster.live_claims} reservations`
       + (cluster.kubevirt_version ? ` · KubeVirt ${cluster.kubevirt_version}` : "")),
@@ -111,7 +114,8 @@ function nodeRows(cluster) {
         n.name, state,
         meter("CPU", n.allocatable.cpu_millis, n.requested.cpu_millis, n.reserved.cpu_millis, Math.max(0, nodeFree(n, "cpu_millis")), (v) => amount("cpu_millis", v)),
         meter("Memory", n.allocatable.memory_bytes, n.requested.memory_bytes, n.reserved.memory_bytes, Math.max(0, nodeFree(n, "memory_bytes")), bytes),
-        marks.join(", "),
+        [`${amount("cpu_millis", Math.max(0, nodeFree(n, "cpu_millis")))}, ${bytes(Math.max(0, nodeFree(n, "memory_bytes")))}`,
+          marks.length ? h("div", { class: "note" }, marks.join(", ")) : null],
       ],
     };
   });
@@ -128,14 +132,16 @@ export async function clusterView(view, { params: [name] }) {
     : "No usable node reported.";
   replace(view,
     h("p", {}, h("a", { href: "#/fleet" }, "← Fleet")),
-    h("h1", {}, `Cluster ${cluster.name} `, ...freshness(cluster)),
+    h("h1", {}, `Cluster ${cluster.name} `, badge(cluster.freshness)),
+    reportAge(cluster),
     labels(cluster.labels),
     legend(),
     resourceMeters(cluster),
     h("h2", {}, "Nodes"),
     h("p", { class: "fragmentation" }, summary),
-    table(["Node", "State", "CPU", "Memory", "Largest free block"], rows),
-    cluster.pending_launchers ? h("p", { class: "note" }, `${cluster.pending_launchers} virt-launcher pods are Pending.`) : null,
+    table(["Node", "State", "CPU", "Memory", "Free block (what one VM can get here)"], rows),
+    cluster.pending_launchers ? h("p", { class: "note" }, cluster.pending_launchers === 1
+      ? "1 virt-launcher pod is Pending." : `${cluster.pending_launchers} virt-launcher pods are Pending.`) : null,
     h("p", {}, h("a", { href: `#/check?source=${encodeURIComponent(cluster.name)}` }, `Check VMs of ${cluster.name} against the fleet`)));
   sizeBars(view);
   return null;
