@@ -22,7 +22,7 @@ from spoke_agent.settings import AccessSettings, HubConnection, SpokeSettings
 from spoke_agent.sim import fleets
 from spoke_agent.sim.fleets import SimulatedMinter
 
-from hub.cli import render
+from hub.cli import tables
 from hub.cli.client import Connection, call
 from hub.cli.demo_serve import write_secret
 from hub.cli.demo_worlds import Worlds
@@ -134,5 +134,5 @@ async def simulated_agents(agents: Agents, admin: Connection, count: int, seed: 
         spokes.append(spoke)
     if spokes:
         clusters = await call(admin, "GET", "/api/v1/clusters", params={"label": "env=sim"})
-        print(render.clusters(ClusterList.model_validate(clusters).items))
+        print(tables.clusters(ClusterList.model_validate(clusters).items))
     return spokes

@@ -20,7 +20,7 @@ from spoke_agent.executor.jobs import JobSettings
 from spoke_agent.executor.model import Job
 from spoke_agent.sim.fleets import SimulatedMinter
 
-from hub.cli import render
+from hub.cli import render, tables
 from hub.cli.client import ClientError, Connection, call
 from hub.cli.demo_fleet import spoke_settings
 from hub.cli.demo_worlds import Worlds, stop_mid_flight, target_fills_up
@@ -42,7 +42,7 @@ def say(title: str, text: str = "") -> None:
 
 async def walkthrough(admin: Connection) -> Migration:
     clusters = await call(admin, "GET", "/api/v1/clusters")
-    say("The fleet", render.clusters(ClusterList.model_validate(clusters).items))
+    say("The fleet", tables.clusters(ClusterList.model_validate(clusters).items))
     check: dict[str, Any] = {"vms": [VM], "target": "prod-west", "list_excluded": True}
     answer = await call(admin, "POST", "/api/v1/checks", check)
     say(f"Check {VM} -> prod-west", render.text(CheckAnswer.model_validate(answer)))

@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.cli import remote
+from hub.cli import remote, tables
 from hub.cli.client import ClientError, Connection, Frame, call, events
 from hub.cli.render import shown
 from hub.models.api import Alert, AlertKind, AlertList, AlertSeverity
@@ -20,11 +20,7 @@ STATES = ("open", "resolved", "all")
 
 
 def _age(since: datetime, now: datetime) -> str:
-    seconds = max(int((now - since).total_seconds()), 0)
-    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    return tables.age((now - since).total_seconds())
 
 
 def alert_line(alert: Alert, now: datetime) -> str:

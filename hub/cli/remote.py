@@ -2,13 +2,15 @@
 
 import argparse
 import asyncio
+import contextlib
 import os
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hub.capacity.constraints import requirement_holds
-from hub.cli import exits, hints, local, registering, render, selectors, serve
+from hub.cli import exits, hints, local, registering, render, selectors, serve, tables, watching
 from hub.cli.client import Connection, call
 from hub.cli.usage import UsageError, pairs, vm_refs
 from hub.models.api import (
@@ -124,13 +126,35 @@ def clusters(args: argparse.Namespace) -> int:
     if args.action == "vms":
         data = _request(args, "GET", f"/api/v1/clusters/{args.name}/vms")
         return _show(args, data, render.vms(VmList.model_validate(data).items))
-    data = _request(args, "GET", "/api/v1/clusters")
-    if args.selector:
-        wanted = selectors.parse(args.selector)
-        data["items"] = [
-            c for c in data["items"] if all(requirement_holds(r, c["labels"]) for r in wanted)
-        ]
-    return _show(args, data, render.clusters(ClusterList.model_validate(data).items))
+    wanted = selectors.parse(args.selector) if args.selector else []
+
+    async def read() -> list[dict[str, Any]]:
+        data = await call(connection(args), "GET", "/api/v1/clusters")
+        return [c for c in data["items"] if all(requirement_holds(r, c["labels"]) for r in wanted)]
+
+    def lines(items: list[dict[str, Any]]) -> list[str]:
+        listed = ClusterList.model_validate({"items": items}).items
+        return tables.clusters(listed, args.output == "wide").splitlines()
+
+    return _listing(args, read, lines, "name", "clusters")
+
+
+def _listing(
+    args: argparse.Namespace,
+    read: Callable[[], Coroutine[Any, Any, list[dict[str, Any]]]],
+    lines: Callable[[list[dict[str, Any]]], list[str]],
+    key: str,
+    noun: str,
+) -> int:
+    """A list once, or with --watch its changes until Ctrl-C, as kubectl get (-w)."""
+    if args.watch:
+        if args.output in ("json", "yaml"):
+            raise UsageError("--watch prints tables: leave out -o json/yaml, or -o wide")
+        with contextlib.suppress(KeyboardInterrupt):
+            run(watching.watch(read, lines, key))
+        return 0
+    items = run(read())
+    return _show(args, {"items": items}, "\n".join(lines(items)) if items else f"No {noun} found.")
 
 
 def migrate(args: argparse.Namespace) -> int:
@@ -164,18 +188,32 @@ def migrations(args: argparse.Namespace) -> int:
     if args.action == "cancel":
         data = _request(args, "POST", f"/api/v1/migrations/{args.id}/cancel")
         return _show(args, data, render.migration(Migration.model_validate(data)))
-    data = _request(args, "GET", "/api/v1/migrations", params=_filters(args))
-    return _show(
-        args, data, render.many(render.migration, MigrationList.model_validate(data).items)
-    )
+
+    async def read() -> list[dict[str, Any]]:
+        data = await call(connection(args), "GET", "/api/v1/migrations", params=_filters(args))
+        return list(data["items"])
+
+    def lines(items: list[dict[str, Any]]) -> list[str]:
+        listed = MigrationList.model_validate({"items": items}).items
+        return tables.migrations(listed, datetime.now(UTC), args.output == "wide").splitlines()
+
+    return _listing(args, read, lines, "id", "migrations")
 
 
 def tasks(args: argparse.Namespace) -> int:
     if args.action == "show":
         data = _request(args, "GET", f"/api/v1/tasks/{args.id}")
         return _show(args, data, render.task(Task.model_validate(data)))
-    data = _request(args, "GET", "/api/v1/tasks", params=_filters(args))
-    return _show(args, data, render.many(render.task, TaskList.model_validate(data).items))
+
+    async def read() -> list[dict[str, Any]]:
+        data = await call(connection(args), "GET", "/api/v1/tasks", params=_filters(args))
+        return list(data["items"])
+
+    def lines(items: list[dict[str, Any]]) -> list[str]:
+        listed = TaskList.model_validate({"items": items}).items
+        return tables.tasks(listed, datetime.now(UTC), args.output == "wide").splitlines()
+
+    return _listing(args, read, lines, "id", "tasks")
 
 
 def tokens(args: argparse.Namespace) -> int:
@@ -201,9 +239,22 @@ def connection_options() -> argparse.ArgumentParser:
     )
     options.add_argument("--ca-file", help="CA bundle to verify the hub's TLS certificate")
     options.add_argument(
-        "--output", "-o", choices=("text", "json", "yaml"), default="text", help="default text"
+        "--output",
+        "-o",
+        choices=("text", "json", "yaml", "wide"),
+        default="text",
+        help="text (the default), json, yaml, or wide: lists with more columns",
     )
     return options
+
+
+def _watch_flag(listing: argparse.ArgumentParser) -> None:
+    listing.add_argument(
+        "--watch",
+        "-w",
+        action="store_true",
+        help="after the list, a line for each item that appears or changes (Ctrl-C ends it)",
+    )
 
 
 def _actions(
@@ -233,8 +284,9 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     check_parser.set_defaults(run=checks)
 
     cluster_parser, actions = _actions(commands, "clusters", "registered clusters", shared)
-    cluster_parser.set_defaults(run=clusters, selector=None)
+    cluster_parser.set_defaults(run=clusters, selector=None, watch=False)
     for listing in (cluster_parser, actions.choices["list"]):
+        _watch_flag(listing)
         listing.add_argument(
             "--selector",
             "-l",
@@ -300,8 +352,9 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         ("tasks", tasks, "tasks (per migration: state, progress, per-VM phase)"),
     ):
         command, actions = _actions(commands, name, text, shared)
-        command.set_defaults(run=runner, state=None, cluster=None)
+        command.set_defaults(run=runner, state=None, cluster=None, watch=False)
         for parser in (command, actions.choices["list"]):
+            _watch_flag(parser)
             parser.add_argument("--state", choices=[s.value for s in State])
             parser.add_argument("--cluster")
         shown = (

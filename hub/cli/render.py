@@ -9,7 +9,6 @@ import yaml
 from hub.models import quantity
 from hub.models.api import (
     ClusterDetail,
-    ClusterSummary,
     Migration,
     NodeSummary,
     Registered,
@@ -76,10 +75,6 @@ def text(result: CheckResult) -> str:
     return "\n".join(lines)
 
 
-def many(each: Callable[[T], str], items: Sequence[T]) -> str:
-    return "\n\n".join(each(item) for item in items) or "none"
-
-
 def registered(answer: Registered) -> str:
     return (
         f"cluster {answer.cluster}: spoke token (shown once, store it as a secret):\n{answer.token}"
@@ -98,23 +93,6 @@ def _resource_line(name: str, r: ResourceSummary) -> str:
         f"  {label:<14} allocatable {show(r.allocatable)}, requested {show(r.requested)}, "
         f"reserved {show(r.reserved)}, free {show(r.free)}"
     )
-
-
-def clusters(items: Sequence[ClusterSummary]) -> str:
-    lines = [
-        f"{'CLUSTER':<24} {'FRESHNESS':<9} {'AGE':>7} {'NODES':>5} {'FREE CPU':>10} "
-        f"{'FREE MEMORY':>12} {'CLAIMS':>6}"
-    ]
-    for c in items:
-        cpu = c.resources.get("cpu_millis")
-        memory = c.resources.get("memory_bytes")
-        age = "-" if c.report_age_seconds is None else f"{c.report_age_seconds:.0f}s"
-        lines.append(
-            f"{c.name:<24} {c.freshness.value:<9} {age:>7} {c.nodes_usable:>5} "
-            f"{f'{cpu.free / 1000:.1f}' if cpu else '-':>10} "
-            f"{quantity.human_bytes(memory.free) if memory else '-':>12} {c.live_claims:>6}"
-        )
-    return "\n".join(lines)
 
 
 def cluster(c: ClusterDetail) -> str:

@@ -32,11 +32,24 @@ export function resourceName(resource) {
 }
 
 export function age(seconds) {
+  // kubectl's HumanDuration, as the CLI prints ages: exact at first, coarser as it grows.
   if (seconds === null || seconds === undefined) return "never";
-  if (seconds < 90) return `${Math.round(seconds)}s`;
-  if (seconds < 90 * 60) return `${Math.round(seconds / 60)}m`;
-  if (seconds < 36 * 3600) return `${Math.round(seconds / 3600)}h`;
-  return `${Math.round(seconds / 86400)}d`;
+  const s = Math.trunc(seconds);
+  if (s < -1) return "<invalid>";
+  if (s < 0) return "0s";
+  if (s < 120) return `${s}s`;
+  const minutes = Math.floor(s / 60);
+  if (minutes < 10) return s % 60 ? `${minutes}m${s % 60}s` : `${minutes}m`;
+  if (minutes < 180) return `${minutes}m`;
+  const hours = Math.floor(s / 3600);
+  if (hours < 8) return minutes % 60 ? `${hours}h${minutes % 60}m` : `${hours}h`;
+  if (hours < 48) return `${hours}h`;
+  const days = Math.floor(hours / 24);
+  if (hours < 24 * 8) return hours % 24 ? `${days}d${hours % 24}h` : `${days}d`;
+  if (hours < 24 * 365 * 2) return `${days}d`;
+  const years = Math.floor(days / 365);
+  if (hours < 24 * 365 * 8) return days % 365 ? `${years}y${days % 365}d` : `${years}y`;
+  return `${years}y`;
 }
 
 export function since(timestamp, now = Date.now()) {
