@@ -29,6 +29,7 @@ from hub.cli.client import Connection
 from hub.cli.demo_fleet import Agents, feed_examples, simulated_agents
 from hub.cli.demo_serve import stay, write_secret
 from hub.cli.demo_worlds import Worlds
+from hub.cli.usage import UsageError, port
 from hub.models.api import Role
 from hub.settings import HubSettings, Limits
 
@@ -52,15 +53,15 @@ class Options:
     seed: int = 7
 
 
-def _listen(port: int) -> socket.socket:
+def _listen(number: int) -> socket.socket:
     sock = socket.socket()
     try:
-        sock.bind(("127.0.0.1", port))
+        sock.bind(("127.0.0.1", number))
     except OSError as error:
         sock.close()
-        raise SystemExit(
-            f"cclm demo: cannot listen on 127.0.0.1:{port} ({error.strerror}); "
-            "pick another --port, or 0 for any free one"
+        raise UsageError(
+            f"cannot listen on 127.0.0.1:{number} ({error.strerror}); pick another --port, "
+            "or 0 for any free one"
         ) from None
     return sock
 
@@ -72,11 +73,11 @@ def _run_agents(spokes: list[Spoke], stop: asyncio.Event) -> list[asyncio.Task[N
 
 async def run(options: Options) -> int:
     home = options.home
+    sock = _listen(options.port)
     settings = HubSettings(home / "hub.db", limits=Limits(stall_after=STALL_AFTER))
     assembly = assemble(settings)
     runner = web.AppRunner(assembly.app, shutdown_timeout=SHUTDOWN_WAIT, **api.SERVER_OPTIONS)
     await runner.setup()
-    sock = _listen(options.port)
     await web.SockSite(runner, sock).start()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     stop = asyncio.Event()
@@ -108,6 +109,7 @@ async def run(options: Options) -> int:
             await demo_tour.scenes(admin, worlds)
         if options.stay:
             await stay(url, home, spokes, report_again)
+            print(f"\ncclm demo: stopped; {home} keeps its database and tokens")
     finally:
         stop.set()
         for task in tasks:
@@ -123,6 +125,7 @@ def demo(args: argparse.Namespace) -> int:
     options = Options(home, not args.no_tour, not args.exit, args.port, args.clusters, args.seed)
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(run(options))
+    print(f"\ncclm demo: interrupted; everything it started is stopped ({home} is kept)")
     return 130
 
 
@@ -168,6 +171,6 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         "the same seed gives the same fleet (default 7)",
     )
     command.add_argument(
-        "--port", type=int, default=0, help="the hub's port on 127.0.0.1 (default: any free one)"
+        "--port", type=port, default=0, help="the hub's port on 127.0.0.1 (default: any free one)"
     )
     command.set_defaults(run=demo)

@@ -12,7 +12,7 @@ from typing import Any
 from hub.capacity.constraints import requirement_holds
 from hub.cli import exits, hints, local, registering, render, selectors, serve, tables, watching
 from hub.cli.client import Connection, call
-from hub.cli.usage import UsageError, pairs, vm_refs
+from hub.cli.usage import UsageError, pairs, segment, vm_refs
 from hub.models.api import (
     CheckAnswer,
     ClusterDetail,
@@ -293,10 +293,12 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
             metavar="SELECTOR",
             help="only clusters whose labels match, as kubectl -l: env=prod,region in (a,b)",
         )
-    actions.add_parser("show", help="one cluster's capacity", parents=[shared]).add_argument("name")
+    actions.add_parser("show", help="one cluster's capacity", parents=[shared]).add_argument(
+        "name", type=segment
+    )
     actions.add_parser(
         "vms", help="the VMs a cluster reported, as the check sizes them", parents=[shared]
-    ).add_argument("name")
+    ).add_argument("name", type=segment)
     register = actions.add_parser(
         "register",
         help="register clusters (admin): names, or --file; each token printed or written",
@@ -323,14 +325,14 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         help="the agent's namespace, for --secret-dir (default cclm-system)",
     )
     rotate = actions.add_parser("token", help="issue a new spoke token (admin)", parents=[shared])
-    rotate.add_argument("name")
+    rotate.add_argument("name", type=segment)
     reset = actions.add_parser(
         "reset-sequence",
         help="take the next report whatever its sequence, for an agent whose sequence ran "
         "ahead (admin; audited)",
         parents=[shared],
     )
-    reset.add_argument("name")
+    reset.add_argument("name", type=segment)
 
     move = commands.add_parser(
         "migrate",
@@ -362,22 +364,22 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
             if name == "migrations"
             else ("one task: each VM's mode, phase, bytes copied and receiving pod")
         )
-        actions.add_parser("show", help=shown, parents=[shared]).add_argument("id")
+        actions.add_parser("show", help=shown, parents=[shared]).add_argument("id", type=segment)
         if name == "migrations":
             cancel = actions.add_parser(
                 "cancel",
                 help="cancel it, releasing its reservation (not once a VM's cutover began)",
                 parents=[shared],
             )
-            cancel.add_argument("id")
+            cancel.add_argument("id", type=segment)
 
     token_parser, actions = _actions(commands, "tokens", "API tokens (admin)", shared)
     token_parser.set_defaults(run=tokens)
     create = actions.add_parser(
         "create", help="mint a token (printed once) for a person or a tool", parents=[shared]
     )
-    create.add_argument("name")
+    create.add_argument("name", type=segment)
     create.add_argument("--role", required=True, choices=[r.value for r in Role if r != Role.SPOKE])
     actions.add_parser("revoke", help="revoke a token by its id", parents=[shared]).add_argument(
-        "id"
+        "id", type=segment
     )

@@ -21,7 +21,7 @@ from hub.api import connections
 from hub.api.access_log import AccessLogger
 from hub.assemble import assemble
 from hub.cli import process
-from hub.cli.usage import UsageError, duration
+from hub.cli.usage import UsageError, duration, port
 from hub.service import Hub
 from hub.settings import HubSettings, Limits, SettingsError
 from hub.store.location import redacted
@@ -178,7 +178,7 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         "(mode 0600); its path is printed.",
     )
     run.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    run.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    run.add_argument("--port", type=port, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     run.add_argument(
         "--db",
         default=os.environ.get("CCLM_DB") or str(home() / "hub.db"),

@@ -1,6 +1,7 @@
 """Argument errors and the small parsers the subcommands share."""
 
 import argparse
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -55,3 +56,24 @@ def vm_refs(values: Sequence[str]) -> list[str]:
                 "prod-east/shop/web-1"
             ) from None
     return list(values)
+
+
+def port(text: str) -> int:
+    """A TCP port for argparse's `type=` (0: any free one)."""
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (0 to 65535)")
+    return int(text)
+
+
+_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def segment(text: str) -> str:
+    """A name or id that goes into a request's path, for argparse's `type=`: one path
+    segment, so `../tokens` or `x?y` cannot make the request ask for something else."""
+    if not _SEGMENT.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a name or id: letters, digits, '-', '.' and '_', starting with "
+            "a letter or digit"
+        )
+    return text

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.support import ports
 from tests.support.demo import running
 from tests.support.tools import tool
 
+MANIFESTS = Path(__file__).resolve().parents[2] / "hub" / "examples" / "manifests" / "web.yaml"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "artifacts" / "console"
 FLAGS = [
     "--no-sandbox",
@@ -148,6 +150,22 @@ def test_a_check_shows_suggestions_and_the_migration_started_from_it_finishes(
     expect(page.locator(".phases li[aria-current=step]")).to_have_text("migrated")
     expect(page.locator("#cancel-why")).to_contain_text("It has ended (finished)")
     _shot(page, "05-migration-finished")
+
+
+def test_pasted_manifests_are_checked_as_a_what_if(page: Page, demo: Demo) -> None:
+    documents = list(yaml.safe_load_all(MANIFESTS.read_text()))
+    _log_in(page, demo)
+    page.get_by_role("link", name="Check").click()
+    page.get_by_text("Or paste VirtualMachine manifests").click()
+    page.get_by_label("Manifests (JSON)").fill("kind: List")
+    page.get_by_role("button", name="Check", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("The manifest is not JSON")
+    page.get_by_label("Manifests (JSON)").fill(json.dumps({"kind": "List", "items": documents}))
+    page.get_by_role("button", name="Check", exact=True).click()
+    expect(page.locator(".suggestions > li").first).to_contain_text("fits")
+    expect(page.locator(".suggestions")).to_contain_text("shop/web")
+    expect(page.get_by_role("button", name="Migrate to", exact=False)).to_have_count(0)
+    _shot(page, "05b-check-manifests")
 
 
 def test_the_tours_stall_is_a_live_alert_and_cancelling_it_resolves_the_alert(

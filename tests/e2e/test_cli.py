@@ -303,6 +303,42 @@ def test_the_demo_without_its_tour_sets_up_the_fleet_it_is_asked_for(
     assert "hub and console on http://127.0.0.1:" in out
 
 
+def test_the_demo_on_a_port_in_use_is_one_line_naming_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["demo", "--home", str(tmp_path), "--exit", "--port", str(port)]) == 2
+    out, err = capsys.readouterr()
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "pick another --port" in err
+    assert "Traceback" not in out + err
+
+
+@pytest.mark.parametrize("command", [["demo", "--exit"], ["hub", "serve"]])
+def test_a_port_that_is_no_port_is_refused_naming_the_flag(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main([*command, "--port", "70000"])
+    assert refused.value.code == 2
+    assert "--port: '70000' is not a TCP port (0 to 65535)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command", [["clusters", "show", "../tokens"], ["migrations", "show", "x?state=queued"]]
+)
+def test_a_name_that_would_change_the_request_is_refused(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main([*command, "--hub", "http://127.0.0.1:9"])
+    assert refused.value.code == 2
+    assert f"{command[-1]!r} is not a name or id" in capsys.readouterr().err
+
+
 def test_the_demo_refuses_a_fleet_size_it_cannot_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -24,6 +24,24 @@ export function replace(element, ...children) {
   append(element, children);
 }
 
+export function keepingFocus(view, draw) {
+  // A periodic redraw must not take the keyboard's place away: the element that had the
+  // focus (found again by its id or link) gets it back.
+  const had = document.activeElement;
+  const id = had && view.contains(had) ? had.id : "";
+  const href = had && view.contains(had) ? had.getAttribute("href") : null;
+  draw();
+  const again = id ? document.getElementById(id)
+    : href ? view.querySelector(`a[href="${CSS.escape(href)}"]`) : null;
+  if (again) again.focus();
+}
+
+export function unchanged(previous, data, volatile = []) {
+  // The same data but for fields that change by themselves (ages, heartbeats).
+  const key = JSON.stringify(data, (name, value) => (volatile.includes(name) ? undefined : value));
+  return [previous === key, key];
+}
+
 export function announce(text) {
   // Read out by screen readers without moving the focus.
   const live = document.getElementById("live");

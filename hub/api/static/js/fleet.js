@@ -2,10 +2,11 @@
 // nodes show the fragmentation a sum hides (the largest free block is what a VM needs).
 
 import { call } from "./api.js";
-import { badge, h, replace, table } from "./dom.js";
+import { badge, h, keepingFocus, replace, table, unchanged } from "./dom.js";
 import { age, amount, bytes, resourceName } from "./units.js";
 
 const POLL_MS = 5000;
+const AGES_MS = 30000; // unchanged figures are redrawn this seldom, for their ages only
 
 function percent(part, whole) {
   return whole > 0 ? Math.max(0, Math.min(100, (100 * part) / whole)) : 0;
@@ -84,12 +85,20 @@ function card(cluster) {
 }
 
 export async function fleetView(view) {
+  let shown = null;
+  let drawnAt = 0;
   async function draw() {
     const clusters = (await call("GET", "/api/v1/clusters")).items;
-    replace(view, h("h1", {}, "Fleet"), legend(),
-      clusters.length ? h("div", { class: "cards" }, clusters.map(card))
-        : h("p", {}, "No cluster is registered yet: cclm clusters register NAME."));
-    sizeBars(view);
+    const [same, key] = unchanged(shown, clusters, ["report_age_seconds", "report_received_at", "report_generated_at"]);
+    if (same && Date.now() - drawnAt < AGES_MS) return;
+    shown = key;
+    drawnAt = Date.now();
+    keepingFocus(view, () => {
+      replace(view, h("h1", {}, "Fleet"), legend(),
+        clusters.length ? h("div", { class: "cards" }, clusters.map(card))
+          : h("p", {}, "No cluster is registered yet: cclm clusters register NAME."));
+      sizeBars(view);
+    });
   }
   await draw();
   const timer = window.setInterval(() => { draw().catch(() => {}); }, POLL_MS);

@@ -3,10 +3,12 @@
 // while a cancel can still stop it, and the reason when it cannot.
 
 import { call } from "./api.js";
-import { announce, badge, errorText, h, replace, table } from "./dom.js";
+import { announce, badge, errorText, h, keepingFocus, replace, table, unchanged } from "./dom.js";
 import { bytes, since } from "./units.js";
 
 const POLL_MS = 1500;
+const AGES_MS = 10000; // unchanged, a migration is redrawn this seldom, for its ages only
+const HEARTBEATS = ["updated_at", "reported_at"];
 const LIVE = ["pending", "preparing", "receiving", "cutover", "finalizing", "migrated"];
 const OFFLINE = ["pending", "preparing", "copying", "finalizing", "migrated"];
 const PAST_CUTOVER = ["cutover", "finalizing", "migrated"];
@@ -14,11 +16,11 @@ const PAST_CUTOVER = ["cutover", "finalizing", "migrated"];
 export async function migrationsView(view) {
   async function draw() {
     const items = (await call("GET", "/api/v1/migrations")).items;
-    replace(view, h("h1", {}, "Migrations"),
+    keepingFocus(view, () => replace(view, h("h1", {}, "Migrations"),
       items.length ? table(["Migration", "From → to", "VMs", "State", "Created"], items.map((m) => [
         h("a", { href: `#/migrations/${encodeURIComponent(m.id)}` }, m.id),
         `${m.source_cluster} → ${m.target_cluster}`, m.vms.join(", "), badge(m.state), since(m.created_at),
-      ])) : h("p", {}, "No migration yet. Start one from ", h("a", { href: "#/check" }, "a check"), "."));
+      ])) : h("p", {}, "No migration yet. Start one from ", h("a", { href: "#/check" }, "a check"), ".")));
   }
   await draw();
   const timer = window.setInterval(() => { draw().catch(() => {}); }, POLL_MS * 2);
@@ -58,13 +60,13 @@ function cancelBlock(migration, task, redraw) {
   const why = whyNotCancel(migration, task);
   if (why) return h("p", { class: "note", id: "cancel-why" }, why);
   const problem = h("div", { role: "alert" });
-  const button = h("button", { type: "button", class: "danger" }, "Cancel migration");
+  const button = h("button", { type: "button", class: "danger", id: "cancel" }, "Cancel migration");
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
       await call("POST", `/api/v1/migrations/${encodeURIComponent(migration.id)}/cancel`);
       announce("Migration cancelled.");
-      await redraw();
+      await redraw(true);
     } catch (error) {
       button.disabled = false;
       replace(problem, errorText(error));
@@ -75,12 +77,18 @@ function cancelBlock(migration, task, redraw) {
 
 export async function migrationView(view, { params: [id] }) {
   let lastState = null;
-  async function draw() {
+  let shown = null;
+  let drawnAt = 0;
+  async function draw(forced = false) {
     const migration = await call("GET", `/api/v1/migrations/${encodeURIComponent(id)}`);
     const task = await call("GET", `/api/v1/tasks/${encodeURIComponent(migration.task_id)}`);
+    const [same, key] = unchanged(shown, [migration, task], HEARTBEATS);
+    if (same && !forced && Date.now() - drawnAt < AGES_MS) return;
+    shown = key;
+    drawnAt = Date.now();
     if (lastState !== null && lastState !== task.state) announce(`Migration ${task.state}.`);
     lastState = task.state;
-    replace(view,
+    keepingFocus(view, () => replace(view,
       h("p", {}, h("a", { href: "#/migrations" }, "← Migrations")),
       h("h1", {}, `Migration ${migration.id} `, badge(task.state, task.state)),
       h("p", {}, `${migration.source_cluster} → ${migration.target_cluster} · ${migration.vms.length} VMs · by ${migration.created_by} · ${since(migration.created_at)}`),
@@ -98,7 +106,7 @@ export async function migrationView(view, { params: [id] }) {
       migration.acknowledged.length ? h("p", { class: "note" }, `Started with ${migration.acknowledged.join(", ")} acknowledged.`) : null,
       migration.reservation ? h("p", { class: "note" }, migration.reservation.released_at
         ? `Reservation released ${since(migration.reservation.released_at)} (${migration.reservation.release_reason ?? ""}).`
-        : "Capacity reserved on the target until the migration ends.") : null);
+        : "Capacity reserved on the target until the migration ends.") : null));
   }
   await draw();
   const timer = window.setInterval(() => { draw().catch((error) => replace(view, errorText(error))); }, POLL_MS);
