@@ -13,6 +13,7 @@ Everything runs on this machine, offline; the clusters are simulated.
 import argparse
 import asyncio
 import contextlib
+import signal
 import socket
 import tempfile
 from dataclasses import dataclass
@@ -82,6 +83,10 @@ async def run(options: Options) -> int:
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
+    spokes: list[Spoke] = []
+    running = asyncio.current_task()
+    if running is not None:  # until it stays up, a SIGTERM ends the demo as Ctrl-C does
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, running.cancel)
     try:
         token = (await assembly.hub.mint("demo", Role.ADMIN)).token
         write_secret(home / "admin.token", token)
@@ -102,7 +107,7 @@ async def run(options: Options) -> int:
         agents = Agents(url, home, worlds)
         if options.clusters:
             demo_tour.say("Spoke agents on simulated clusters report the same way")
-        spokes = await simulated_agents(agents, admin, options.clusters, options.seed)
+        spokes += await simulated_agents(agents, admin, options.clusters, options.seed)
         spokes += [agents.agent(name, secret) for name, secret in tokens.items()]
         tasks = _run_agents(spokes, stop)
         if options.tour:
@@ -111,19 +116,29 @@ async def run(options: Options) -> int:
             await stay(url, home, spokes, report_again)
             print(f"\ncclm demo: stopped; {home} keeps its database and tokens")
     finally:
-        stop.set()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _stop_agents(stop, tasks)
+        for spoke in spokes:
+            spoke.runner.journal.close()
         await runner.cleanup()
     return 0
+
+
+async def _stop_agents(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
+    """Told to stop, the agents end their loops; what has not ended a moment later is
+    cancelled (a long poll at the hub, a job between passes: each resumes from its journal)."""
+    stop.set()
+    if tasks:
+        await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def demo(args: argparse.Namespace) -> int:
     home = args.home or Path(tempfile.mkdtemp(prefix="cclm-demo-"))
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     options = Options(home, not args.no_tour, not args.exit, args.port, args.clusters, args.seed)
-    with contextlib.suppress(KeyboardInterrupt):
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
         return asyncio.run(run(options))
     print(f"\ncclm demo: interrupted; everything it started is stopped ({home} is kept)")
     return 130

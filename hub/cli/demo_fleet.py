@@ -25,13 +25,11 @@ from spoke_agent.sim.fleets import SimulatedMinter
 from hub.cli import tables
 from hub.cli.client import Connection, call
 from hub.cli.demo_serve import write_secret
-from hub.cli.demo_worlds import Worlds
+from hub.cli.demo_worlds import PASS_EVERY, Worlds
 from hub.cli.fleet_files import example_fleet
 from hub.models.api import ClusterList
 
 Reporter = Callable[[], Awaitable[None]]
-PASS_EVERY = 0.25
-"""Seconds between an agent's passes over a running job: quick, and still visible."""
 
 
 async def _post_report(

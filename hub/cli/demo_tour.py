@@ -7,6 +7,7 @@ an alert and a recommendation."""
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,9 @@ from spoke_agent.sim.fleets import SimulatedMinter
 from hub.cli import render, tables
 from hub.cli.client import ClientError, Connection, call
 from hub.cli.demo_fleet import spoke_settings
-from hub.cli.demo_worlds import Worlds, stop_mid_flight, target_fills_up
+from hub.cli.demo_worlds import Scene, Worlds, stop_mid_flight, target_fills_up
 from hub.models.api import CheckAnswer, ClusterDetail, ClusterList, Migration, Task
+from hub.models.check import Mode
 
 VM = "prod-east/shop/db-large"
 STOPPED_VM = "shop/web-1"
@@ -101,18 +103,27 @@ async def execute(
     sending = assemble_spoke(settings, ClusterParts(build), pause=follow)
     granting = ClusterParts(build, minter=minter, access_point=point)
     settings = spoke_settings(url, home, target, tokens[target], step, grant_wait=0)
-    granter = assemble_spoke(settings, granting).grants()
-    await sending.hub.register_key(source, sending.keys.public)
-    await sending.runner.poll_once(asyncio.Event())
-    await asyncio.gather(*sending.runner.running.values())
-    await granter.pass_once()
+    granting_spoke = assemble_spoke(settings, granting)
+    granter = granting_spoke.grants()
+    try:
+        await sending.hub.register_key(source, sending.keys.public)
+        await sending.runner.poll_once(asyncio.Event())
+        await asyncio.gather(*sending.runner.running.values())
+        await granter.pass_once()
+    finally:
+        sending.runner.journal.close()
+        granting_spoke.runner.journal.close()
     revoked = "revoked" if job.id not in minter.accounts else "still granted"
     task = await call(admin, "GET", f"/api/v1/tasks/{job.task_id}")
     say("The task once the agent is done", render.task(Task.model_validate(task)))
     print(f"  {source}'s agent released the access; {target}'s agent: {revoked}")
 
 
-async def _follow(admin: Connection, task_id: str, done: Any) -> Task:
+def _gave_up(what: str) -> None:
+    print(f"  ({what} did not happen within {SCENE_WAIT:.0f} s; the tour goes on)")
+
+
+async def _follow(admin: Connection, task_id: str, done: Callable[[Task], bool]) -> Task:
     """Print the task's per-VM line each time it changes, until `done(task)`."""
     shown = ""
     deadline = time.monotonic() + SCENE_WAIT
@@ -122,43 +133,47 @@ async def _follow(admin: Connection, task_id: str, done: Any) -> Task:
         if line != shown:
             print(line)
             shown = line
-        if done(task) or time.monotonic() > deadline:
+        if done(task):
+            return task
+        if time.monotonic() > deadline:
+            _gave_up("that")
             return task
         await asyncio.sleep(0.2)
 
 
-async def _migrate(admin: Connection, vm: str) -> Migration:
+async def _migrate(admin: Connection, worlds: Worlds, vm: str, scene: Scene) -> Migration:
+    """Start the tour's migration of `vm` and play `scene` on it (on it alone: the same VM
+    migrated later from the console migrates as any other)."""
     body = {"source_cluster": "prod-east", "target": SCENE_TARGET, "vms": [vm]}
-    return Migration.model_validate(await call(admin, "POST", "/api/v1/migrations", body))
+    migration = Migration.model_validate(await call(admin, "POST", "/api/v1/migrations", body))
+    worlds.scenes[migration.id] = scene
+    return migration
 
 
 async def scenes(admin: Connection, worlds: Worlds) -> None:
     """What happens to VMs mid-flight; every agent runs meanwhile, on `worlds`."""
-    worlds.scenes[STOPPED_VM] = stop_mid_flight
-    say(
-        f"Migrate prod-east/{STOPPED_VM} to {SCENE_TARGET}; its owner stops it mid-flight",
-    )
-    moved = await _migrate(admin, STOPPED_VM)
+    say(f"Migrate prod-east/{STOPPED_VM} to {SCENE_TARGET}; its owner stops it mid-flight")
+    moved = await _migrate(admin, worlds, STOPPED_VM, stop_mid_flight)
     task = await _follow(admin, moved.task_id, lambda t: not t.state.active)
     print(f"  {render.task(task).splitlines()[0]}")
-    print("  the executor saw the VM stop and copied its disks offline (rsync) instead")
-    worlds.scenes[STALLED_VM] = target_fills_up
-    say(
-        f"Migrate prod-east/{STALLED_VM} to {SCENE_TARGET}; the cluster fills up meanwhile",
-    )
-    stalled = await _migrate(admin, STALLED_VM)
+    if any(vm.mode == Mode.OFFLINE for vm in task.vms):
+        print("  the executor saw the VM stop and copied its disks offline (rsync) instead")
+    say(f"Migrate prod-east/{STALLED_VM} to {SCENE_TARGET}; the cluster fills up meanwhile")
+    stalled = await _migrate(admin, worlds, STALLED_VM, target_fills_up)
     task = await _follow(admin, stalled.task_id, lambda t: bool(t.conditions))
     for condition in task.conditions:
         print(f"  {condition.type}: {condition.message}")
     alerts = await _wait_for(admin, "/api/v1/alerts", {"state": "open", "kind": "stalled"})
     for alert in alerts:
         print(f"  alert {alert['severity']}: {alert['message']}")
-    found = await _wait_for(admin, "/api/v1/recommendations", {})
+    found = await _wait_for(admin, "/api/v1/recommendations", {"kind": "fits-elsewhere"})
     for item in found:
         print(f"  recommendation: {item['message']}")
-    print(
-        f"  it stays stalled: cancel it in the console or with cclm migrations cancel {stalled.id}"
-    )
+    if task.conditions:
+        print(
+            "  it stays stalled: cancel it in the console or with "
+            f"cclm migrations cancel {stalled.id}"
+        )
 
 
 async def _wait_for(admin: Connection, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
@@ -166,6 +181,9 @@ async def _wait_for(admin: Connection, path: str, params: dict[str, str]) -> lis
     deadline = time.monotonic() + SCENE_WAIT
     while True:
         items: list[dict[str, Any]] = (await call(admin, "GET", path, params=params))["items"]
-        if items or time.monotonic() > deadline:
+        if items:
+            return items
+        if time.monotonic() > deadline:
+            _gave_up(f"an item on {path}")
             return items
         await asyncio.sleep(0.25)

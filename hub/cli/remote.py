@@ -132,9 +132,9 @@ def clusters(args: argparse.Namespace) -> int:
         data = await call(connection(args), "GET", "/api/v1/clusters")
         return [c for c in data["items"] if all(requirement_holds(r, c["labels"]) for r in wanted)]
 
-    def lines(items: list[dict[str, Any]]) -> list[str]:
+    def lines(items: list[dict[str, Any]], ages: bool = True) -> list[str]:
         listed = ClusterList.model_validate({"items": items}).items
-        return tables.clusters(listed, args.output == "wide").splitlines()
+        return tables.clusters(listed, args.output == "wide", ages).splitlines()
 
     return _listing(args, read, lines, "name", "clusters")
 
@@ -142,7 +142,7 @@ def clusters(args: argparse.Namespace) -> int:
 def _listing(
     args: argparse.Namespace,
     read: Callable[[], Coroutine[Any, Any, list[dict[str, Any]]]],
-    lines: Callable[[list[dict[str, Any]]], list[str]],
+    lines: watching.Lines,
     key: str,
     noun: str,
 ) -> int:
@@ -154,7 +154,8 @@ def _listing(
             run(watching.watch(read, lines, key))
         return 0
     items = run(read())
-    return _show(args, {"items": items}, "\n".join(lines(items)) if items else f"No {noun} found.")
+    text = "\n".join(lines(items, True)) if items else f"No {noun} found."
+    return _show(args, {"items": items}, text)
 
 
 def migrate(args: argparse.Namespace) -> int:
@@ -193,9 +194,10 @@ def migrations(args: argparse.Namespace) -> int:
         data = await call(connection(args), "GET", "/api/v1/migrations", params=_filters(args))
         return list(data["items"])
 
-    def lines(items: list[dict[str, Any]]) -> list[str]:
+    def lines(items: list[dict[str, Any]], ages: bool = True) -> list[str]:
         listed = MigrationList.model_validate({"items": items}).items
-        return tables.migrations(listed, datetime.now(UTC), args.output == "wide").splitlines()
+        shown = tables.migrations(listed, datetime.now(UTC), args.output == "wide", ages)
+        return shown.splitlines()
 
     return _listing(args, read, lines, "id", "migrations")
 
@@ -209,9 +211,9 @@ def tasks(args: argparse.Namespace) -> int:
         data = await call(connection(args), "GET", "/api/v1/tasks", params=_filters(args))
         return list(data["items"])
 
-    def lines(items: list[dict[str, Any]]) -> list[str]:
+    def lines(items: list[dict[str, Any]], ages: bool = True) -> list[str]:
         listed = TaskList.model_validate({"items": items}).items
-        return tables.tasks(listed, datetime.now(UTC), args.output == "wide").splitlines()
+        return tables.tasks(listed, datetime.now(UTC), args.output == "wide", ages).splitlines()
 
     return _listing(args, read, lines, "id", "tasks")
 

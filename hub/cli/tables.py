@@ -53,11 +53,15 @@ class Column(Generic[T]):
     cell: Callable[[T], str]
     wide: bool = False
     """Shown with `-o wide` only."""
+    age: bool = False
+    """Changes by itself as time passes (left out when telling changes apart)."""
 
 
-def table(columns: Sequence[Column[T]], items: Sequence[T], wide: bool = False) -> list[str]:
+def table(
+    columns: Sequence[Column[T]], items: Sequence[T], wide: bool = False, ages: bool = True
+) -> list[str]:
     """The header and one line per item (just the header for none)."""
-    shown = [c for c in columns if wide or not c.wide]
+    shown = [c for c in columns if (wide or not c.wide) and (ages or not c.age)]
     rows = [[c.header for c in shown], *([c.cell(item) for c in shown] for item in items)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(shown))]
     return [
@@ -89,7 +93,7 @@ def _labels(labels: dict[str, str]) -> str:
 CLUSTERS: tuple[Column[ClusterSummary], ...] = (
     Column("CLUSTER", lambda c: c.name),
     Column("FRESHNESS", lambda c: c.freshness.value),
-    Column("AGE", lambda c: age(c.report_age_seconds)),
+    Column("AGE", lambda c: age(c.report_age_seconds), age=True),
     Column("NODES", lambda c: str(c.nodes_usable)),
     Column("FREE CPU", lambda c: _free(c, "cpu_millis", lambda v: f"{v / 1000:.1f}")),
     Column("FREE MEMORY", lambda c: _free(c, "memory_bytes", quantity.human_bytes)),
@@ -101,36 +105,38 @@ CLUSTERS: tuple[Column[ClusterSummary], ...] = (
 )
 
 
-def clusters(items: Sequence[ClusterSummary], wide: bool = False) -> str:
-    return "\n".join(table(CLUSTERS, items, wide))
+def clusters(items: Sequence[ClusterSummary], wide: bool = False, ages: bool = True) -> str:
+    return "\n".join(table(CLUSTERS, items, wide, ages))
 
 
-def migrations(items: Sequence[Migration], now: datetime, wide: bool = False) -> str:
+def migrations(
+    items: Sequence[Migration], now: datetime, wide: bool = False, ages: bool = True
+) -> str:
     columns: tuple[Column[Migration], ...] = (
         Column("MIGRATION", lambda m: m.id),
         Column("STATE", lambda m: m.state.value),
         Column("SOURCE", lambda m: m.source_cluster),
         Column("TARGET", lambda m: m.target_cluster),
         Column("VMS", lambda m: ",".join(m.vms)),
-        Column("AGE", lambda m: _since(m.created_at, now)),
+        Column("AGE", lambda m: _since(m.created_at, now), age=True),
         Column("TASK", lambda m: m.task_id, wide=True),
         Column("BY", lambda m: m.created_by, wide=True),
         Column("ACKNOWLEDGED", lambda m: ",".join(m.acknowledged) or "<none>", wide=True),
     )
-    return "\n".join(table(columns, items, wide))
+    return "\n".join(table(columns, items, wide, ages))
 
 
-def tasks(items: Sequence[Task], now: datetime, wide: bool = False) -> str:
+def tasks(items: Sequence[Task], now: datetime, wide: bool = False, ages: bool = True) -> str:
     columns: tuple[Column[Task], ...] = (
         Column("TASK", lambda t: t.id),
         Column("STATE", lambda t: t.state.value),
         Column("PROGRESS", lambda t: f"{t.progress}%"),
         Column("VMS", lambda t: " ".join(f"{v.vm}[{v.mode.value}]={v.phase.value}" for v in t.vms)),
         Column("STALLED", lambda t: str(len(t.conditions))),
-        Column("AGE", lambda t: _since(t.created_at, now)),
+        Column("AGE", lambda t: _since(t.created_at, now), age=True),
         Column("MIGRATION", lambda t: t.migration_id, wide=True),
         Column("SOURCE", lambda t: t.source_cluster, wide=True),
         Column("TARGET", lambda t: t.target_cluster, wide=True),
         Column("MESSAGE", lambda t: t.message, wide=True),
     )
-    return "\n".join(table(columns, items, wide))
+    return "\n".join(table(columns, items, wide, ages))

@@ -34,12 +34,13 @@ class Demo:
         self.url, self.home = url, home
         self.token = (home / "admin.token").read_text().strip()
 
-    def api(self, path: str) -> Any:
-        request = urllib.request.Request(
-            self.url + path, headers={"Authorization": f"Bearer {self.token}"}
-        )
+    def api(self, path: str, method: str = "GET", body: Any = None) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data, headers, method=method)
         with urllib.request.urlopen(request, timeout=10) as answer:
-            return json.loads(answer.read())
+            text = answer.read()
+        return json.loads(text) if text else None
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +74,9 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def _log_in(page: Page, demo: Demo) -> None:
+def _log_in(page: Page, demo: Demo, token: str | None = None) -> None:
     page.goto(demo.url + "/")
-    page.get_by_label("Token").fill(demo.token)
+    page.get_by_label("Token").fill(token or demo.token)
     page.get_by_label("Token").press("Enter")  # the keyboard is enough
     expect(page.get_by_role("heading", name="Fleet")).to_be_visible()
 
@@ -187,3 +188,29 @@ def test_the_tours_stall_is_a_live_alert_and_cancelling_it_resolves_the_alert(
     page.get_by_role("link", name="Alerts").click()
     expect(page.locator("#alerts li", has_text="stalled")).to_have_count(0, timeout=WAIT_MS)
     _shot(page, "08-alerts-after-cancel")
+
+
+def test_logging_out_stops_what_the_page_was_doing(page: Page, demo: Demo) -> None:
+    page.clock.install()  # the page's timers run when the test says, not by the wall clock
+    _log_in(page, demo)
+    page.get_by_role("link", name="Migrations").click()
+    expect(page.get_by_role("heading", name="Migrations")).to_be_focused()
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in to the hub")).to_be_visible()
+    page.clock.run_for(30_000)  # ten of the list's polls, had it kept polling
+    assert page.evaluate("fetch('/healthz').then((answer) => answer.status)") == 200
+    assert [url for url in asked if "/api/v1/" in url] == []
+    expect(page.get_by_role("alert")).to_have_text("Logged out.")
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_a_token_revoked_meanwhile_leads_back_to_the_log_in(page: Page, demo: Demo) -> None:
+    minted = demo.api("/api/v1/tokens", "POST", {"name": "console-test", "role": "viewer"})
+    page.clock.install()
+    _log_in(page, demo, minted["token"])
+    demo.api(f"/api/v1/tokens/{minted['info']['id']}", "DELETE")
+    page.clock.run_for(6_000)  # the fleet's next poll
+    expect(page.get_by_role("heading", name="Log in to the hub")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("no longer accepts this token")

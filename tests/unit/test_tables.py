@@ -52,25 +52,36 @@ def test_columns_align_to_their_widest_cell_and_wide_adds_columns() -> None:
     assert tables.table(columns, rows, wide=True)[0] == "NAME     N     EXTRA"
 
 
-def test_a_watch_prints_the_list_then_only_what_changed() -> None:
+def test_a_watch_prints_the_list_then_only_what_its_lines_show_changed() -> None:
     rounds: list[list[dict[str, Any]]] = [
-        [{"id": "a", "state": "queued", "updated_at": "1"}, {"id": "b", "state": "queued"}],
-        [{"id": "a", "state": "queued", "updated_at": "2"}, {"id": "b", "state": "queued"}],
-        [{"id": "a", "state": "running", "updated_at": "3"}, {"id": "b", "state": "queued"}],
+        [{"id": "a", "state": "queued", "claim": {"expires": 1}}, {"id": "b", "state": "queued"}],
+        # a heartbeat renewed a's reservation: nothing shown changed
+        [{"id": "a", "state": "queued", "claim": {"expires": 2}}, {"id": "b", "state": "queued"}],
+        [{"id": "a", "state": "running", "claim": {"expires": 3}}, {"id": "b", "state": "queued"}],
     ]
+    now = [10]
 
     async def read() -> list[dict[str, Any]]:
+        now[0] += 60
         return rounds.pop(0)
 
     async def pause(_seconds: float) -> None:
         if not rounds:
             raise asyncio.CancelledError
 
-    def lines(items: list[dict[str, Any]]) -> list[str]:
-        return ["ID STATE", *(f"{i['id']} {i['state']}" for i in items)]
+    def lines(items: list[dict[str, Any]], ages: bool) -> list[str]:
+        age = f" {now[0]}s" if ages else ""
+        return [
+            f"ID STATE{' AGE' if ages else ''}",
+            *(f"{i['id']} {i['state']}{age}" for i in items),
+        ]
 
     printed = io.StringIO()
     with redirect_stdout(printed), pytest.raises(asyncio.CancelledError):
         asyncio.run(watching.watch(read, lines, "id", pause))
-    # The heartbeat-only change of round 2 is not a change; round 3's state is.
-    assert printed.getvalue().splitlines() == ["ID STATE", "a queued", "b queued", "a running"]
+    assert printed.getvalue().splitlines() == [
+        "ID STATE AGE",
+        "a queued 70s",
+        "b queued 70s",
+        "a running 190s",
+    ]

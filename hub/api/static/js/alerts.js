@@ -1,6 +1,6 @@
 // Alerts and recommendations, live: the feed keeps them current from the event stream.
 
-import { badge, h, replace } from "./dom.js";
+import { badge, h, keepingFocus, replace } from "./dom.js";
 import { since } from "./units.js";
 
 function alertItem(alert) {
@@ -27,11 +27,11 @@ export async function alertsView(view, { feed, subscribe }) {
     const recommendations = feed.recommendations();
     const status = feed.error() ? h("p", { class: "error" }, `Not live: ${feed.error().message} (retrying)`)
       : h("p", { class: "note" }, feed.live() ? "Live from the hub's event stream." : "Connecting…");
-    replace(view, h("h1", {}, "Alerts and recommendations"), status,
+    keepingFocus(view, () => replace(view, h("h1", {}, "Alerts and recommendations"), status,
       h("h2", {}, `Open alerts (${alerts.length})`),
       alerts.length ? h("ul", { class: "feed", id: "alerts" }, alerts.map(alertItem)) : h("p", {}, "No open alert."),
       h("h2", {}, `Recommendations (${recommendations.length})`),
-      recommendations.length ? h("ul", { class: "feed", id: "recommendations" }, recommendations.map(recommendationItem)) : h("p", {}, "Nothing to recommend."));
+      recommendations.length ? h("ul", { class: "feed", id: "recommendations" }, recommendations.map(recommendationItem)) : h("p", {}, "Nothing to recommend.")));
   }
   draw();
   return subscribe(draw);

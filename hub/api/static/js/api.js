@@ -2,6 +2,7 @@
 // storage only and travels in the Authorization header, never in a URL.
 
 const KEY = "cclm.token";
+export const UNAUTHORIZED = "cclm:unauthorized";
 
 export const session = {
   token: () => sessionStorage.getItem(KEY),
@@ -18,12 +19,18 @@ export class ApiError extends Error {
   }
 }
 
-function headers(extra = {}) {
-  return { Authorization: `Bearer ${session.token()}`, ...extra };
+function headers(token, extra = {}) {
+  return { Authorization: `Bearer ${token}`, ...extra };
 }
 
-export async function call(method, path, body) {
-  const init = { method, headers: headers() };
+function refused(token) {
+  // The session's own token refused: the shell ends the session (a token being tried at
+  // log-in is not the session's).
+  if (token === session.token()) window.dispatchEvent(new Event(UNAUTHORIZED));
+}
+
+export async function call(method, path, body, token = session.token()) {
+  const init = { method, headers: headers(token) };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -37,6 +44,7 @@ export async function call(method, path, body) {
   if (response.status === 204) return null;
   const answer = await response.json().catch(() => null);
   if (!response.ok) {
+    if (response.status === 401) refused(token);
     const error = answer?.error ?? {};
     throw new ApiError(response.status, error.code ?? "http_error",
       error.message ?? `The hub answered ${response.status}.`, error.details);
@@ -62,22 +70,32 @@ function frame(text) {
 
 export async function* events(after, signal) {
   // Server-Sent Events read through fetch, since EventSource cannot send the token.
+  const token = session.token();
   const query = after === null ? "" : `?after=${after}`;
   const response = await fetch(`/api/v1/events${query}`,
-    { headers: headers({ Accept: "text/event-stream" }), signal });
-  if (!response.ok) throw new ApiError(response.status, "stream", "The event stream was refused.");
+    { headers: headers(token, { Accept: "text/event-stream" }), signal });
+  if (!response.ok) {
+    if (response.status === 401) refused(token);
+    throw new ApiError(response.status, "stream", "The event stream was refused.");
+  }
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += value.replaceAll("\r\n", "\n");
-    let end = buffer.indexOf("\n\n");
-    while (end >= 0) {
-      const parsed = frame(buffer.slice(0, end));
-      buffer = buffer.slice(end + 2);
-      if (parsed) yield parsed;
-      end = buffer.indexOf("\n\n");
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value.replaceAll("\r\n", "\n");
+      let end = buffer.indexOf("\n\n");
+      while (end >= 0) {
+        const parsed = frame(buffer.slice(0, end));
+        buffer = buffer.slice(end + 2);
+        if (parsed) yield parsed;
+        end = buffer.indexOf("\n\n");
+      }
     }
+  } finally {
+    // However the reading ends (the caller broke off, or failed), the connection is let go:
+    // a browser keeps only a few per host.
+    reader.cancel().catch(() => {});
   }
 }

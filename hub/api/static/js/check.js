@@ -6,8 +6,11 @@ import { badge, errorText, h, replace, table } from "./dom.js";
 import { amount, bytes, figure } from "./units.js";
 
 function vmPicker(box, cluster) {
+  // The last cluster picked wins: an answer for one picked before is dropped.
+  box.dataset.cluster = cluster;
   replace(box, h("p", { class: "note" }, "Loading VMs…"));
   return call("GET", `/api/v1/clusters/${encodeURIComponent(cluster)}/vms`).then((answer) => {
+    if (box.dataset.cluster !== cluster) return;
     const items = answer.items.map((vm) => {
       const ref = `${vm.namespace}/${vm.name}`;
       const id = `vm-${ref.replace(/[^a-zA-Z0-9-]/g, "-")}`;
@@ -16,7 +19,7 @@ function vmPicker(box, cluster) {
         h("span", { class: "note" }, vm.running ? " running" : " stopped"));
     });
     replace(box, items.length ? items : h("p", { class: "note" }, `${cluster} reports no VMs.`));
-  }, (error) => replace(box, errorText(error)));
+  }, (error) => { if (box.dataset.cluster === cluster) replace(box, errorText(error)); });
 }
 
 function manifests(text) {
@@ -155,8 +158,9 @@ export async function checkView(view, { params: [given] }) {
     try {
       if (pasted.value.trim()) body.manifests = manifests(pasted.value);
       else if (vms.length) {
-        body.vms = vms.map((ref) => `${source.value}/${ref}`);
-        Object.assign(context, { source: source.value, vms });
+        const listed = box.dataset.cluster; // the cluster these VMs were listed from
+        body.vms = vms.map((ref) => `${listed}/${ref}`);
+        Object.assign(context, { source: listed, vms });
       } else throw new Error("Pick at least one VM, or paste a manifest.");
       if (target.value) body.target = target.value;
     } catch (error) {

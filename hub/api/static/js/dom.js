@@ -27,13 +27,17 @@ export function replace(element, ...children) {
 export function keepingFocus(view, draw) {
   // A periodic redraw must not take the keyboard's place away: the element that had the
   // focus (found again by its id or link) gets it back.
-  const had = document.activeElement;
-  const id = had && view.contains(had) ? had.id : "";
-  const href = had && view.contains(had) ? had.getAttribute("href") : null;
+  const had = view.contains(document.activeElement) ? document.activeElement : null;
+  const id = had?.id ?? "";
+  const href = had?.getAttribute("href") ?? null;
+  const heading = had?.tagName === "H1";
   draw();
   const again = id ? document.getElementById(id)
-    : href ? view.querySelector(`a[href="${CSS.escape(href)}"]`) : null;
-  if (again) again.focus();
+    : href ? view.querySelector(`a[href="${CSS.escape(href)}"]`)
+      : heading ? view.querySelector("h1") : null;
+  if (!again) return;
+  if (heading) again.tabIndex = -1;
+  again.focus();
 }
 
 export function unchanged(previous, data, volatile = []) {

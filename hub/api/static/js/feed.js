@@ -37,14 +37,17 @@ export function createFeed(onChange) {
   }
 
   async function follow() {
+    // The stream opens first and says where it starts; the lists are read then, so no
+    // change falls between them and the stream. After a drop it resumes from the last
+    // event seen; a reset (the hub no longer has them) reads the lists again.
     while (!controller.signal.aborted) {
       try {
-        if (last === null) await list();
         for await (const item of events(last, controller.signal)) {
           error = null;
-          if (item.event === "reset") { last = null; break; }
+          if (item.event === "open" && last === null) await list();
+          if (item.event === "reset") await list();
           if (item.id !== null) last = item.id;
-          if (item.event === "open" || apply(item)) onChange();
+          if (item.event === "open" || item.event === "reset" || apply(item)) onChange();
         }
       } catch (failure) {
         if (controller.signal.aborted) return;

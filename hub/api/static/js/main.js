@@ -1,6 +1,8 @@
-// The console's shell: log-in, navigation by URL fragment, and one view at a time.
+// The console's shell: log-in, navigation by URL fragment, and one view at a time. Each
+// view draws into a page of its own: a view still loading when the person moved on draws
+// into a page no longer shown, and is stopped as soon as it is ready.
 
-import { ApiError, call, session } from "./api.js";
+import { ApiError, UNAUTHORIZED, call, session } from "./api.js";
 import { h, replace } from "./dom.js";
 import { createFeed } from "./feed.js";
 import { alertsView } from "./alerts.js";
@@ -11,8 +13,10 @@ import { migrationView, migrationsView } from "./migrations.js";
 const view = document.getElementById("view");
 const nav = document.getElementById("nav");
 const logout = document.getElementById("logout");
+const REFUSED = "The hub no longer accepts this token (revoked or expired). Log in again.";
 let feed = null;
 let leave = null;
+let shown = 0;
 const feedListeners = new Set();
 
 const ROUTES = [
@@ -25,45 +29,70 @@ const ROUTES = [
 ];
 
 function showCount() {
-  const count = document.getElementById("alert-count");
   const open = feed ? feed.alerts().length : 0;
+  const count = document.getElementById("alert-count");
   count.textContent = String(open);
   count.classList.toggle("alerting", open > 0);
-  count.setAttribute("aria-label", `${open} open alerts`);
+  document.getElementById("alert-count-text").textContent = `, ${open} open`;
+}
+
+function leaving() {
+  if (leave) leave();
+  leave = null;
+  shown += 1;
+  return shown;
+}
+
+function titled(page) {
+  // After a new page: its heading gets the focus and names the tab, so a keyboard or
+  // screen reader user lands where the page begins.
+  const heading = page.querySelector("h1");
+  if (!heading) return;
+  heading.tabIndex = -1;
+  heading.focus();
+  document.title = `${heading.textContent.trim()} · cclm`;
+}
+
+function matched(hash) {
+  for (const [pattern, render] of ROUTES) {
+    const match = hash.match(pattern);
+    if (match) return [render, match.slice(1).map((part) => (part === undefined ? undefined : decodeURIComponent(part)))];
+  }
+  return [null, []];
 }
 
 async function route() {
-  if (leave) leave();
-  leave = null;
+  const mine = leaving();
   if (!session.token()) {
     loginView();
     return;
   }
   const hash = location.hash || "#/fleet";
   for (const link of nav.querySelectorAll("a")) {
-    const current = hash.startsWith(link.getAttribute("href"));
-    if (current) link.setAttribute("aria-current", "page");
+    if (hash.startsWith(link.getAttribute("href"))) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  for (const [pattern, render] of ROUTES) {
-    const match = hash.match(pattern);
-    if (match) {
-      const params = match.slice(1).map((part) => (part === undefined ? undefined : decodeURIComponent(part)));
-      replace(view, h("p", { class: "note" }, "Loading…"));
-      try {
-        leave = await render(view, { feed, params, subscribe });
-      } catch (error) {
-        if (error instanceof ApiError && error.status === 401) {
-          signOut("The hub no longer accepts this token (revoked or expired). Log in again.");
-          return;
-        }
-        replace(view, h("h1", {}, "Something went wrong"),
-          h("p", { class: "error", role: "alert" }, error.message));
-      }
+  const page = h("div", { class: "page" }, h("p", { class: "note" }, "Loading…"));
+  replace(view, page);
+  try {
+    const [render, params] = matched(hash);
+    if (!render) {
+      replace(page, h("h1", {}, "Not found"), h("p", {}, "No such page. ", h("a", { href: "#/fleet" }, "Go to the fleet.")));
+      titled(page);
       return;
     }
+    const stop = await render(page, { feed, params, subscribe });
+    if (mine !== shown) {
+      if (stop) stop();
+      return;
+    }
+    leave = stop;
+    titled(page);
+  } catch (error) {
+    if (mine !== shown || (error instanceof ApiError && error.status === 401)) return;
+    replace(page, h("h1", {}, "Something went wrong"), h("p", { class: "error", role: "alert" }, error.message));
+    titled(page);
   }
-  replace(view, h("h1", {}, "Not found"), h("p", {}, "No such page. ", h("a", { href: "#/fleet" }, "Go to the fleet.")));
 }
 
 function subscribe(listener) {
@@ -82,12 +111,12 @@ function started() {
 }
 
 function signOut(message = "") {
+  leaving();
   session.forget();
   if (feed) feed.stop();
   feed = null;
   nav.hidden = true;
   logout.hidden = true;
-  document.getElementById("who").textContent = "";
   loginView(message);
 }
 
@@ -106,26 +135,29 @@ function loginView(message = "") {
     h("button", { type: "submit" }, "Log in"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    session.keep(input.value.trim());
+    const token = input.value.trim();
     try {
-      await call("GET", "/api/v1/clusters");
+      await call("GET", "/api/v1/clusters", undefined, token);
     } catch (error) {
-      session.forget();
       problem.textContent = error.status === 401
         ? "The hub does not accept this token: it was mistyped, revoked, or minted by another hub."
         : error.message;
       input.focus();
       return;
     }
+    session.keep(token);
     started();
     await route();
-    view.focus();
   });
   replace(view, form);
+  document.title = "Log in · cclm";
   input.focus();
 }
 
 logout.addEventListener("click", () => signOut("Logged out."));
 window.addEventListener("hashchange", route);
+// Any answer refusing the session's token (revoked, expired, or the hub's store replaced)
+// ends the session, whichever view or timer asked.
+window.addEventListener(UNAUTHORIZED, () => { if (session.token()) signOut(REFUSED); });
 if (session.token()) started();
 route();

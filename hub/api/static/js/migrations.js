@@ -109,6 +109,11 @@ export async function migrationView(view, { params: [id] }) {
         : "Capacity reserved on the target until the migration ends.") : null));
   }
   await draw();
-  const timer = window.setInterval(() => { draw().catch((error) => replace(view, errorText(error))); }, POLL_MS);
+  const timer = window.setInterval(() => {
+    draw().catch((error) => {
+      shown = null; // drawn again as soon as the hub answers
+      replace(view, errorText(error));
+    });
+  }, POLL_MS);
   return () => window.clearInterval(timer);
 }
