@@ -4,6 +4,7 @@ import gzip
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -337,6 +338,28 @@ def test_a_name_that_would_change_the_request_is_refused(
         main([*command, "--hub", "http://127.0.0.1:9"])
     assert refused.value.code == 2
     assert f"{command[-1]!r} is not a name or id" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_the_demo_stopped_during_its_tour_stops_everything_it_started(
+    tmp_path: Path, signum: int
+) -> None:
+    port = ports.free()
+    command = [sys.executable, "-m", "hub.cli", "demo", "--home", str(tmp_path)]
+    process = subprocess.Popen(
+        [*command, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "Spoke agents register and report" in line:
+            break  # the tour has begun
+    process.send_signal(signum)
+    out = line + process.communicate(timeout=30)[0]
+    assert process.returncode == 130, out
+    assert "interrupted; everything it started is stopped" in out
+    assert "Traceback" not in out
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, "the hub was stopped"
 
 
 def test_the_demo_refuses_a_fleet_size_it_cannot_run(
