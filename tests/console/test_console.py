@@ -186,7 +186,10 @@ def test_the_tours_stall_is_a_live_alert_and_cancelling_it_resolves_the_alert(
     page.get_by_role("button", name="Cancel migration").click()
     expect(page.locator("h1 .badge")).to_have_text("cancelled", timeout=WAIT_MS)
     page.get_by_role("link", name="Alerts").click()
+    expect(page.get_by_role("heading", name="Alerts and recommendations")).to_be_focused()
+    expect(page.locator("#alerts li").first).to_be_visible()  # the list is drawn
     expect(page.locator("#alerts li", has_text="stalled")).to_have_count(0, timeout=WAIT_MS)
+    expect(page.locator("#recommendations li", has_text="is stalled")).to_have_count(0)
     _shot(page, "08-alerts-after-cancel")
 
 

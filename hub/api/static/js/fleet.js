@@ -57,6 +57,10 @@ function resourceMeters(cluster) {
   return meters;
 }
 
+function plural(count, noun) {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
 function rank(name) {
   return name === "cpu_millis" ? 0 : name === "memory_bytes" ? 1 : 2;
 }
@@ -79,7 +83,7 @@ function card(cluster) {
     h("h2", { id: `c-${cluster.name}` }, h("a", { href: `#/fleet/${encodeURIComponent(cluster.name)}` }, cluster.name), badge(cluster.freshness)),
     reportAge(cluster),
     labels(cluster.labels),
-    h("p", { class: "note" }, `${cluster.nodes_usable} of ${cluster.nodes} nodes usable · ${cluster.vms} VMs · ${cluster.live_claims} reservations`
+    h("p", { class: "note" }, `${cluster.nodes_usable} of ${cluster.nodes} nodes usable · ${plural(cluster.vms, "VM")} · ${plural(cluster.live_claims, "reservation")}`
       + (cluster.kubevirt_version ? ` · KubeVirt ${cluster.kubevirt_version}` : "")),
     resourceMeters(cluster));
 }

@@ -4,7 +4,7 @@
 
 import { call } from "./api.js";
 import { announce, badge, errorText, h, keepingFocus, replace, table, unchanged } from "./dom.js";
-import { bytes, since } from "./units.js";
+import { age, bytes, since } from "./units.js";
 
 const POLL_MS = 1500;
 const AGES_MS = 10000; // unchanged, a migration is redrawn this seldom, for its ages only
@@ -12,6 +12,7 @@ const HEARTBEATS = ["updated_at", "reported_at"];
 const LIVE = ["pending", "preparing", "receiving", "cutover", "finalizing", "migrated"];
 const OFFLINE = ["pending", "preparing", "copying", "finalizing", "migrated"];
 const PAST_CUTOVER = ["cutover", "finalizing", "migrated"];
+const ENDED = ["migrated", "abandoned"];
 
 export async function migrationsView(view) {
   async function draw() {
@@ -35,6 +36,11 @@ function phases(vm) {
     h("li", { class: i < at ? "done" : i === at ? "now" : null, "aria-current": i === at ? "step" : null }, phase)));
 }
 
+function inPhase(vm) {
+  const waited = age((Date.now() - Date.parse(vm.phase_since)) / 1000);
+  return ENDED.includes(vm.phase) ? `${vm.phase} ${waited} ago` : `${vm.phase} for ${waited}`;
+}
+
 function vmRows(task) {
   return task.vms.map((vm) => [
     vm.vm,
@@ -45,7 +51,7 @@ function vmRows(task) {
     vm.receiving_pod ? [h("div", {}, `${vm.receiving_pod.name}: ${vm.receiving_pod.phase}`),
       vm.receiving_pod.message ? h("div", { class: "note" }, vm.receiving_pod.message) : null,
       vm.pending_since ? h("div", { class: "note" }, `Pending since ${since(vm.pending_since)}`) : null] : "",
-    [vm.message, vm.phase_since ? h("div", { class: "note" }, `in ${vm.phase} since ${since(vm.phase_since)}`) : null],
+    [vm.message, vm.phase_since ? h("div", { class: "note" }, inPhase(vm)) : null],
   ]);
 }
 
@@ -91,7 +97,7 @@ export async function migrationView(view, { params: [id] }) {
     keepingFocus(view, () => replace(view,
       h("p", {}, h("a", { href: "#/migrations" }, "← Migrations")),
       h("h1", {}, `Migration ${migration.id} `, badge(task.state, task.state)),
-      h("p", {}, `${migration.source_cluster} → ${migration.target_cluster} · ${migration.vms.length} VMs · by ${migration.created_by} · ${since(migration.created_at)}`),
+      h("p", {}, `${migration.source_cluster} → ${migration.target_cluster} · ${migration.vms.length === 1 ? "1 VM" : `${migration.vms.length} VMs`} · by ${migration.created_by} · ${since(migration.created_at)}`),
       h("div", { class: "actions" },
         h("label", { for: "progress" }, "Progress"),
         h("progress", { id: "progress", class: "progress", max: 100, value: task.progress }, `${task.progress}%`),
