@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,8 +155,10 @@ def _listing(
             run(watching.watch(read, lines, key))
         return 0
     items = run(read())
-    text = "\n".join(lines(items, True)) if items else f"No {noun} found."
-    return _show(args, {"items": items}, text)
+    if not items and args.output in ("text", "wide"):
+        print(f"No {noun} found.", file=sys.stderr)  # as kubectl: stdout stays empty
+        return 0
+    return _show(args, {"items": items}, "\n".join(lines(items, True)))
 
 
 def migrate(args: argparse.Namespace) -> int:

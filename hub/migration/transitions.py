@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from hub.models.api import Condition, Migration, Progress, ProgressState, State, Task, TaskVm
 
 KEPT_SOURCE = (
-    "the source VM is kept, stopped and marked as migrated: starting it again would run a "
-    "second copy beside the migrated one, so the agent refuses to start it; delete it once "
-    "the migrated VM is confirmed, or ask for delete_source"
+    "once a VM has migrated, its source VM is kept, stopped and marked as migrated: starting "
+    "it again would run a second copy beside the migrated one, so the agent refuses to start "
+    "it; delete it once the migrated VM is confirmed, or ask for delete_source"
 )
 """A finished migration's warning; one that ended before any cutover leaves the source VM
 as it was, and must not say otherwise."""

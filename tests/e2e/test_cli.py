@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -511,8 +512,8 @@ def test_applying_a_policy_needs_a_hub(capsys: pytest.CaptureFixture[str], tmp_p
 def test_lists_take_wide_output_and_say_when_empty_as_kubectl_does(
     hub: Served, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, _ = hub.cli(capsys, "migrations")
-    assert (status, out.strip()) == (0, "No migrations found.")
+    status, out, err = hub.cli(capsys, "migrations")
+    assert (status, out, err.strip()) == (0, "", "No migrations found.")
     _load_example_fleet(hub, capsys)
     status, out, _ = hub.cli(capsys, "clusters", "-o", "wide")
     assert status == 0
@@ -531,6 +532,36 @@ def test_lists_take_wide_output_and_say_when_empty_as_kubectl_does(
     status, _, err = hub.cli(capsys, "migrations", "--watch", "-o", "json")
     assert status == 2
     assert "--watch prints tables" in err
+
+
+def test_a_watch_prints_the_list_then_a_line_for_a_new_migration_until_ctrl_c(
+    hub: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _load_example_fleet(hub, capsys)
+    command = [sys.executable, "-m", "hub.cli", "migrations", "-w"]
+    watching = subprocess.Popen(
+        [*command, "--hub", hub.url, "--token-file", str(hub.admin)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    stdout = watching.stdout
+    assert stdout is not None
+    with ThreadPoolExecutor(1) as reader:
+        try:
+            header = reader.submit(stdout.readline).result(timeout=30)
+            assert header.split()[:2] == ["MIGRATION", "STATE"]
+            args = ("migrate", "--vm", "prod-east/shop/db-large", "--target", "gpu-lab")
+            status, out, err = hub.cli(capsys, *args, "-o", "json")
+            assert status == 0, err
+            started = json.loads(out)["id"]
+            line = reader.submit(stdout.readline).result(timeout=30)  # the next read, 2 s on
+            assert line.split()[:4] == [started, "queued", "prod-east", "gpu-lab"]
+        finally:
+            watching.send_signal(signal.SIGINT)  # Ctrl-C
+            _, err = watching.communicate(timeout=30)
+    assert watching.returncode == 0
+    assert "Traceback" not in err
 
 
 def test_a_cluster_that_never_reported_says_so(
