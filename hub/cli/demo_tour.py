@@ -37,9 +37,8 @@ SCENE_WAIT = 60.0
 
 
 def say(title: str, text: str = "") -> None:
-    print(f"\n== {title}")
-    if text:
-        print(text)
+    """Flushed: a person piping the demo (to tee, to a test) sees each step as it happens."""
+    print(f"\n== {title}" + (f"\n{text}" if text else ""), flush=True)
 
 
 async def walkthrough(admin: Connection) -> Migration:

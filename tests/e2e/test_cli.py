@@ -346,7 +346,7 @@ def test_the_demo_stopped_during_its_tour_stops_everything_it_started(
     tmp_path: Path, signum: int
 ) -> None:
     port = ports.free()
-    command = [sys.executable, "-m", "hub.cli", "demo", "--home", str(tmp_path)]
+    command = [sys.executable, "-u", "-m", "hub.cli", "demo", "--home", str(tmp_path)]
     process = subprocess.Popen(
         [*command, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
