@@ -4,6 +4,7 @@ its defaults filled in; with `--hub` (or CCLM_HUB) the hub's policy in force is 
 and line before anything is sent."""
 
 import argparse
+import asyncio
 import os
 from pathlib import Path
 
@@ -26,13 +27,8 @@ def policy(args: argparse.Namespace) -> int:
     if args.apply and args.file is None:
         raise UsageError("--apply needs the policy file: cclm policy FILE --apply")
     if not through_hub:
-        print(
-            render.shown(
-                args.output,
-                policy_files.load(args.file).model_dump(mode="json"),
-                _yaml(policy_files.load(args.file).model_dump(mode="json")),
-            )
-        )
+        checked = policy_files.load(args.file).model_dump(mode="json")
+        print(render.shown(args.output, checked, _yaml(checked)))
         return 0
     if args.file is not None and not args.apply:
         raise UsageError(
@@ -42,10 +38,10 @@ def policy(args: argparse.Namespace) -> int:
     connection = remote.connection(args)
     if args.apply:
         checked = policy_files.load(args.file).model_dump(mode="json")
-        data = remote.run(call(connection, "PUT", "/api/v1/policy", body=checked))
+        data = asyncio.run(call(connection, "PUT", "/api/v1/policy", body=checked))
         said = f"policy applied from {args.file}:\n{_yaml(data)}"
     else:
-        data = remote.run(call(connection, "GET", "/api/v1/policy"))
+        data = asyncio.run(call(connection, "GET", "/api/v1/policy"))
         said = _yaml(data)
     print(render.shown(args.output, data, said))
     return 0

@@ -29,6 +29,8 @@ from hub.models.api import (
     VmReference,
 )
 
+Reader = Callable[[], Coroutine[Any, Any, list[dict[str, Any]]]]
+"""Reads a list's items from the hub."""
 DEFAULT_HUB = f"http://127.0.0.1:{serve.DEFAULT_PORT}"
 
 
@@ -54,12 +56,8 @@ def connection(args: argparse.Namespace) -> Connection:
     return Connection(hints.hub_url(given, flag), _token(args), args.ca_file)
 
 
-def run(request: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(request)
-
-
 def _request(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
-    return run(call(connection(args), method, path, **kwargs))
+    return asyncio.run(call(connection(args), method, path, **kwargs))
 
 
 def _show(args: argparse.Namespace, data: Any, text: str) -> int:
@@ -142,7 +140,7 @@ def clusters(args: argparse.Namespace) -> int:
 
 def _listing(
     args: argparse.Namespace,
-    read: Callable[[], Coroutine[Any, Any, list[dict[str, Any]]]],
+    read: Reader,
     lines: watching.Lines,
     key: str,
     noun: str,
@@ -152,9 +150,9 @@ def _listing(
         if args.output in ("json", "yaml"):
             raise UsageError("--watch prints tables: leave out -o json/yaml, or -o wide")
         with contextlib.suppress(KeyboardInterrupt):
-            run(watching.watch(read, lines, key))
+            asyncio.run(watching.watch(read, lines, key))
         return 0
-    items = run(read())
+    items = asyncio.run(read())
     if not items and args.output in ("text", "wide"):
         print(f"No {noun} found.", file=sys.stderr)  # as kubectl: stdout stays empty
         return 0
@@ -185,6 +183,16 @@ def _filters(args: argparse.Namespace) -> dict[str, str]:
     return {k: v for k, v in (("state", args.state), ("cluster", args.cluster)) if v}
 
 
+def _filtered(args: argparse.Namespace, path: str) -> Reader:
+    """How a list filtered by --state and --cluster is read, once or on every watch."""
+
+    async def read() -> list[dict[str, Any]]:
+        data = await call(connection(args), "GET", path, params=_filters(args))
+        return list(data["items"])
+
+    return read
+
+
 def migrations(args: argparse.Namespace) -> int:
     if args.action == "show":
         data = _request(args, "GET", f"/api/v1/migrations/{args.id}")
@@ -193,16 +201,12 @@ def migrations(args: argparse.Namespace) -> int:
         data = _request(args, "POST", f"/api/v1/migrations/{args.id}/cancel")
         return _show(args, data, render.migration(Migration.model_validate(data)))
 
-    async def read() -> list[dict[str, Any]]:
-        data = await call(connection(args), "GET", "/api/v1/migrations", params=_filters(args))
-        return list(data["items"])
-
     def lines(items: list[dict[str, Any]], ages: bool = True) -> list[str]:
         listed = MigrationList.model_validate({"items": items}).items
         shown = tables.migrations(listed, datetime.now(UTC), args.output == "wide", ages)
         return shown.splitlines()
 
-    return _listing(args, read, lines, "id", "migrations")
+    return _listing(args, _filtered(args, "/api/v1/migrations"), lines, "id", "migrations")
 
 
 def tasks(args: argparse.Namespace) -> int:
@@ -210,15 +214,11 @@ def tasks(args: argparse.Namespace) -> int:
         data = _request(args, "GET", f"/api/v1/tasks/{args.id}")
         return _show(args, data, render.task(Task.model_validate(data)))
 
-    async def read() -> list[dict[str, Any]]:
-        data = await call(connection(args), "GET", "/api/v1/tasks", params=_filters(args))
-        return list(data["items"])
-
     def lines(items: list[dict[str, Any]], ages: bool = True) -> list[str]:
         listed = TaskList.model_validate({"items": items}).items
         return tables.tasks(listed, datetime.now(UTC), args.output == "wide", ages).splitlines()
 
-    return _listing(args, read, lines, "id", "tasks")
+    return _listing(args, _filtered(args, "/api/v1/tasks"), lines, "id", "tasks")
 
 
 def tokens(args: argparse.Namespace) -> int:

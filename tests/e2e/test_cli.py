@@ -319,14 +319,20 @@ def test_the_demo_on_a_port_in_use_is_one_line_naming_the_flag(
     assert "Traceback" not in out + err
 
 
+def _refused_by_argparse(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """What the command line printed when it refused `argv` as a wrong command (status 2)."""
+    with pytest.raises(SystemExit) as refused:
+        main(argv)
+    assert refused.value.code == 2
+    return capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", [["demo", "--exit"], ["hub", "serve"]])
 def test_a_port_that_is_no_port_is_refused_naming_the_flag(
     command: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as refused:
-        main([*command, "--port", "70000"])
-    assert refused.value.code == 2
-    assert "--port: '70000' is not a TCP port (0 to 65535)" in capsys.readouterr().err
+    err = _refused_by_argparse([*command, "--port", "70000"], capsys)
+    assert "--port: '70000' is not a TCP port (0 to 65535)" in err
 
 
 @pytest.mark.parametrize(
@@ -335,10 +341,8 @@ def test_a_port_that_is_no_port_is_refused_naming_the_flag(
 def test_a_name_that_would_change_the_request_is_refused(
     command: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as refused:
-        main([*command, "--hub", "http://127.0.0.1:9"])
-    assert refused.value.code == 2
-    assert f"{command[-1]!r} is not a name or id" in capsys.readouterr().err
+    err = _refused_by_argparse([*command, "--hub", "http://127.0.0.1:9"], capsys)
+    assert f"{command[-1]!r} is not a name or id" in err
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -366,10 +370,8 @@ def test_the_demo_stopped_during_its_tour_stops_everything_it_started(
 def test_the_demo_refuses_a_fleet_size_it_cannot_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as refused:
-        main(["demo", "--home", str(tmp_path), "--clusters", "51"])
-    assert refused.value.code == 2
-    assert "--clusters: 51 is not between 0 and 50" in capsys.readouterr().err
+    err = _refused_by_argparse(["demo", "--home", str(tmp_path), "--clusters", "51"], capsys)
+    assert "--clusters: 51 is not between 0 and 50" in err
 
 
 def test_a_killed_hub_restarts_with_its_migrations_and_reservations(
